@@ -1,0 +1,1 @@
+"""Diskscope's core: everything but the window. Never imports Qt."""

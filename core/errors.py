@@ -1,0 +1,38 @@
+"""The exceptions core raises. `str(exc)` is the one sentence a user sees."""
+
+
+class DiskscopeError(Exception):
+    """Base of every error a user can cause; its message is one sentence."""
+
+
+class InvalidPath(DiskscopeError):
+    """The path does not name a regular file we can read."""
+
+
+class QemuImgNotFound(DiskscopeError):
+    """No usable qemu-img binary."""
+
+
+class QemuImgError(DiskscopeError):
+    """qemu-img ran and failed."""
+
+    def __init__(self, message: str, *, returncode: int | None = None, stderr: str = "") -> None:
+        super().__init__(message)
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+class QemuImgLimitExceeded(QemuImgError):
+    """qemu-img was stopped by its CPU-time, memory or wall-clock limit."""
+
+
+class UnsafeImage(DiskscopeError):
+    """The image failed the safety gate; `violations` says why."""
+
+    def __init__(self, message: str, violations: tuple[object, ...] = ()) -> None:
+        super().__init__(message)
+        self.violations = violations
+
+
+class Cancelled(DiskscopeError):
+    """The user cancelled the job."""

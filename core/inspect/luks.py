@@ -1,0 +1,83 @@
+"""LUKS (v1 and v2) encrypted containers, which qemu opens with its `luks` driver."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+from diskscope.core.formats import ImageFormat
+from diskscope.core.inspect.detection import Detection, implausible, truncated
+from diskscope.core.inspect.view import HeaderView
+
+MAGIC = b"LUKS\xba\xbe"
+LUKS1_HEADER = 592
+LUKS2_HEADER = 4096
+KEYSLOT_ACTIVE = 0x00AC71F3
+
+
+def _text(data: bytes) -> str:
+    return data.split(b"\0", 1)[0].decode("ascii", "replace")
+
+
+def detect(view: HeaderView) -> Detection | None:
+    head = view.head
+    if not head.startswith(MAGIC):
+        return None
+    if len(head) < 8:
+        return Detection(ImageFormat.LUKS, violations=(truncated("LUKS", LUKS1_HEADER, len(head)),))
+    (version,) = struct.unpack_from(">H", head, 6)
+    if version == 1:
+        return _luks1(view)
+    if version == 2:
+        return _luks2(view)
+    return Detection(
+        ImageFormat.LUKS, violations=(implausible(f"LUKS version {version} does not exist."),)
+    )
+
+
+def _luks1(view: HeaderView) -> Detection:
+    head = view.head
+    if len(head) < LUKS1_HEADER:
+        return Detection(ImageFormat.LUKS, violations=(truncated("LUKS", LUKS1_HEADER, len(head)),))
+    (payload_offset,) = struct.unpack_from(">I", head, 104)
+    slots = [struct.unpack_from(">I", head, 208 + 48 * i)[0] == KEYSLOT_ACTIVE for i in range(8)]
+    size = None
+    if view.size is not None:
+        size = max(view.size - payload_offset * 512, 0)
+    return Detection(
+        ImageFormat.LUKS,
+        virtual_size=size,
+        subformat="luks1",
+        encrypted=True,
+        details={
+            "cipher_alg": _text(head[8:40]),
+            "cipher_mode": _text(head[40:72]),
+            "hash_alg": _text(head[72:104]),
+            "payload_offset": payload_offset * 512,
+            "active_slots": [i for i, active in enumerate(slots) if active],
+        },
+    )
+
+
+def _luks2(view: HeaderView) -> Detection:
+    head = view.head
+    if len(head) < LUKS2_HEADER:
+        return Detection(
+            ImageFormat.LUKS, violations=(truncated("LUKS2", LUKS2_HEADER, len(head)),)
+        )
+    (hdr_size,) = struct.unpack_from(">Q", head, 8)
+    details: dict[str, object] = {"header_size": hdr_size}
+    area = view.read(LUKS2_HEADER, hdr_size - LUKS2_HEADER) if hdr_size > LUKS2_HEADER else None
+    if area is not None:
+        try:
+            meta = json.loads(_text(area))
+            details["keyslots"] = sorted(meta.get("keyslots", {}))
+            details["segments"] = meta.get("segments", {})
+        except (ValueError, AttributeError):
+            return Detection(
+                ImageFormat.LUKS,
+                subformat="luks2",
+                encrypted=True,
+                violations=(implausible("The LUKS2 metadata is not valid JSON."),),
+            )
+    return Detection(ImageFormat.LUKS, subformat="luks2", encrypted=True, details=details)
