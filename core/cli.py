@@ -1,3 +1,226 @@
-def main() -> int:
-    print("hi")
-    return 0
+"""The `diskscope` command line. The only core module that prints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from diskscope import __version__
+from diskscope.core.errors import DiskscopeError, UnsafeImage
+from diskscope.core.formats import ImageFormat, parse_format_name
+from diskscope.core.qemu_img import INSPECTION_LIMITS, Limits, QemuImg
+from diskscope.core.safety import ImageReport, inspect_image
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_UNSAFE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _format_arg(text: str) -> ImageFormat:
+    try:
+        return parse_format_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number.") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be greater than zero.")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--qemu-img", metavar="PATH", help="the qemu-img binary to use")
+    common.add_argument(
+        "--cpu-limit", type=_positive_int, default=INSPECTION_LIMITS.cpu_seconds,
+        metavar="SECONDS", help="CPU time qemu-img may use per call (default %(default)s)",
+    )  # fmt: skip
+    common.add_argument(
+        "--memory-limit", type=_positive_int, default=INSPECTION_LIMITS.memory_bytes >> 20,
+        metavar="MIB", help="address space qemu-img may use (default %(default)s MiB)",
+    )  # fmt: skip
+    common.add_argument("-v", "--verbose", action="store_true", help="log every step to stderr")
+
+    parser = argparse.ArgumentParser(
+        prog="diskscope",
+        description="Inspect, verify, convert and fetch virtual-machine disk images, safely. "
+        "With no command, the window opens.",
+    )
+    parser.add_argument("--version", action="version", version=f"diskscope {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    info = sub.add_parser(
+        "info", parents=[common], help="describe images and say whether they are safe"
+    )
+    info.add_argument("paths", nargs="+", metavar="PATH")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.add_argument(
+        "--format", type=_format_arg, metavar="FORMAT",
+        help="the format the image claims to be; a different content is refused",
+    )  # fmt: skip
+    info.set_defaults(func=cmd_info)
+
+    check = sub.add_parser("check", parents=[common], help="check an image's integrity")
+    check.add_argument("path", metavar="PATH")
+    check.add_argument("--json", action="store_true", help="print JSON")
+    check.set_defaults(func=cmd_check)
+
+    amap = sub.add_parser("map", parents=[common], help="show which ranges hold data")
+    amap.add_argument("path", metavar="PATH")
+    amap.add_argument("--json", action="store_true", help="print JSON")
+    amap.add_argument(
+        "--max-length", type=_positive_int, metavar="BYTES",
+        help="map at most this many bytes of the disk (default: all of it)",
+    )  # fmt: skip
+    amap.set_defaults(func=cmd_map)
+
+    measure = sub.add_parser("measure", parents=[common], help="how much space a conversion needs")
+    measure.add_argument("path", metavar="PATH")
+    measure.add_argument(
+        "-O", dest="target", required=True, type=_format_arg, metavar="FORMAT",
+        help="target format",
+    )  # fmt: skip
+    measure.add_argument("--json", action="store_true", help="print JSON")
+    measure.set_defaults(func=cmd_measure)
+    return parser
+
+
+def _qemu(args: argparse.Namespace) -> QemuImg:
+    limits = Limits(cpu_seconds=args.cpu_limit, memory_bytes=args.memory_limit << 20)
+    return QemuImg(args.qemu_img, limits)
+
+
+def _say(message: str) -> None:
+    print(f"diskscope: {message}", file=sys.stderr)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    qemu = _qemu(args)
+
+    def one(path: str) -> ImageReport | DiskscopeError:
+        try:
+            return inspect_image(path, qemu, args.format)
+        except DiskscopeError as exc:
+            return exc
+
+    workers = min(len(args.paths), 2 * (os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+        results = list(pool.map(one, args.paths))
+
+    from diskscope.core.report_text import format_report
+
+    status = EXIT_OK
+    objects: list[dict[str, Any]] = []
+    for path, result in zip(args.paths, results, strict=True):
+        if isinstance(result, DiskscopeError):
+            _say(str(result))
+            objects.append({"path": os.path.abspath(path), "error": str(result)})
+            status = EXIT_ERROR
+            continue
+        if not result.safe and status == EXIT_OK:
+            status = EXIT_UNSAFE
+        objects.append(result.to_json())
+        if not args.json:
+            print(format_report(result))
+    if args.json:
+        out: Any = objects[0] if len(objects) == 1 else objects
+        if len(objects) > 1 or "error" not in objects[0]:
+            print(json.dumps(out, indent=2, ensure_ascii=False))
+    return status
+
+
+def _gate(path: str, qemu: QemuImg) -> ImageReport:
+    report = inspect_image(path, qemu)
+    if not report.safe:
+        raise UnsafeImage(
+            f"{report.path} was refused: {report.violations[0].message}", report.violations
+        )
+    return report
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from diskscope.core.report_text import format_check
+
+    qemu = _qemu(args)
+    report = _gate(args.path, qemu)
+    result = qemu.check(report.path, report.format.qemu_driver)
+    if args.json:
+        data = {k: getattr(result, k) for k in result.__dataclass_fields__}
+        data.update(path=str(report.path), summary=result.summary)
+        print(json.dumps(data, indent=2))
+    else:
+        print(format_check(str(report.path), result))
+    return result.exit_code
+
+
+def cmd_map(args: argparse.Namespace) -> int:
+    from diskscope.core.report_text import format_map
+
+    qemu = _qemu(args)
+    report = _gate(args.path, qemu)
+    length = args.max_length or report.virtual_size or 0
+    extents = qemu.map(report.path, report.format.qemu_driver, max_length=max(length, 1))
+    if args.json:
+        print(json.dumps([e.__dict__ for e in extents], indent=2))
+    else:
+        print(format_map(extents))
+    return EXIT_OK
+
+
+def cmd_measure(args: argparse.Namespace) -> int:
+    from diskscope.core.sizes import size_with_exact
+
+    qemu = _qemu(args)
+    report = _gate(args.path, qemu)
+    result = qemu.measure(report.path, report.format.qemu_driver, args.target.qemu_driver)
+    if args.json:
+        print(json.dumps(result.__dict__, indent=2))
+    else:
+        print(f"required        {size_with_exact(result.required)}")
+        print(f"fully allocated {size_with_exact(result.fully_allocated)}")
+    return EXIT_OK
+
+
+def _open_window(argv: Sequence[str]) -> int:
+    from diskscope.gui.app import main as gui_main
+
+    return gui_main(list(argv))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    commands = {"info", "check", "map", "measure", "-h", "--help", "--version"}
+    if not argv or argv[0] not in commands:
+        return _open_window(argv)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except DiskscopeError as exc:
+        _say(str(exc))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _say("interrupted.")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_ERROR
+    except Exception as exc:  # a bug: one sentence, the traceback only with --verbose
+        logger.debug("unexpected error", exc_info=True)
+        _say(f"unexpected error ({type(exc).__name__}: {exc}); run with --verbose for details.")
+        return EXIT_ERROR

@@ -1,0 +1,51 @@
+# `make run` and `make test` do all set-up on a fresh Debian machine (as root,
+# or with the system packages already present).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# qemu-img, prlimit, the libraries Qt needs (offscreen and on X11/Wayland),
+# and the validators and tracing tools the tests use.
+SYSTEM_PACKAGES := qemu-utils util-linux libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 \
+	libfontconfig1 libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 \
+	libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-xkb1 \
+	desktop-file-utils appstream strace curl xvfb xauth
+
+.PHONY: run test setup system-packages lint bench screenshots clean
+
+run: setup
+	$(VENV)/bin/diskscope-gui
+
+test: setup
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+
+setup: system-packages $(STAMP)
+
+system-packages:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" -ne 0 ]; then \
+			echo "Please install, as root: apt-get install $$missing"; exit 1; \
+		fi; \
+		echo "Installing system packages: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,dev]'
+	touch $(STAMP)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy core gui
+
+bench: setup
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,402 @@
+"""The one place that builds and runs qemu-img command lines.
+
+Every call: an argv list, absolute paths, an explicit `-f FORMAT`, `--output=json`
+where qemu-img has it, `-U` (force share) for read-only inspection, `LC_ALL=C`,
+stdin from /dev/null, a process group of its own, and CPU-time and address-space
+limits applied by util-linux `prlimit` (never `preexec_fn`, which can deadlock
+in a threaded program). Exit codes become typed exceptions here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cached_property
+from typing import Any
+
+from diskscope.core.errors import QemuImgError, QemuImgLimitExceeded, QemuImgNotFound
+from diskscope.core.image_info import ImageInfo, parse_info_json
+
+logger = logging.getLogger(__name__)
+
+INSTALL_HINT = (
+    "install it with `apt-get install qemu-utils` (Debian, Ubuntu), "
+    "`dnf install qemu-img` (Fedora, RHEL) or `zypper install qemu-tools` (openSUSE)"
+)
+_MEMORY_SIGNS = (
+    "cannot allocate memory",
+    "failed to allocate",
+    "failed to map segment",
+    "out of memory",
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one qemu-img process."""
+
+    cpu_seconds: int = 30
+    memory_bytes: int = 2 << 30
+    wall_seconds: float | None = 120.0
+
+
+INSPECTION_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class Completed:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class CheckStatus(StrEnum):
+    CLEAN = "clean"
+    LEAKS = "leaks"
+    CORRUPT = "corrupt"
+    INCOMPLETE = "incomplete"
+    UNSUPPORTED = "unsupported"
+
+
+_CHECK_EXIT = {
+    0: CheckStatus.CLEAN,
+    1: CheckStatus.INCOMPLETE,
+    2: CheckStatus.CORRUPT,
+    3: CheckStatus.LEAKS,
+    63: CheckStatus.UNSUPPORTED,
+}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    status: CheckStatus
+    exit_code: int
+    corruptions: int = 0
+    leaks: int = 0
+    check_errors: int = 0
+    total_clusters: int | None = None
+    allocated_clusters: int | None = None
+    fragmented_clusters: int | None = None
+    compressed_clusters: int | None = None
+    image_end_offset: int | None = None
+    detail: str = ""
+
+    @property
+    def summary(self) -> str:
+        """One sentence in plain words."""
+        if self.status == CheckStatus.CLEAN:
+            return "No errors were found on the image."
+        if self.status == CheckStatus.LEAKS:
+            return (
+                f"{self.leaks} leaked clusters were found: space is wasted but no data is at "
+                "risk; a repair (qemu-img check -r leaks) reclaims it."
+            )
+        if self.status == CheckStatus.CORRUPT:
+            return (
+                f"{self.corruptions} corruptions were found: data may be lost; restore the "
+                "image from a good copy rather than repair it."
+            )
+        if self.status == CheckStatus.UNSUPPORTED:
+            return "This image format has no integrity metadata to check."
+        return f"The check could not be completed: {self.detail or 'internal error'}."
+
+
+@dataclass(frozen=True)
+class MapExtent:
+    start: int
+    length: int
+    depth: int
+    present: bool
+    zero: bool
+    data: bool
+    offset: int | None = None
+
+
+@dataclass(frozen=True)
+class Measurement:
+    required: int
+    fully_allocated: int
+    bitmaps: int | None = None
+
+
+def absolute(path: str | os.PathLike[str]) -> str:
+    """An absolute path, so that `-f`, `json:{...}` or `nbd:x` can only mean a file."""
+    text = os.fspath(path)
+    if "\0" in text:
+        raise ValueError("A path cannot contain a NUL byte.")
+    return os.path.abspath(text)
+
+
+def _environment() -> dict[str, str]:
+    """A clean environment: C locale, and no tokens or other secrets of ours."""
+    return {"LC_ALL": "C", "LANG": "C", "PATH": os.environ.get("PATH", os.defpath)}
+
+
+def _last_line(stderr: str) -> str:
+    lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
+    if not lines:
+        return "no message"
+    return re.sub(r"^qemu-img: ", "", lines[-1]).rstrip(".")
+
+
+class QemuImg:
+    """A located qemu-img binary and the commands we run with it."""
+
+    def __init__(self, binary: str | None = None, limits: Limits = INSPECTION_LIMITS) -> None:
+        self.binary = self._locate(binary or "qemu-img")
+        self.limits = limits
+        prlimit = shutil.which("prlimit")
+        if prlimit is None:
+            raise QemuImgNotFound(
+                "prlimit (util-linux) is missing, and qemu-img is never run without limits; "
+                "install util-linux."
+            )
+        self._prlimit = prlimit
+
+    @staticmethod
+    def _locate(binary: str) -> str:
+        if os.sep in binary:
+            if os.path.isfile(binary) and os.access(binary, os.X_OK):
+                return os.path.abspath(binary)
+            raise QemuImgNotFound(f"qemu-img was not found at {binary}; {INSTALL_HINT}.")
+        found = shutil.which(binary)
+        if found is None:
+            raise QemuImgNotFound(f"qemu-img was not found on this system; {INSTALL_HINT}.")
+        return found
+
+    @cached_property
+    def version(self) -> str:
+        """The version number, e.g. `7.2.22`."""
+        out = self.run(["--version"]).stdout
+        match = re.search(r"version (\d+\.\d+(?:\.\d+)?)", out)
+        if not match:
+            raise QemuImgError(f"{self.binary} does not look like qemu-img: {out[:80]!r}.")
+        return match[1]
+
+    def command(self, args: Sequence[str]) -> list[str]:
+        """The qemu-img argv (without the limits wrapper), for logs and for users to copy."""
+        return [self.binary, *args]
+
+    def run(self, args: Sequence[str], limits: Limits | None = None) -> Completed:
+        """Run qemu-img to completion; raise QemuImgLimitExceeded if a limit stopped it."""
+        limits = limits or self.limits
+        argv = self.command(args)
+        logger.info("running %s", shlex.join(argv))
+        proc = subprocess.Popen(
+            [*self._limit_prefix(limits), *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_environment(),
+            start_new_session=True,
+            text=True,
+            errors="replace",
+        )
+        try:
+            stdout, stderr = proc.communicate(timeout=limits.wall_seconds)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            raise QemuImgLimitExceeded(
+                f"qemu-img {args[0]} took longer than {limits.wall_seconds:g} s and was stopped."
+            ) from None
+        except BaseException:
+            kill_group(proc)
+            raise
+        done = Completed(tuple(argv), proc.returncode, stdout, stderr)
+        self._raise_if_limited(done, limits, args[0])
+        return done
+
+    def _limit_prefix(self, limits: Limits) -> list[str]:
+        return [
+            self._prlimit,
+            f"--cpu={limits.cpu_seconds}",
+            f"--as={limits.memory_bytes}",
+            "--",
+        ]
+
+    @staticmethod
+    def _raise_if_limited(done: Completed, limits: Limits, what: str) -> None:
+        if done.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+            raise QemuImgLimitExceeded(
+                f"qemu-img {what} used more than its {limits.cpu_seconds} s CPU-time limit "
+                "and was stopped.",
+                returncode=done.returncode,
+                stderr=done.stderr,
+            )
+        lowered = done.stderr.lower()
+        if done.returncode != 0 and any(sign in lowered for sign in _MEMORY_SIGNS):
+            raise QemuImgLimitExceeded(
+                f"qemu-img {what} ran out of its {limits.memory_bytes >> 20} MiB memory limit "
+                "and was stopped.",
+                returncode=done.returncode,
+                stderr=done.stderr,
+            )
+
+    def _json(self, args: Sequence[str], limits: Limits | None = None) -> Any:
+        done = self.run(args, limits)
+        if done.returncode != 0:
+            raise QemuImgError(
+                f"qemu-img {args[0]} failed: {_last_line(done.stderr)}.",
+                returncode=done.returncode,
+                stderr=done.stderr,
+            )
+        try:
+            return json.loads(done.stdout)
+        except ValueError:
+            raise QemuImgError(f"qemu-img {args[0]} printed something that is not JSON.") from None
+
+    # -- inspection ---------------------------------------------------------------------------
+
+    def info_args(self, path: str | os.PathLike[str], fmt: str) -> list[str]:
+        return ["info", "-f", fmt, "--output=json", "-U", absolute(path)]
+
+    def info_json(self, path: str | os.PathLike[str], fmt: str) -> Any:
+        """Raw `qemu-img info` JSON of one image (never its backing chain)."""
+        return self._json(self.info_args(path, fmt))
+
+    def info(self, path: str | os.PathLike[str], fmt: str) -> ImageInfo:
+        data = self.info_json(path, fmt)
+        try:
+            return parse_info_json(data)
+        except ValueError as exc:
+            raise QemuImgError(f"qemu-img info output could not be read: {exc}") from None
+
+    def probe_format(self, path: str | os.PathLike[str]) -> str:
+        """The format qemu's own probe picks. Only for files that passed our safety gate."""
+        data = self._json(["info", "--output=json", "-U", absolute(path)])
+        fmt = data.get("format") if isinstance(data, dict) else None
+        if not isinstance(fmt, str):
+            raise QemuImgError("qemu-img info did not name a format.")
+        return fmt
+
+    def check(self, path: str | os.PathLike[str], fmt: str) -> CheckResult:
+        done = self.run(["check", "-f", fmt, "--output=json", "-U", absolute(path)])
+        status = _CHECK_EXIT.get(done.returncode)
+        if status is None:
+            raise QemuImgError(
+                f"qemu-img check failed: {_last_line(done.stderr)}.",
+                returncode=done.returncode,
+                stderr=done.stderr,
+            )
+        if status in (CheckStatus.UNSUPPORTED, CheckStatus.INCOMPLETE) and not done.stdout.strip():
+            return CheckResult(status, done.returncode, detail=_last_line(done.stderr))
+        try:
+            data = json.loads(done.stdout)
+        except ValueError:
+            return CheckResult(status, done.returncode, detail=_last_line(done.stderr))
+        return CheckResult(
+            status=status,
+            exit_code=done.returncode,
+            corruptions=int(data.get("corruptions", 0)),
+            leaks=int(data.get("leaks", 0)),
+            check_errors=int(data.get("check-errors", 0)),
+            total_clusters=data.get("total-clusters"),
+            allocated_clusters=data.get("allocated-clusters"),
+            fragmented_clusters=data.get("fragmented-clusters"),
+            compressed_clusters=data.get("compressed-clusters"),
+            image_end_offset=data.get("image-end-offset"),
+            detail=_last_line(done.stderr) if done.stderr.strip() else "",
+        )
+
+    def map(
+        self,
+        path: str | os.PathLike[str],
+        fmt: str,
+        *,
+        max_length: int,
+        start: int = 0,
+        max_extents: int = 200_000,
+    ) -> list[MapExtent]:
+        """Allocation extents of [start, start + max_length), at most `max_extents` of them."""
+        data = self._json(
+            [
+                "map",
+                "-f",
+                fmt,
+                "--output=json",
+                "-U",
+                f"--start-offset={start}",
+                f"--max-length={max_length}",
+                absolute(path),
+            ]
+        )
+        if not isinstance(data, list):
+            raise QemuImgError("qemu-img map printed something other than a list.")
+        return [
+            MapExtent(
+                start=int(e["start"]),
+                length=int(e["length"]),
+                depth=int(e.get("depth", 0)),
+                present=bool(e.get("present", e.get("data", False))),
+                zero=bool(e.get("zero", False)),
+                data=bool(e.get("data", False)),
+                offset=e.get("offset"),
+            )
+            for e in data[:max_extents]
+        ]
+
+    def measure(
+        self,
+        path: str | os.PathLike[str],
+        fmt: str,
+        target: str,
+        options: Sequence[str] = (),
+    ) -> Measurement:
+        args = ["measure", "--output=json", "-f", fmt, "-O", target]
+        if options:
+            args += ["-o", ",".join(options)]
+        data = self._json([*args, absolute(path)])
+        return Measurement(
+            required=int(data["required"]),
+            fully_allocated=int(data["fully-allocated"]),
+            bitmaps=data.get("bitmaps"),
+        )
+
+    # -- creating images (our own samples and test data; never user files) --------------------
+
+    def create(
+        self,
+        path: str | os.PathLike[str],
+        fmt: str,
+        size: int,
+        options: Sequence[str] = (),
+        backing: tuple[str, str] | None = None,
+    ) -> None:
+        """Create an image. `backing` is (name as written into the image, its format)."""
+        args = ["create", "-q", "-f", fmt]
+        if backing is not None:
+            args += ["-b", backing[0], "-F", backing[1], "-u"]
+        if options:
+            args += ["-o", ",".join(options)]
+        self._checked([*args, absolute(path), str(size)])
+
+    def snapshot_create(self, path: str | os.PathLike[str], fmt: str, name: str) -> None:
+        self._checked(["snapshot", "-q", "-f", fmt, "-c", name, absolute(path)])
+
+    def _checked(self, args: Sequence[str]) -> Completed:
+        done = self.run(args)
+        if done.returncode != 0:
+            raise QemuImgError(
+                f"qemu-img {args[0]} failed: {_last_line(done.stderr)}.",
+                returncode=done.returncode,
+                stderr=done.stderr,
+            )
+        return done
+
+
+def kill_group(proc: subprocess.Popen[Any]) -> None:
+    """Kill a child's whole process group and reap the child."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()

@@ -1,0 +1,75 @@
+"""Readable text for `diskscope info`, `check` and `map`: what a terminal shows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from diskscope.core.qemu_img import CheckResult, MapExtent
+from diskscope.core.safety import ImageReport
+from diskscope.core.sizes import human_size, size_with_exact
+
+
+def _row(label: str, value: object) -> str:
+    return f"  {label:<14}{value}"
+
+
+def format_report(report: ImageReport) -> str:
+    data = report.to_json()
+    ours = report.inspection
+    kind = ours.format.value + (f" ({ours.subformat})" if ours.subformat else "")
+    lines = [
+        str(report.path),
+        _row("format", kind),
+        _row("virtual size", size_with_exact(data["virtual_size"])),
+        _row("on disk", size_with_exact(data["actual_size"] or ours.file_size)),
+    ]
+    if data["cluster_size"]:
+        lines.append(_row("cluster size", size_with_exact(data["cluster_size"])))
+    lines.append(_row("encrypted", "yes" if data["encrypted"] else "no"))
+    if data["dirty"]:
+        lines.append(_row("dirty", "yes: not cleanly shut down"))
+    if data["backing_file"]:
+        lines.append(_row("backing file", data["backing_file"]))
+    if data["data_file"]:
+        lines.append(_row("data file", data["data_file"]))
+    if report.info and report.info.snapshots:
+        lines.append(_row("snapshots", len(report.info.snapshots)))
+        for s in report.info.snapshots:
+            when = datetime.fromtimestamp(s.date_sec).strftime("%Y-%m-%d %H:%M:%S")
+            lines.append(
+                f"    {s.id:<4} {s.name}  {human_size(s.vm_state_size)}  {when}  {s.vm_clock}"
+            )
+    if report.safe:
+        lines.append(_row("verdict", "SAFE to hand to a hypervisor"))
+    else:
+        lines.append(_row("verdict", "REFUSED"))
+        for v in report.violations:
+            lines.append(f"    - {v.message}")
+            lines.append(f"      What to do: {v.advice}")
+    return "\n".join(lines)
+
+
+def format_check(path: str, result: CheckResult) -> str:
+    lines = [path, _row("status", result.status.value), _row("result", result.summary)]
+    if result.total_clusters:
+        lines.append(
+            _row("clusters", f"{result.allocated_clusters or 0} of {result.total_clusters} used")
+        )
+    return "\n".join(lines)
+
+
+def extent_kind(e: MapExtent) -> str:
+    if e.data:
+        return "data"
+    if e.zero:
+        return "zero"
+    return "unallocated"
+
+
+def format_map(extents: Sequence[MapExtent]) -> str:
+    lines = [f"{'start':>18} {'length':>18}  {'kind':<12} layer"]
+    for e in extents:
+        layer = "" if not e.present else str(e.depth)
+        lines.append(f"{e.start:>18} {e.length:>18}  {extent_kind(e):<12} {layer}")
+    return "\n".join(lines)

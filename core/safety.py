@@ -1,0 +1,163 @@
+"""The safety gate: our inspector first, then qemu-img's own view as a second opinion.
+
+qemu-img never opens a file that our inspector refused, and it is always told
+the format our inspector found (`-f`). Only after that has passed do we let qemu
+probe the format itself, to learn whether it would read the file differently.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from diskscope.core.errors import QemuImgError
+from diskscope.core.formats import ImageFormat
+from diskscope.core.image_info import ImageInfo
+from diskscope.core.inspect.inspector import InspectionResult, inspect_file
+from diskscope.core.inspect.verdict import Violation, ViolationCode
+from diskscope.core.inspect.vmdk import SINGLE_FILE_TYPES
+from diskscope.core.qemu_img import QemuImg
+
+# Formats whose virtual size our inspector reads exactly as qemu does.
+_SIZE_COMPARABLE = {ImageFormat.QCOW2, ImageFormat.VMDK, ImageFormat.VDI, ImageFormat.VHDX}
+
+
+@dataclass(frozen=True)
+class ImageReport:
+    """Everything we know about one image file, and whether it is safe."""
+
+    path: Path
+    inspection: InspectionResult
+    info: ImageInfo | None  # qemu-img's view; None when our inspector refused the file
+    violations: tuple[Violation, ...]
+
+    @property
+    def safe(self) -> bool:
+        return not self.violations
+
+    @property
+    def format(self) -> ImageFormat:
+        return self.inspection.format
+
+    @property
+    def virtual_size(self) -> int | None:
+        return self.info.virtual_size if self.info else self.inspection.virtual_size
+
+    def to_json(self) -> dict[str, Any]:
+        info, ours = self.info, self.inspection
+        return {
+            "path": str(self.path),
+            "format": ours.format.value,
+            "subformat": ours.subformat,
+            "virtual_size": self.virtual_size,
+            "actual_size": info.actual_size if info else None,
+            "file_size": ours.file_size,
+            "cluster_size": info.cluster_size if info else ours.cluster_size,
+            "encrypted": info.encrypted if info else ours.encrypted,
+            "dirty": info.dirty if info else bool(ours.details.get("dirty", False)),
+            "backing_file": info.backing_filename if info else ours.backing_file,
+            "data_file": info.data_file if info else ours.data_file,
+            "snapshots": [
+                {
+                    "id": s.id,
+                    "name": s.name,
+                    "vm_state_size": s.vm_state_size,
+                    "date": s.date.isoformat(),
+                    "vm_clock": s.vm_clock,
+                }
+                for s in (info.snapshots if info else ())
+            ],
+            "format_specific": dict(info.format_specific) if info else dict(ours.details),
+            "safe": self.safe,
+            "violations": [v.to_json() for v in self.violations],
+        }
+
+
+def inspect_image(
+    path: str | os.PathLike[str],
+    qemu: QemuImg,
+    declared: ImageFormat | None = None,
+) -> ImageReport:
+    """Inspect a local image: our verdict, then, if it is safe, qemu-img's second opinion."""
+    ours = inspect_file(path, declared)
+    given = Path(os.path.abspath(path))
+    if not ours.safe:
+        return ImageReport(given, ours, None, ours.violations)
+    target = os.path.realpath(given)
+    info, problems = second_opinion(target, ours, qemu)
+    return ImageReport(given, ours, info, tuple(problems))
+
+
+def second_opinion(
+    target: str, ours: InspectionResult, qemu: QemuImg
+) -> tuple[ImageInfo | None, list[Violation]]:
+    """qemu-img's view of a file our inspector passed, and any way it disagrees."""
+    driver = ours.format.qemu_driver
+    try:
+        info = qemu.info(target, driver)
+        probed = qemu.probe_format(target)
+    except QemuImgError as exc:
+        return None, [Violation(ViolationCode.QEMU_FAILED, str(exc))]
+    return info, disagreements(target, ours, info, probed)
+
+
+def disagreements(
+    target: str, ours: InspectionResult, info: ImageInfo, probed: str
+) -> list[Violation]:
+    problems = []
+    driver = ours.format.qemu_driver
+    fixed_vhd = ours.format == ImageFormat.VPC and ours.subformat == "fixed"
+    if info.format != driver or (probed != driver and not (fixed_vhd and probed == "raw")):
+        problems.append(
+            Violation(
+                ViolationCode.QEMU_DISAGREES,
+                f"qemu-img reads this file as {probed}, not as {driver}.",
+            )
+        )
+    if (
+        ours.format in _SIZE_COMPARABLE
+        and ours.virtual_size is not None
+        and ours.virtual_size != info.virtual_size
+    ):
+        problems.append(
+            Violation(
+                ViolationCode.QEMU_DISAGREES,
+                f"qemu-img finds a virtual size of {info.virtual_size} bytes, "
+                f"the header says {ours.virtual_size}.",
+            )
+        )
+    if info.backing_filename:
+        problems.append(
+            Violation(
+                ViolationCode.BACKING_FILE,
+                f"qemu-img reports a backing file ({info.backing_filename!r}).",
+            )
+        )
+    if info.data_file:
+        problems.append(
+            Violation(
+                ViolationCode.DATA_FILE,
+                f"qemu-img reports an external data file ({info.data_file!r}).",
+            )
+        )
+    if info.qcow2 and info.qcow2.corrupt:
+        problems.append(Violation(ViolationCode.CORRUPT, "qemu-img reports the image as corrupt."))
+    if info.vmdk:
+        if info.vmdk.create_type not in SINGLE_FILE_TYPES:
+            problems.append(
+                Violation(
+                    ViolationCode.VMDK_CREATE_TYPE,
+                    f"qemu-img reports the VMDK create type {info.vmdk.create_type!r}.",
+                )
+            )
+        for extent in info.vmdk.extents:
+            if os.path.realpath(extent.filename) != target:
+                problems.append(
+                    Violation(
+                        ViolationCode.VMDK_EXTENT,
+                        f"qemu-img reports an extent in another file ({extent.filename!r}).",
+                    )
+                )
+    return problems
