@@ -1,0 +1,104 @@
+"""Test images: real ones made by qemu-img, hostile ones crafted byte by byte.
+
+Tests call qemu-img directly here (not through Diskscope's runner) so that the
+images they check Diskscope against do not depend on the code under test.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from diskscope.core.qemu_img import Completed, QemuImg
+
+MiB = 1024 * 1024
+
+
+def qemu_img(*args: str | os.PathLike[str]) -> str:
+    done = subprocess.run(
+        ["qemu-img", *map(str, args)], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"qemu-img {args} failed: {done.stderr}")
+    return done.stdout
+
+
+def create(path: Path, fmt: str, size: str = "64M", *options: str) -> Path:
+    args: list[str] = ["create", "-q", "-f", fmt]
+    if options:
+        args += ["-o", ",".join(options)]
+    qemu_img(*args, path, size)
+    return path
+
+
+def write_pattern(path: Path, fmt: str, offset: int, length: int, pattern: int = 0xAB) -> None:
+    """Write real guest data into an image with qemu-io."""
+    subprocess.run(
+        ["qemu-io", "-f", fmt, "-c", f"write -P {pattern:#x} {offset} {length}", str(path)],
+        check=True,
+        capture_output=True,
+    )
+
+
+def patch(path: Path, offset: int, data: bytes) -> None:
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        f.write(data)
+
+
+def set_qcow2_incompatible(path: Path, bits: int) -> None:
+    with open(path, "r+b") as f:
+        f.seek(72)
+        (current,) = struct.unpack(">Q", f.read(8))
+        f.seek(72)
+        f.write(struct.pack(">Q", current | bits))
+
+
+def qcow2_header_v2(size: int, backing: bytes = b"", cluster_bits: int = 16) -> bytes:
+    """A bare qcow2 v2 header (72 bytes), optionally followed by a backing file name."""
+    bf_offset = 72 if backing else 0
+    header = b"QFI\xfb" + struct.pack(
+        ">IQIIQIIQQIIQ", 2, bf_offset, len(backing), cluster_bits, size, 0, 0, 0, 0, 0, 0, 0
+    )
+    return header + backing
+
+
+def vmdk_descriptor(create_type: str, extents: Sequence[str], *, comment: str = "") -> bytes:
+    lines = ["# Disk DescriptorFile", "version=1", "CID=12345678", "parentCID=ffffffff"]
+    if comment:
+        lines.append(comment)
+    lines.append(f'createType="{create_type}"')
+    lines += ["", "# Extent description", *extents, "", 'ddb.adapterType = "ide"', ""]
+    return "\n".join(lines).encode()
+
+
+def iso_volume_descriptors() -> bytes:
+    """The volume descriptor set of an ISO 9660 image: primary, then terminator."""
+    primary = bytearray(2048)
+    primary[0:6] = b"\x01CD001"
+    primary[6] = 1
+    primary[80:84] = struct.pack("<I", 32)  # volume space size in blocks
+    primary[128:130] = struct.pack("<H", 2048)
+    terminator = bytearray(2048)
+    terminator[0:6] = b"\xffCD001"
+    terminator[6] = 1
+    return bytes(primary + terminator)
+
+
+class RecordingQemuImg(QemuImg):
+    """The real runner, which also remembers every argv it ran (a spy, not a mock)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.calls: list[tuple[str, ...]] = []
+
+    def run(self, args: Sequence[str], limits: object = None) -> Completed:  # type: ignore[override]
+        self.calls.append(tuple(args))
+        return super().run(args, limits)  # type: ignore[arg-type]
+
+    def opened(self, path: Path) -> bool:
+        target = os.path.realpath(path)
+        return any(os.path.realpath(a) == target for call in self.calls for a in call[1:])
