@@ -33,7 +33,9 @@ _STRING_KEYS = {"filename", "name", "data-file", "uuid", "format", "create-type"
 _TOP = {
     "image": "filename",
     "file format": "format",
+    "protocol type": "format",  # qemu >= 8.0, for protocol child nodes
     "virtual size": "virtual-size",
+    "file length": "virtual-size",
     "disk size": "actual-size",
     "cluster_size": "cluster-size",
     "backing file": "backing-filename",

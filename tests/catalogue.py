@@ -325,14 +325,24 @@ def iso_with_qcow2_header(folder: Path) -> Path:
 
 
 def gpt_disk(folder: Path) -> Path:
+    """A GPT disk as partitioning tools write it: a protective MBR, then the GPT header."""
     path = folder / "gpt.img"
+    sectors = 4 * MiB // 512
     with open(path, "wb") as f:
         f.truncate(4 * MiB)
         mbr = bytearray(512)
-        mbr[446 + 4] = 0xEE
+        mbr[446:462] = bytes([0, 0, 2, 0, 0xEE, 0xFF, 0xFF, 0xFF]) + struct.pack(
+            "<II", 1, sectors - 1
+        )
         mbr[510:512] = b"\x55\xaa"
         f.write(bytes(mbr))
-        f.write(b"EFI PART" + struct.pack("<IIIIQQQQ16sQII", 0x10000, 92, 0, 0, 1, 8191, 34, 8158, b"\0" * 16, 2, 128, 128))
+        f.write(
+            b"EFI PART"
+            + struct.pack(
+                "<IIIIQQQQ16sQII", 0x10000, 92, 0, 0, 1, sectors - 1, 34, sectors - 34,
+                b"\0" * 16, 2, 128, 128,
+            )  # fmt: skip
+        )
     return path
 
 

@@ -1,0 +1,70 @@
+"""The installed package: its names, its entry points, and a core that needs no Qt."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import diskscope
+
+ROOT = Path(__file__).resolve().parents[2]
+
+BLOCK_QT = """
+import importlib, pkgutil, sys
+class NoQt:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("PySide6", "shiboken6"):
+            raise ImportError("PySide6 is blocked in this test")
+sys.meta_path.insert(0, NoQt())
+import diskscope.core
+for mod in pkgutil.walk_packages(diskscope.core.__path__, "diskscope.core."):
+    importlib.import_module(mod.name)
+print("ok", len(sys.modules))
+"""
+
+
+def test_core_imports_without_pyside6() -> None:
+    done = subprocess.run([sys.executable, "-c", BLOCK_QT], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ok")
+
+
+def test_python_dash_m_and_console_script_agree() -> None:
+    via_module = subprocess.run(
+        [sys.executable, "-m", "diskscope", "--version"], capture_output=True, text=True
+    )
+    script = Path(sys.executable).with_name("diskscope")
+    via_script = subprocess.run([str(script), "--version"], capture_output=True, text=True)
+    assert via_module.stdout == via_script.stdout == f"diskscope {diskscope.__version__}\n"
+
+
+def test_wheel_holds_one_diskscope_package(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+         "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True, capture_output=True, env={**os.environ, "PIP_NO_INDEX": "1"},
+    )  # fmt: skip
+    wheel = next(tmp_path.glob("diskscope-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/")[0] for n in names if not n.startswith("diskscope-")}
+    assert tops == {"diskscope"}
+    assert "diskscope/__main__.py" in names
+    assert "diskscope/core/inspect/qcow.py" in names
+    assert "diskscope/gui/__init__.py" in names
+    assert "diskscope/resources/diskscope.svg" in names
+    assert not any(n.startswith("diskscope/tests") for n in names)
+
+
+def test_desktop_file_and_metainfo_validate() -> None:
+    resources = ROOT / "resources"
+    desktop = resources / "org.diskscope.Diskscope.desktop"
+    done = subprocess.run(["desktop-file-validate", str(desktop)], capture_output=True, text=True)
+    assert done.returncode == 0 and not done.stdout.strip(), done.stdout
+    metainfo = resources / "org.diskscope.Diskscope.metainfo.xml"
+    done = subprocess.run(
+        ["appstreamcli", "validate", "--no-net", str(metainfo)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout
