@@ -381,8 +381,24 @@ class QemuImg:
             args += ["-o", ",".join(options)]
         self._checked([*args, absolute(path), str(size)])
 
+    def convert_quietly(
+        self,
+        source: str | os.PathLike[str],
+        source_format: str,
+        target: str | os.PathLike[str],
+        target_format: str,
+        options: Sequence[str] = (),
+    ) -> None:
+        """A plain, blocking conversion of our own files (samples, test data)."""
+        args = ["convert", "-q", "-f", source_format, "-O", target_format]
+        if options:
+            args += ["-o", ",".join(options)]
+        self._checked([*args, absolute(source), absolute(target)])
+
     def snapshot_create(self, path: str | os.PathLike[str], fmt: str, name: str) -> None:
-        self._checked(["snapshot", "-q", "-f", fmt, "-c", name, absolute(path)])
+        # `qemu-img snapshot` has no -f; --image-opts names the driver just as explicitly.
+        opts = f"driver={fmt},file.filename={absolute(path).replace(',', ',,')}"
+        self._checked(["snapshot", "-q", "--image-opts", "-c", name, opts])
 
     def _checked(self, args: Sequence[str]) -> Completed:
         done = self.run(args)
