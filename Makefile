@@ -29,6 +29,7 @@ system-packages:
 		if [ "$$(id -u)" -ne 0 ]; then \
 			echo "Please install, as root: apt-get install $$missing"; exit 1; \
 		fi; \
+		missing=$$(echo $$missing); \
 		echo "Installing system packages: $$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi

@@ -125,4 +125,3 @@ def _declared_backing_format(insp: InspectionResult) -> ImageFormat | None:
         return parse_format_name(name)
     except ValueError:
         return None
-

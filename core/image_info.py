@@ -114,6 +114,7 @@ class ImageInfo:
     luks: LuksSpecific | None = None
     children: tuple[ChildNode, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def data_file(self) -> str | None:
@@ -155,6 +156,7 @@ def _image(d: Mapping[str, Any]) -> ImageInfo:
         luks=_luks(spec_data) if spec_type == "luks" else None,
         children=tuple(_child(c) for c in _list(d.get("children"), "children")),
         extra={k: v for k, v in d.items() if k not in _TOP_KEYS},
+        raw=d,
     )
 
 

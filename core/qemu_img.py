@@ -280,8 +280,11 @@ class QemuImg:
             raise QemuImgError("qemu-img info did not name a format.")
         return fmt
 
+    def check_args(self, path: str | os.PathLike[str], fmt: str) -> list[str]:
+        return ["check", "-f", fmt, "--output=json", "-U", absolute(path)]
+
     def check(self, path: str | os.PathLike[str], fmt: str) -> CheckResult:
-        done = self.run(["check", "-f", fmt, "--output=json", "-U", absolute(path)])
+        done = self.run(self.check_args(path, fmt))
         status = _CHECK_EXIT.get(done.returncode)
         if status is None:
             raise QemuImgError(
@@ -309,6 +312,14 @@ class QemuImg:
             detail=_last_line(done.stderr) if done.stderr.strip() else "",
         )
 
+    def map_args(
+        self, path: str | os.PathLike[str], fmt: str, *, max_length: int, start: int = 0
+    ) -> list[str]:
+        return [
+            "map", "-f", fmt, "--output=json", "-U",
+            f"--start-offset={start}", f"--max-length={max_length}", absolute(path),
+        ]  # fmt: skip
+
     def map(
         self,
         path: str | os.PathLike[str],
@@ -319,18 +330,7 @@ class QemuImg:
         max_extents: int = 200_000,
     ) -> list[MapExtent]:
         """Allocation extents of [start, start + max_length), at most `max_extents` of them."""
-        data = self._json(
-            [
-                "map",
-                "-f",
-                fmt,
-                "--output=json",
-                "-U",
-                f"--start-offset={start}",
-                f"--max-length={max_length}",
-                absolute(path),
-            ]
-        )
+        data = self._json(self.map_args(path, fmt, max_length=max_length, start=start))
         if not isinstance(data, list):
             raise QemuImgError("qemu-img map printed something other than a list.")
         return [

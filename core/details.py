@@ -1,0 +1,72 @@
+"""Everything the window shows about one image, gathered in one call (off the UI thread)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from diskscope.core.chain import ChainLayer, chain_is_sound, walk_backing_chain
+from diskscope.core.errors import QemuImgError
+from diskscope.core.qemu_img import MapExtent, QemuImg
+from diskscope.core.safety import ImageReport, inspect_image
+
+MAX_MAP_EXTENTS = 200_000
+
+
+@dataclass(frozen=True)
+class ImageDetails:
+    report: ImageReport
+    chain: tuple[ChainLayer, ...]
+    extents: tuple[MapExtent, ...]
+    map_note: str  # why there is no map, or that it was cut short
+    commands: tuple[str, ...]  # the qemu-img command lines that show the same, to copy
+
+    @property
+    def path(self) -> Path:
+        return self.report.path
+
+
+def gather_details(path: str | os.PathLike[str], qemu: QemuImg) -> ImageDetails:
+    report = inspect_image(path, qemu)
+    chain: tuple[ChainLayer, ...] = ()
+    if report.inspection.backing_file:
+        chain = tuple(walk_backing_chain(report.path, qemu))
+    extents, note = _allocation(report, chain, qemu)
+    return ImageDetails(report, chain, extents, note, _commands(report, qemu))
+
+
+def _allocation(
+    report: ImageReport, chain: tuple[ChainLayer, ...], qemu: QemuImg
+) -> tuple[tuple[MapExtent, ...], str]:
+    """qemu-img map follows backing files, so it runs only on a sound chain or a safe image."""
+    if not (report.safe or (chain and chain_is_sound(list(chain)))):
+        return (), "No allocation map: the image was refused, so qemu-img did not open it."
+    size = report.virtual_size or 0
+    if size == 0:
+        return (), "The disk is empty."
+    target = os.path.realpath(report.path)
+    try:
+        extents = qemu.map(
+            target, report.format.qemu_driver, max_length=size, max_extents=MAX_MAP_EXTENTS
+        )
+    except QemuImgError as exc:
+        return (), f"No allocation map: {exc}"
+    covered = sum(e.length for e in extents)
+    note = "" if covered >= size else f"Only the first {covered:,} bytes were mapped."
+    return tuple(extents), note
+
+
+def _commands(report: ImageReport, qemu: QemuImg) -> tuple[str, ...]:
+    fmt = report.format.qemu_driver
+    path = os.path.realpath(report.path)
+    size = report.virtual_size or 0
+    return tuple(
+        shlex.join(qemu.command(args))
+        for args in (
+            qemu.info_args(path, fmt),
+            qemu.check_args(path, fmt),
+            qemu.map_args(path, fmt, max_length=max(size, 1)),
+        )
+    )
