@@ -12,6 +12,7 @@ we read them as local time here, which is right when the text was made here.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
@@ -68,6 +69,18 @@ def parse_info_text(text: str) -> ImageInfo:
             label = next(k for k, v in _TOP.items() if v == needed)
             raise ValueError(f"This is not qemu-img info output: it has no '{label}:' line.")
     return parse_info_json(doc)
+
+
+def parse_pasted_info(text: str) -> ImageInfo:
+    """What an admin pastes: the text output, or the --output=json one."""
+    stripped = text.strip()
+    if stripped.startswith(("{", "[")):
+        try:
+            data = json.loads(stripped)
+        except ValueError as exc:
+            raise ValueError(f"The pasted JSON is not valid: {exc}.") from None
+        return parse_info_json(data)
+    return parse_info_text(text)
 
 
 def _document(lines: list[str], first_line: int) -> dict[str, Any]:

@@ -60,11 +60,20 @@ def format_check(path: str, result: CheckResult) -> str:
 
 
 def extent_kind(e: MapExtent) -> str:
+    """data; zero (allocated, reads as zeros); or unallocated in every layer of the chain."""
     if e.data:
         return "data"
-    if e.zero:
+    if e.present:
         return "zero"
     return "unallocated"
+
+
+def allocation_totals(extents: Sequence[MapExtent]) -> dict[str, int]:
+    """Bytes of data, zeros and unallocated space over the mapped extents."""
+    totals = {"data": 0, "zero": 0, "unallocated": 0}
+    for e in extents:
+        totals[extent_kind(e)] += e.length
+    return totals
 
 
 def format_map(extents: Sequence[MapExtent]) -> str:

@@ -1,0 +1,1 @@
+"""The Diskscope window (Qt). Core work runs in worker threads."""

@@ -1,0 +1,105 @@
+"""Entry point of the window: application names, logging, the exception hook."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from types import TracebackType
+
+from diskscope import __version__
+
+logger = logging.getLogger(__name__)
+DESKTOP_FILE_NAME = "org.diskscope.Diskscope"
+TABS = ("overview", "snapshots", "chain", "allocation", "integrity", "raw")
+
+
+def _has_display() -> bool:
+    if os.environ.get("QT_QPA_PLATFORM") or sys.platform != "linux":
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="diskscope-gui", description="The Diskscope window.")
+    parser.add_argument("paths", nargs="*", metavar="IMAGE", help="images or folders to open")
+    parser.add_argument(
+        "--screenshot", metavar="PNG",
+        help="render the window with the images (or the samples) to a PNG, then exit",
+    )  # fmt: skip
+    parser.add_argument("--select", metavar="NAME", help="with --screenshot: the image to show")
+    parser.add_argument("--tab", choices=TABS, default="overview", help="with --screenshot")
+    parser.add_argument("--version", action="version", version=f"diskscope {__version__}")
+    return parser.parse_args(list(argv))
+
+
+def _configure_logging() -> None:
+    from diskscope.gui.logbuffer import LOG_BUFFER
+
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    root.addHandler(LOG_BUFFER)
+    console = logging.StreamHandler()
+    console.setLevel(logging.WARNING)
+    root.addHandler(console)
+
+
+def _install_excepthook() -> None:
+    shown = False
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        nonlocal shown
+        logger.error("unexpected error:\n%s", "".join(traceback.format_exception(kind, exc, tb)))
+        if shown:
+            return
+        shown = True
+        from PySide6.QtWidgets import QApplication, QMessageBox
+
+        if QApplication.instance() is not None:
+            QMessageBox.critical(
+                None, "Diskscope",
+                f"Diskscope hit an unexpected error ({exc}). The details are in View > Log.",
+            )  # fmt: skip
+
+    sys.excepthook = hook
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    if args.screenshot:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    elif not _has_display():
+        print(
+            "diskscope: there is no display here; `diskscope-gui --screenshot window.png` "
+            "renders the window to a file instead.",
+            file=sys.stderr,
+        )
+        return 2
+
+    from diskscope.gui.main_window import ICON, MainWindow
+    from diskscope.gui.settings import Settings
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    _configure_logging()
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("Diskscope")
+    app.setOrganizationName("Diskscope")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName(DESKTOP_FILE_NAME)
+    app.setWindowIcon(QIcon(str(ICON)))
+    _install_excepthook()
+
+    window = MainWindow(Settings())
+    window.show()
+    if args.screenshot:
+        from diskscope.gui.screenshot import take_screenshot
+
+        take_screenshot(window, args.paths, args.screenshot, args.select, args.tab)
+    elif args.paths:
+        window.open_paths(args.paths)
+    return app.exec()

@@ -1,0 +1,544 @@
+"""The Diskscope main window: the image list on the left, the selected image on the right."""
+
+from __future__ import annotations
+
+import logging
+import os
+from functools import partial
+from pathlib import Path
+
+from diskscope.core.details import ImageDetails, gather_details
+from diskscope.core.errors import DiskscopeError
+from diskscope.core.export import details_to_json, details_to_markdown
+from diskscope.core.qemu_img import CheckResult, QemuImg
+from diskscope.core.samples import create_samples
+from diskscope.gui.dialogs.about import show_about
+from diskscope.gui.dialogs.log_view import LogDialog
+from diskscope.gui.dialogs.paste import PasteDialog
+from diskscope.gui.dialogs.settings_dialog import SettingsDialog
+from diskscope.gui.models.image_list import EntryState, ImageEntry, ImageListModel
+from diskscope.gui.settings import Settings
+from diskscope.gui.widgets.allocation_map import AllocationPanel
+from diskscope.gui.widgets.chain_view import ChainPanel
+from diskscope.gui.widgets.empty_state import EmptyState
+from diskscope.gui.widgets.integrity import IntegrityPanel
+from diskscope.gui.widgets.overview import OverviewPanel
+from diskscope.gui.widgets.raw_view import RawPanel
+from diskscope.gui.widgets.snapshots_panel import SnapshotsPanel
+from diskscope.gui.workers import TaskRunner
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QUrl, Slot
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDragLeaveEvent,
+    QDropEvent,
+    QGuiApplication,
+    QIcon,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QSplitter,
+    QStackedWidget,
+    QTabWidget,
+    QTreeView,
+    QWidget,
+)
+
+logger = logging.getLogger(__name__)
+ICON = Path(__file__).resolve().parent.parent / "resources" / "diskscope.svg"
+
+
+def expand_paths(paths: list[str]) -> list[str]:
+    """Files as given; every regular, non-hidden file directly inside a given folder."""
+    result: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            with os.scandir(path) as entries:
+                files = sorted(
+                    e.path for e in entries if not e.name.startswith(".") and e.is_file()
+                )
+            result += files
+        else:
+            result.append(path)
+    return [os.path.abspath(p) for p in result]
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+        self.setWindowTitle("Diskscope")
+        self.setWindowIcon(QIcon(str(ICON)))
+        self.setAcceptDrops(True)
+        self.qemu: QemuImg | None = None
+        self.qemu_error = ""
+        self.checks: dict[str, CheckResult] = {}
+        self._pasted = 0
+        self._batch_total = 0
+        self._batch_done = 0
+        self.runner = TaskRunner(settings.parallel_inspections, self)
+        self.runner.busy_changed.connect(self._busy_changed)
+
+        self.model = ImageListModel()
+        self.list = QTreeView()
+        self.list.setModel(self.model)
+        self.list.setRootIsDecorated(False)
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.list.selectionModel().currentRowChanged.connect(self._current_changed)
+        header = self.list.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(ImageListModel.NAME, QHeaderView.ResizeMode.Stretch)
+        for column in (ImageListModel.FORMAT, ImageListModel.SIZE):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+
+        self.overview = OverviewPanel()
+        self.snapshots = SnapshotsPanel()
+        self.chain = ChainPanel()
+        self.allocation = AllocationPanel()
+        self.integrity = IntegrityPanel()
+        self.integrity.check_requested.connect(self.run_check)
+        self.raw = RawPanel()
+        self.tabs = QTabWidget()
+        for widget, name in (
+            (self.overview, "Overview"),
+            (self.snapshots, "Snapshots"),
+            (self.chain, "Backing chain"),
+            (self.allocation, "Allocation"),
+            (self.integrity, "Integrity"),
+            (self.raw, "Raw"),
+        ):
+            self.tabs.addTab(widget, name)
+
+        self.empty = EmptyState()
+        self.empty.open_requested.connect(self.open_dialog)
+        self.empty.samples_requested.connect(self.open_samples)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self.tabs)
+        self.splitter = QSplitter()
+        self.splitter.addWidget(self.list)
+        self.splitter.addWidget(self.stack)
+        self.splitter.setStretchFactor(1, 3)
+        self.setCentralWidget(self.splitter)
+
+        self.drop_hint = QLabel("Drop to open", self)
+        self.drop_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.drop_hint.setStyleSheet(
+            "background: rgba(37, 99, 235, 60); border: 3px dashed #2563eb;"
+            "font-size: 20pt; color: palette(text);"
+        )
+        self.drop_hint.hide()
+
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(200)
+        self.progress.hide()
+        self.qemu_label = QLabel()
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.qemu_label)
+        self._build_actions()
+        self.reload_qemu()
+        self._restore_state()
+        self._update_view()
+
+    # -- set-up -------------------------------------------------------------------------------
+
+    def _action(self, text: str, slot: object, shortcut: object = None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(shortcut)  # type: ignore[arg-type]
+        action.setToolTip(tip or text.replace("…", ""))
+        action.setStatusTip(action.toolTip())
+        action.triggered.connect(slot)
+        return action
+
+    def _build_actions(self) -> None:
+        K = QKeySequence.StandardKey
+        style = self.style()
+        self.open_action = self._action("&Open…", self.open_dialog, K.Open, "Open disk images")
+        self.open_action.setIcon(style.standardIcon(style.StandardPixmap.SP_DialogOpenButton))
+        self.open_folder_action = self._action(
+            "Open &Folder…", self.open_folder_dialog, QKeySequence("Ctrl+Shift+O"),
+            "Open every image in a folder",
+        )  # fmt: skip
+        self.open_folder_action.setIcon(style.standardIcon(style.StandardPixmap.SP_DirOpenIcon))
+        self.samples_action = self._action("Open &Sample Images", self.open_samples)
+        self.paste_action = self._action(
+            "&Paste qemu-img info…", self.paste_dialog, QKeySequence("Ctrl+Shift+V"),
+            "Parse qemu-img info output copied from another host",
+        )  # fmt: skip
+        self.export_action = self._action(
+            "&Export…", self.export_dialog, QKeySequence("Ctrl+E"),
+            "Save this inspection as JSON or Markdown",
+        )  # fmt: skip
+        self.export_action.setIcon(style.standardIcon(style.StandardPixmap.SP_DialogSaveButton))
+        self.close_action = self._action("&Close Image", self.close_current, K.Close)
+        self.quit_action = self._action("&Quit", self.close, K.Quit)
+        self.copy_action = self._action("&Copy", self.copy, K.Copy, "Copy what is selected")
+        self.find_action = self._action(
+            "&Find in Snapshots", self.find_snapshots, K.Find, "Filter the snapshot table"
+        )
+        self.settings_action = self._action("&Settings…", self.settings_dialog, K.Preferences)
+        if not self.settings_action.shortcut().toString():
+            self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.refresh_action = self._action(
+            "&Refresh", self.refresh_current, K.Refresh, "Inspect the image again"
+        )
+        self.refresh_action.setIcon(style.standardIcon(style.StandardPixmap.SP_BrowserReload))
+        self.check_action = self._action(
+            "Check &Integrity", self.run_check, QKeySequence("Ctrl+I"), "Run qemu-img check"
+        )
+        self.log_action = self._action("&Log", self.show_log, QKeySequence("Ctrl+L"))
+        self.about_action = self._action("&About Diskscope", self.show_about)
+        self.open_folder_in_files = self._action("Show in &File Manager", self.show_in_files)
+
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addActions([self.open_action, self.open_folder_action])
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file_menu.addActions([self.samples_action, self.paste_action])
+        file_menu.addSeparator()
+        file_menu.addActions([self.export_action, self.close_action])
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        edit_menu = menu.addMenu("&Edit")
+        edit_menu.addActions([self.copy_action, self.find_action])
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.settings_action)
+        view_menu = menu.addMenu("&View")
+        view_menu.addActions([self.refresh_action, self.check_action, self.log_action])
+        menu.addMenu("&Help").addAction(self.about_action)
+
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("mainToolbar")
+        toolbar.addActions([self.open_action, self.open_folder_action, self.refresh_action,
+                            self.export_action])  # fmt: skip
+        self.list.addActions([self.refresh_action, self.check_action, self.export_action,
+                              self.open_folder_in_files, self.close_action])  # fmt: skip
+
+    def reload_qemu(self) -> None:
+        try:
+            self.qemu = QemuImg(self.settings.qemu_img_path or None, self.settings.limits())
+            self.qemu_label.setText(f"qemu-img {self.qemu.version}")
+            self.qemu_error = ""
+        except DiskscopeError as exc:
+            self.qemu, self.qemu_error = None, str(exc)
+            self.qemu_label.setText("qemu-img missing")
+            self.statusBar().showMessage(self.qemu_error)
+        self.runner.limit = self.settings.parallel_inspections
+
+    def _restore_state(self) -> None:
+        geometry = self.settings.window_state("geometry")
+        if not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1100, 700)
+        splitter = self.settings.window_state("splitter")
+        if not splitter.isEmpty():
+            self.splitter.restoreState(splitter)
+        else:
+            self.splitter.setSizes([330, 770])
+
+    # -- opening ------------------------------------------------------------------------------
+
+    def open_paths(self, paths: list[str]) -> None:
+        try:
+            files = expand_paths(paths)
+        except OSError as exc:
+            self.statusBar().showMessage(f"Could not read the folder: {exc.strerror}.")
+            return
+        if not files:
+            self.statusBar().showMessage("There is nothing to open there.", 5000)
+            return
+        if not self.runner.pending:
+            self._batch_total = self._batch_done = 0
+        self._batch_total += len(files)
+        first_row = -1
+        for path in files:
+            row = self.model.upsert(ImageEntry(path, os.path.basename(path)))
+            self.checks.pop(path, None)
+            first_row = row if first_row < 0 else first_row
+            if self.qemu is None:
+                self._failed(path, self.qemu_error)
+                continue
+            qemu = self.qemu
+            self.runner.submit(
+                partial(gather_details, path, qemu),
+                partial(self._inspected, path),
+                partial(self._failed, path),
+            )
+            if len(files) == 1:
+                self.settings.add_recent(path)
+        self._select_row(first_row)
+        self._update_view()
+
+    def _inspected(self, key: str, details: ImageDetails) -> None:
+        self._batch_done += 1
+        entry = ImageEntry(key, os.path.basename(key), EntryState.READY, details=details)
+        self._store(entry)
+
+    def _failed(self, key: str, message: str) -> None:
+        self._batch_done += 1
+        self._store(ImageEntry(key, os.path.basename(key), EntryState.FAILED, error=message))
+        self.statusBar().showMessage(message, 8000)
+
+    def _store(self, entry: ImageEntry) -> None:
+        if self.model.row_of(entry.key) < 0:
+            return  # closed while it was being inspected
+        row = self.model.upsert(entry)
+        if row == self.list.currentIndex().row():
+            self._show(entry)
+
+    def _select_row(self, row: int) -> None:
+        if row >= 0:
+            self.list.selectionModel().setCurrentIndex(
+                self.model.index(row, 0),
+                QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows,
+            )
+
+    @Slot()
+    def open_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Open disk images", "",
+            "Disk images (*.qcow2 *.qcow *.img *.raw *.vmdk *.vhd *.vhdx *.vdi *.iso *.luks);;"
+            "All files (*)",
+        )  # fmt: skip
+        if paths:
+            self.open_paths(paths)
+
+    @Slot()
+    def open_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open every image in a folder")
+        if folder:
+            self.open_paths([folder])
+
+    @Slot()
+    def open_samples(self) -> None:
+        if self.qemu is None:
+            QMessageBox.warning(self, "Diskscope", self.qemu_error)
+            return
+        try:
+            samples = create_samples(self.qemu)
+        except (DiskscopeError, OSError) as exc:
+            QMessageBox.warning(self, "Diskscope", f"The samples could not be created: {exc}")
+            return
+        self.open_paths([str(p) for p in samples])
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        files = self.settings.recent_files
+        for path in files:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(partial(self.open_paths, [path]))
+        if not files:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear", self.settings.clear_recent)
+
+    @Slot()
+    def paste_dialog(self) -> None:
+        dialog = PasteDialog(self)
+        if dialog.exec() and dialog.info is not None:
+            self._pasted += 1
+            name = f"{os.path.basename(dialog.info.filename)} (pasted)"
+            entry = ImageEntry(
+                f"pasted:{self._pasted}", name, EntryState.PASTED,
+                pasted=dialog.info, pasted_text=dialog.edit.toPlainText(),
+            )  # fmt: skip
+            self._select_row(self.model.upsert(entry))
+            self._update_view()
+
+    # -- the selected image -------------------------------------------------------------------
+
+    def current_entry(self) -> ImageEntry | None:
+        row = self.list.currentIndex().row()
+        return self.model.entry(row) if 0 <= row < self.model.rowCount() else None
+
+    @Slot(QModelIndex, QModelIndex)
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        entry = self.current_entry()
+        if entry is not None:
+            self._show(entry)
+
+    def _show(self, entry: ImageEntry) -> None:
+        self.overview.show_entry(entry)
+        info = entry.info
+        self.snapshots.set_snapshots(info.snapshots if info else ())
+        self.tabs.setTabText(1, f"Snapshots ({len(info.snapshots)})" if info else "Snapshots")
+        self.chain.show_entry(entry)
+        self.allocation.show_entry(entry)
+        self.integrity.show_entry(entry, self.checks.get(entry.key))
+        self.raw.show_entry(entry)
+        self.setWindowTitle(f"{entry.name} — Diskscope")
+
+    def _update_view(self) -> None:
+        has_images = self.model.rowCount() > 0
+        self.stack.setCurrentWidget(self.tabs if has_images else self.empty)
+        for action in (self.export_action, self.close_action, self.refresh_action,
+                       self.check_action):  # fmt: skip
+            action.setEnabled(has_images)
+        if not has_images:
+            self.setWindowTitle("Diskscope")
+
+    @Slot()
+    def refresh_current(self) -> None:
+        entry = self.current_entry()
+        if entry is not None and entry.state != EntryState.PASTED:
+            self.open_paths([entry.key])
+
+    @Slot()
+    def close_current(self) -> None:
+        row = self.list.currentIndex().row()
+        if row >= 0:
+            self.checks.pop(self.model.entry(row).key, None)
+            self.model.remove(row)
+            self._select_row(min(row, self.model.rowCount() - 1))
+            self._update_view()
+
+    @Slot()
+    def run_check(self) -> None:
+        entry = self.current_entry()
+        if entry is None or entry.details is None or not entry.details.report.safe:
+            self.statusBar().showMessage("Only an image that passed inspection can be checked.")
+            return
+        if self.qemu is None:
+            return
+        report = entry.details.report
+        self.tabs.setCurrentWidget(self.integrity)
+        self.integrity.show_running()
+        self.runner.submit(
+            partial(self.qemu.check, os.path.realpath(report.path), report.format.qemu_driver),
+            partial(self._checked, entry.key),
+            partial(self._check_failed, entry.key),
+        )
+
+    def _checked(self, key: str, result: CheckResult) -> None:
+        self.checks[key] = result
+        current = self.current_entry()
+        if current is not None and current.key == key:
+            self.integrity.show_result(result)
+
+    def _check_failed(self, key: str, message: str) -> None:
+        current = self.current_entry()
+        if current is not None and current.key == key:
+            self.integrity.show_error(message)
+
+    @Slot()
+    def export_dialog(self) -> None:
+        entry = self.current_entry()
+        if entry is None or entry.details is None:
+            self.statusBar().showMessage("Only an inspected image can be exported.", 5000)
+            return
+        suggested = str(Path.home() / f"{entry.name}.md")
+        path, _filter = QFileDialog.getSaveFileName(
+            self, "Export inspection", suggested, "Markdown (*.md);;JSON (*.json)"
+        )
+        if path:
+            self.export_to(path, entry.details)
+
+    def export_to(self, path: str, details: ImageDetails) -> None:
+        import json
+
+        if path.endswith(".json"):
+            text = json.dumps(details_to_json(details), indent=2, ensure_ascii=False) + "\n"
+        else:
+            text = details_to_markdown(details)
+        try:
+            Path(path).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            QMessageBox.warning(self, "Diskscope", f"Could not write {path}: {exc.strerror}.")
+            return
+        self.statusBar().showMessage(f"Exported to {path}.", 5000)
+
+    @Slot()
+    def copy(self) -> None:
+        focus = QGuiApplication.focusObject()
+        if isinstance(focus, QWidget) and self.snapshots.isAncestorOf(focus):
+            self.snapshots.copy()
+            return
+        entry = self.current_entry()
+        if entry is not None and entry.details is not None:
+            from diskscope.core.report_text import format_report
+
+            QGuiApplication.clipboard().setText(format_report(entry.details.report))
+
+    @Slot()
+    def find_snapshots(self) -> None:
+        self.tabs.setCurrentWidget(self.snapshots)
+        self.snapshots.focus_filter()
+
+    @Slot()
+    def show_in_files(self) -> None:
+        entry = self.current_entry()
+        if entry is not None and entry.state != EntryState.PASTED:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(entry.key)))
+
+    @Slot()
+    def settings_dialog(self) -> None:
+        if SettingsDialog(self.settings, self).exec():
+            self.reload_qemu()
+
+    @Slot()
+    def show_log(self) -> None:
+        LogDialog(self).exec()
+
+    @Slot()
+    def show_about(self) -> None:
+        show_about(self, self.qemu.version if self.qemu else "not found")
+
+    @Slot(int)
+    def _busy_changed(self, pending: int) -> None:
+        if pending and self._batch_total > 1:
+            self.progress.setRange(0, self._batch_total)
+            self.progress.setValue(self._batch_done)
+            self.progress.setFormat("Inspecting %v of %m")
+            self.progress.show()
+        elif pending:
+            self.progress.setRange(0, 0)
+            self.progress.show()
+        else:
+            self.progress.hide()
+            self.statusBar().showMessage("Ready.", 3000)
+
+    # -- drag and drop ------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        urls = event.mimeData().urls()
+        if urls and all(url.isLocalFile() for url in urls):
+            event.acceptProposedAction()
+            self.drop_hint.setGeometry(self.centralWidget().geometry())
+            self.drop_hint.raise_()
+            self.drop_hint.show()
+        else:
+            event.ignore()
+
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self.drop_hint.hide()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        self.drop_hint.hide()
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)
+
+    # -- closing ------------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.set_window_state("geometry", self.saveGeometry())
+        self.settings.set_window_state("splitter", self.splitter.saveState())
+        self.settings.sync()
+        self.runner.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,150 @@
+"""The list of opened images on the left of the window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from diskscope.core.details import ImageDetails
+from diskscope.core.image_info import ImageInfo
+from diskscope.core.sizes import exact_size, human_size
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication, QStyle
+
+SORT_ROLE = Qt.ItemDataRole.UserRole
+Index = QModelIndex | QPersistentModelIndex
+
+
+class EntryState(StrEnum):
+    PENDING = "pending"
+    READY = "ready"
+    FAILED = "failed"
+    PASTED = "pasted"
+
+
+@dataclass
+class ImageEntry:
+    key: str  # the absolute path, or "pasted:N"
+    name: str
+    state: EntryState = EntryState.PENDING
+    details: ImageDetails | None = None
+    pasted: ImageInfo | None = None
+    pasted_text: str = ""
+    error: str = ""
+
+    @property
+    def info(self) -> ImageInfo | None:
+        if self.pasted is not None:
+            return self.pasted
+        return self.details.report.info if self.details else None
+
+    @property
+    def format_text(self) -> str:
+        if self.details is not None:
+            return self.details.report.format.value
+        if self.pasted is not None:
+            return self.pasted.format
+        return ""
+
+    @property
+    def virtual_size(self) -> int | None:
+        if self.details is not None:
+            return self.details.report.virtual_size
+        return self.pasted.virtual_size if self.pasted else None
+
+    @property
+    def safe(self) -> bool | None:
+        return self.details.report.safe if self.details else None
+
+
+class ImageListModel(QAbstractTableModel):
+    NAME, FORMAT, SIZE = range(3)
+    HEADERS = ("Name", "Format", "Virtual size")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._entries: list[ImageEntry] = []
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._entries)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        entry = self._entries[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == self.NAME:
+                return entry.name
+            if column == self.FORMAT:
+                return entry.format_text
+            return "" if entry.virtual_size is None else human_size(entry.virtual_size)
+        if role == SORT_ROLE:
+            return (entry.name, entry.format_text, entry.virtual_size or 0)[column]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == self.SIZE and entry.virtual_size is not None:
+                return exact_size(entry.virtual_size)
+            return entry.error or entry.key
+        if role == Qt.ItemDataRole.DecorationRole and column == self.NAME:
+            return verdict_icon(entry)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == self.SIZE:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def entry(self, row: int) -> ImageEntry:
+        return self._entries[row]
+
+    def row_of(self, key: str) -> int:
+        for row, entry in enumerate(self._entries):
+            if entry.key == key:
+                return row
+        return -1
+
+    def entries(self) -> list[ImageEntry]:
+        return list(self._entries)
+
+    def upsert(self, entry: ImageEntry) -> int:
+        """Add the entry, or replace the one with the same key; its row."""
+        row = self.row_of(entry.key)
+        if row < 0:
+            row = len(self._entries)
+            self.beginInsertRows(QModelIndex(), row, row)
+            self._entries.append(entry)
+            self.endInsertRows()
+        else:
+            self._entries[row] = entry
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.HEADERS) - 1))
+        return row
+
+    def remove(self, row: int) -> None:
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._entries[row]
+        self.endRemoveRows()
+
+
+def verdict_icon(entry: ImageEntry) -> QIcon:
+    style = QApplication.style()
+    pixmap = {
+        EntryState.PENDING: QStyle.StandardPixmap.SP_BrowserReload,
+        EntryState.FAILED: QStyle.StandardPixmap.SP_MessageBoxWarning,
+        EntryState.PASTED: QStyle.StandardPixmap.SP_FileDialogDetailedView,
+    }.get(entry.state)
+    if pixmap is None:
+        pixmap = (
+            QStyle.StandardPixmap.SP_DialogApplyButton
+            if entry.safe
+            else QStyle.StandardPixmap.SP_MessageBoxCritical
+        )
+    return style.standardIcon(pixmap)

@@ -1,0 +1,77 @@
+"""Typed access to QSettings, every value with a default and a type."""
+
+from __future__ import annotations
+
+import os
+
+from diskscope.core.qemu_img import INSPECTION_LIMITS, Limits
+from PySide6.QtCore import QByteArray, QSettings
+
+MAX_RECENT = 10
+
+
+class Settings:
+    def __init__(self, store: QSettings | None = None) -> None:
+        self.store = store if store is not None else QSettings()
+
+    def _get(self, key: str, default: object, kind: type) -> object:
+        return self.store.value(key, default, type=kind)
+
+    @property
+    def qemu_img_path(self) -> str:
+        return str(self._get("qemu/path", "", str))
+
+    @qemu_img_path.setter
+    def qemu_img_path(self, value: str) -> None:
+        self.store.setValue("qemu/path", value)
+
+    @property
+    def cpu_limit(self) -> int:
+        return int(self._get("qemu/cpu_seconds", INSPECTION_LIMITS.cpu_seconds, int))  # type: ignore[call-overload]
+
+    @cpu_limit.setter
+    def cpu_limit(self, value: int) -> None:
+        self.store.setValue("qemu/cpu_seconds", value)
+
+    @property
+    def memory_limit_mib(self) -> int:
+        default = INSPECTION_LIMITS.memory_bytes >> 20
+        return int(self._get("qemu/memory_mib", default, int))  # type: ignore[call-overload]
+
+    @memory_limit_mib.setter
+    def memory_limit_mib(self, value: int) -> None:
+        self.store.setValue("qemu/memory_mib", value)
+
+    @property
+    def parallel_inspections(self) -> int:
+        default = max(2, os.cpu_count() or 2)
+        return int(self._get("inspect/parallel", default, int))  # type: ignore[call-overload]
+
+    @parallel_inspections.setter
+    def parallel_inspections(self, value: int) -> None:
+        self.store.setValue("inspect/parallel", value)
+
+    def limits(self) -> Limits:
+        return Limits(cpu_seconds=self.cpu_limit, memory_bytes=self.memory_limit_mib << 20)
+
+    @property
+    def recent_files(self) -> list[str]:
+        value = self._get("recent/files", [], list)
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    def add_recent(self, path: str) -> None:
+        files = [path, *(p for p in self.recent_files if p != path)][:MAX_RECENT]
+        self.store.setValue("recent/files", files)
+
+    def clear_recent(self) -> None:
+        self.store.setValue("recent/files", [])
+
+    def window_state(self, key: str) -> QByteArray:
+        value = self._get(f"window/{key}", QByteArray(), QByteArray)
+        return value if isinstance(value, QByteArray) else QByteArray()
+
+    def set_window_state(self, key: str, value: QByteArray) -> None:
+        self.store.setValue(f"window/{key}", value)
+
+    def sync(self) -> None:
+        self.store.sync()

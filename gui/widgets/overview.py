@@ -1,0 +1,127 @@
+"""The Overview tab: the verdict banner and the image's main facts."""
+
+from __future__ import annotations
+
+from diskscope.core.image_info import ImageInfo
+from diskscope.core.sizes import exact_size, human_size
+from diskscope.gui.models.image_list import EntryState, ImageEntry
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
+
+FIELDS = (
+    "Format", "Virtual size", "Size on disk", "Cluster size", "qcow2 compat", "Compression",
+    "Lazy refcounts", "Encryption", "Dirty", "Corrupt", "Bitmaps", "Path",
+)  # fmt: skip
+
+
+class VerdictBanner(QLabel):
+    """Green "Safe to use", or red "Refused" with each reason and what to do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setMargin(10)
+        self.setObjectName("verdict")
+        self.verdict = ""
+
+    def show_entry(self, entry: ImageEntry) -> None:
+        from html import escape
+
+        if entry.state == EntryState.PENDING:
+            self._set("pending", "#6b7280", "<b>Inspecting…</b>")
+        elif entry.state == EntryState.FAILED:
+            self._set("failed", "#b45309", f"<b>Could not inspect</b><br>{escape(entry.error)}")
+        elif entry.state == EntryState.PASTED:
+            self._set(
+                "pasted", "#4b5563",
+                "<b>Pasted text</b><br>No verdict: there is no file for our inspector to read.",
+            )  # fmt: skip
+        elif entry.details is not None and entry.details.report.safe:
+            self._set(
+                "safe", "#15803d",
+                "<b>Safe to use</b><br>Our inspector and qemu-img agree: "
+                "no references to other files, nothing implausible.",
+            )  # fmt: skip
+        elif entry.details is not None:
+            items = "".join(
+                f"<li>{escape(v.message)}<br><i>What to do:</i> {escape(v.advice)}</li>"
+                for v in entry.details.report.violations
+            )
+            self._set("refused", "#b91c1c", f"<b>Refused</b><ul>{items}</ul>")
+
+    def _set(self, verdict: str, color: str, html: str) -> None:
+        self.verdict = verdict
+        self.setText(html)
+        self.setStyleSheet(
+            f"QLabel#verdict {{ color: white; background: {color}; border-radius: 6px; }}"
+        )
+
+
+class OverviewPanel(QWidget):
+    def __init__(self) -> None:
+        super().__init__()
+        self.banner = VerdictBanner()
+        self.values: dict[str, QLabel] = {}
+        form = QFormLayout()
+        for name in FIELDS:
+            label = QLabel()
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            label.setWordWrap(True)
+            self.values[name] = label
+            form.addRow(f"{name}:", label)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.banner)
+        layout.addLayout(form)
+        layout.addStretch()
+
+    def show_entry(self, entry: ImageEntry) -> None:
+        self.banner.show_entry(entry)
+        info = entry.info
+        details = entry.details
+        ours = details.report.inspection if details else None
+        fmt = entry.format_text
+        if ours and ours.subformat and ours.format.value != "qcow2":
+            fmt += f" ({ours.subformat})"
+        self._set("Format", fmt or "—")
+        self._size("Virtual size", entry.virtual_size)
+        self._size("Size on disk", info.actual_size if info else (ours.file_size if ours else None))
+        self._size(
+            "Cluster size", info.cluster_size if info else (ours.cluster_size if ours else None)
+        )
+        self._qcow2(info)
+        encrypted = bool(info.encrypted if info else (ours.encrypted if ours else False))
+        self._set("Encryption", _encryption(info) if encrypted else "none")
+        self._set("Dirty", "yes: not cleanly shut down" if info and info.dirty else "no")
+        self._set("Path", entry.key if entry.state != EntryState.PASTED else "(pasted text)")
+
+    def _qcow2(self, info: ImageInfo | None) -> None:
+        q = info.qcow2 if info else None
+        self._set("qcow2 compat", q.compat if q else "—")
+        self._set("Compression", (q.compression_type or "zlib") if q else "—")
+        self._set("Lazy refcounts", _yes_no(q.lazy_refcounts) if q else "—")
+        self._set("Corrupt", _yes_no(q.corrupt) if q else "—")
+        self._set("Bitmaps", ", ".join(b.name for b in q.bitmaps) or "none" if q else "—")
+
+    def _set(self, name: str, text: str) -> None:
+        self.values[name].setText(text)
+        self.values[name].setToolTip("")
+
+    def _size(self, name: str, n: int | None) -> None:
+        self.values[name].setText("—" if n is None else human_size(n))
+        self.values[name].setToolTip("" if n is None else exact_size(n))
+
+    def field(self, name: str) -> str:
+        return self.values[name].text()
+
+
+def _yes_no(value: bool | None) -> str:
+    return "—" if value is None else ("yes" if value else "no")
+
+
+def _encryption(info: ImageInfo | None) -> str:
+    if info and info.luks:
+        return f"LUKS ({info.luks.cipher_alg} {info.luks.cipher_mode})"
+    if info and info.qcow2 and info.qcow2.encrypt:
+        return f"qcow2 {info.qcow2.encrypt.get('format', 'encryption')}"
+    return "yes"
