@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 from diskscope.core.details import ImageDetails, gather_details
 from diskscope.core.errors import DiskscopeError
 from diskscope.core.export import details_to_json, details_to_markdown
+from diskscope.core.image_info import ImageInfo
 from diskscope.core.qemu_img import CheckResult, QemuImg
 from diskscope.core.samples import create_samples
 from diskscope.gui.dialogs.about import show_about
@@ -152,10 +154,16 @@ class MainWindow(QMainWindow):
 
     # -- set-up -------------------------------------------------------------------------------
 
-    def _action(self, text: str, slot: object, shortcut: object = None, tip: str = "") -> QAction:
+    def _action(
+        self,
+        text: str,
+        slot: Callable[[], object],
+        shortcut: QKeySequence | QKeySequence.StandardKey | None = None,
+        tip: str = "",
+    ) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
-            action.setShortcut(shortcut)  # type: ignore[arg-type]
+            action.setShortcut(shortcut)
         action.setToolTip(tip or text.replace("…", ""))
         action.setStatusTip(action.toolTip())
         action.triggered.connect(slot)
@@ -351,14 +359,16 @@ class MainWindow(QMainWindow):
     def paste_dialog(self) -> None:
         dialog = PasteDialog(self)
         if dialog.exec() and dialog.info is not None:
-            self._pasted += 1
-            name = f"{os.path.basename(dialog.info.filename)} (pasted)"
-            entry = ImageEntry(
-                f"pasted:{self._pasted}", name, EntryState.PASTED,
-                pasted=dialog.info, pasted_text=dialog.edit.toPlainText(),
-            )  # fmt: skip
-            self._select_row(self.model.upsert(entry))
-            self._update_view()
+            self.add_pasted(dialog.info, dialog.edit.toPlainText())
+
+    def add_pasted(self, info: ImageInfo, text: str) -> None:
+        self._pasted += 1
+        name = f"{os.path.basename(info.filename)} (pasted)"
+        entry = ImageEntry(
+            f"pasted:{self._pasted}", name, EntryState.PASTED, pasted=info, pasted_text=text
+        )
+        self._select_row(self.model.upsert(entry))
+        self._update_view()
 
     # -- the selected image -------------------------------------------------------------------
 
@@ -518,7 +528,7 @@ class MainWindow(QMainWindow):
         urls = event.mimeData().urls()
         if urls and all(url.isLocalFile() for url in urls):
             event.acceptProposedAction()
-            self.drop_hint.setGeometry(self.centralWidget().geometry())
+            self.drop_hint.setGeometry(self.splitter.geometry())
             self.drop_hint.raise_()
             self.drop_hint.show()
         else:

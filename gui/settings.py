@@ -17,6 +17,10 @@ class Settings:
     def _get(self, key: str, default: object, kind: type) -> object:
         return self.store.value(key, default, type=kind)
 
+    def _int(self, key: str, default: int) -> int:
+        value = self._get(key, default, int)
+        return value if isinstance(value, int) else default
+
     @property
     def qemu_img_path(self) -> str:
         return str(self._get("qemu/path", "", str))
@@ -27,7 +31,7 @@ class Settings:
 
     @property
     def cpu_limit(self) -> int:
-        return int(self._get("qemu/cpu_seconds", INSPECTION_LIMITS.cpu_seconds, int))  # type: ignore[call-overload]
+        return self._int("qemu/cpu_seconds", INSPECTION_LIMITS.cpu_seconds)
 
     @cpu_limit.setter
     def cpu_limit(self, value: int) -> None:
@@ -36,7 +40,7 @@ class Settings:
     @property
     def memory_limit_mib(self) -> int:
         default = INSPECTION_LIMITS.memory_bytes >> 20
-        return int(self._get("qemu/memory_mib", default, int))  # type: ignore[call-overload]
+        return self._int("qemu/memory_mib", default)
 
     @memory_limit_mib.setter
     def memory_limit_mib(self, value: int) -> None:
@@ -45,7 +49,7 @@ class Settings:
     @property
     def parallel_inspections(self) -> int:
         default = max(2, os.cpu_count() or 2)
-        return int(self._get("inspect/parallel", default, int))  # type: ignore[call-overload]
+        return self._int("inspect/parallel", default)
 
     @parallel_inspections.setter
     def parallel_inspections(self, value: int) -> None:

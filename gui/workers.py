@@ -53,15 +53,15 @@ class _Task(QObject):
         on_failure: Callable[[str], None],
     ) -> None:
         super().__init__()
-        self.thread = QThread()
+        self.qthread = QThread()
         self.worker = Worker(fn)
-        self.worker.moveToThread(self.thread)
+        self.worker.moveToThread(self.qthread)
         self._on_success = on_success
         self._on_failure = on_failure
-        self.thread.started.connect(self.worker.run)
+        self.qthread.started.connect(self.worker.run)
         self.worker.succeeded.connect(self._succeeded)
         self.worker.failed.connect(self._failed)
-        self.worker.finished.connect(self.thread.quit)
+        self.worker.finished.connect(self.qthread.quit)
 
     @Slot(object)
     def _succeeded(self, result: Any) -> None:
@@ -105,15 +105,15 @@ class TaskRunner(QObject):
         while self._queue and len(self._running) < self.limit:
             task = self._queue.popleft()
             self._running.append(task)
-            task.thread.finished.connect(self._thread_finished)
-            task.thread.start()
+            task.qthread.finished.connect(self._thread_finished)
+            task.qthread.start()
 
     @Slot()
     def _thread_finished(self) -> None:
-        for task in [t for t in self._running if t.thread.isFinished()]:
+        for task in [t for t in self._running if t.qthread.isFinished()]:
             self._running.remove(task)
             task.worker.deleteLater()
-            task.thread.deleteLater()
+            task.qthread.deleteLater()
             task.deleteLater()
         self._start_next()
         self.busy_changed.emit(self.pending)
@@ -125,6 +125,6 @@ class TaskRunner(QObject):
         self._closing = True
         self._queue.clear()
         for task in list(self._running):
-            task.thread.quit()
-            task.thread.wait()
+            task.qthread.quit()
+            task.qthread.wait()
         self._running.clear()

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from diskscope.core.inspect.verdict import ViolationCode as C
 from imagekit import (
     MiB,
     create,
@@ -24,8 +25,6 @@ from imagekit import (
     set_qcow2_incompatible,
     vmdk_descriptor,
 )
-
-from diskscope.core.inspect.verdict import ViolationCode as C
 
 
 @dataclass(frozen=True)
@@ -339,9 +338,20 @@ def gpt_disk(folder: Path) -> Path:
         f.write(
             b"EFI PART"
             + struct.pack(
-                "<IIIIQQQQ16sQII", 0x10000, 92, 0, 0, 1, sectors - 1, 34, sectors - 34,
-                b"\0" * 16, 2, 128, 128,
-            )  # fmt: skip
+                "<IIIIQQQQ16sQII",
+                0x10000,
+                92,
+                0,
+                0,
+                1,
+                sectors - 1,
+                34,
+                sectors - 34,
+                b"\0" * 16,
+                2,
+                128,
+                128,
+            )
         )
     return path
 

@@ -65,26 +65,28 @@ class AllocationStrip(QWidget):
         self.setMouseTracking(True)
         self.setMinimumHeight(48)
         self.extents: tuple[MapExtent, ...] = ()
-        self.size = 0
+        self.disk_size = 0
         self._buckets: list[Bucket] = []
 
     def sizeHint(self) -> QSize:
         return QSize(600, 64)
 
     def set_map(self, extents: tuple[MapExtent, ...], size: int) -> None:
-        self.extents, self.size = extents, size
+        self.extents, self.disk_size = extents, size
         self._buckets = []
         self.update()
 
     def buckets(self) -> list[Bucket]:
-        if not self._buckets or len(self._buckets) != max(1, min(self.width(), self.size or 1)):
-            self._buckets = aggregate(self.extents, self.size, self.width())
+        if not self._buckets or len(self._buckets) != max(
+            1, min(self.width(), self.disk_size or 1)
+        ):
+            self._buckets = aggregate(self.extents, self.disk_size, self.width())
         return self._buckets
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(UNALLOCATED_COLOR))
-        if not self.size:
+        if not self.disk_size:
             return
         height = self.height()
         buckets = self.buckets()
@@ -104,7 +106,7 @@ class AllocationStrip(QWidget):
 
     def describe(self, x: int) -> str:
         buckets = self.buckets()
-        if not buckets or not self.size:
+        if not buckets or not self.disk_size:
             return ""
         bucket = buckets[min(len(buckets) - 1, max(0, x * len(buckets) // max(1, self.width())))]
         parts = [f"{human_size(bucket.start)} to {human_size(bucket.end)}"]
@@ -157,8 +159,9 @@ class AllocationPanel(QWidget):
         self.strip.set_map(extents, size)
         while self.legend.count():
             item = self.legend.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         depths = sorted({e.depth for e in extents if e.data})
         for depth in depths or [0]:
             self.legend.addWidget(_swatch(layer_color(depth), f"data ({layer_name(depth)})"))

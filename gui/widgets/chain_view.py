@@ -46,10 +46,8 @@ class ChainPanel(QWidget):
             self.tree.resizeColumnToContents(column)
 
     def rows(self) -> list[list[str]]:
-        return [
-            [self.tree.topLevelItem(i).text(c) for c in range(len(COLUMNS))]
-            for i in range(self.tree.topLevelItemCount())
-        ]
+        items = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
+        return [[item.text(c) for c in range(len(COLUMNS))] for item in items if item]
 
 
 def _item(layer: ChainLayer) -> QTreeWidgetItem:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from catalogue import vmdk_flat_absolute
-from imagekit import RecordingQemuImg, create, qemu_img
-
 from diskscope.core.chain import LayerStatus, chain_is_sound, walk_backing_chain
+from imagekit import RecordingQemuImg, create, qemu_img
 
 
 def overlay(path: Path, backing: str, fmt: str = "qcow2") -> Path:

@@ -47,7 +47,11 @@ def test_info_json_shape(tmp_path: Path) -> None:
         "backing_file", "data_file", "snapshots", "format_specific", "safe", "violations",
     }  # fmt: skip
     assert data["path"] == str(path)
-    assert (data["format"], data["virtual_size"], data["cluster_size"]) == ("qcow2", 64 * MiB, 65536)
+    assert (data["format"], data["virtual_size"], data["cluster_size"]) == (
+        "qcow2",
+        64 * MiB,
+        65536,
+    )
     assert data["safe"] is True and data["violations"] == []
     assert [s["name"] for s in data["snapshots"]] == ["before upgrade"]
     assert set(data["snapshots"][0]) == {"id", "name", "vm_state_size", "date", "vm_clock"}

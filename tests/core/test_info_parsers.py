@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from imagekit import create, qemu_img
-
 from diskscope.core.image_info import ImageInfo, parse_info_json
 from diskscope.core.info_text import parse_info_text, parse_size
+from imagekit import create, qemu_img
 
 AWKWARD_NAMES = ["plain", "with spaces  twice", "ünïcødé ✓", "tab\there", "0 B 2020-01-01"]
 
@@ -43,7 +42,9 @@ def _images(tmp_path: Path) -> list[tuple[Path, str]]:
 
 
 def _both(path: Path, fmt: str) -> tuple[ImageInfo, ImageInfo]:
-    from_json = parse_info_json(json.loads(qemu_img("info", "-U", "-f", fmt, "--output=json", path)))
+    from_json = parse_info_json(
+        json.loads(qemu_img("info", "-U", "-f", fmt, "--output=json", path))
+    )
     from_text = parse_info_text(qemu_img("info", "-U", "-f", fmt, path))
     return from_json, from_text
 
@@ -167,8 +168,12 @@ def test_text_garbage_is_a_value_error(garbage: str) -> None:
         {"filename": "x", "format": "raw", "virtual-size": -1},
         {"filename": "x", "format": "raw", "virtual-size": 1, "snapshots": {}},
         {"filename": "x", "format": "raw", "virtual-size": 1, "snapshots": [{"id": "1"}]},
-        {"filename": "x", "format": "qcow2", "virtual-size": 1,
-         "format-specific": {"type": "qcow2", "data": {"compat": 1.1}}},  # fmt: skip
+        {
+            "filename": "x",
+            "format": "qcow2",
+            "virtual-size": 1,
+            "format-specific": {"type": "qcow2", "data": {"compat": 1.1}},
+        },
     ],
 )
 def test_json_garbage_is_a_value_error(data: object) -> None:

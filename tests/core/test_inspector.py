@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 from catalogue import CASE_IDS, CASES, Case, build
-from imagekit import RecordingQemuImg
-
 from diskscope.core.inspect.inspector import StreamInspector, inspect_file
 from diskscope.core.inspect.view import HEAD_SIZE
 from diskscope.core.safety import inspect_image
+from imagekit import RecordingQemuImg
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
@@ -32,7 +31,9 @@ def test_gate_runs_qemu_only_on_safe_files(case: Case, tmp_path: Path) -> None:
         assert report.safe, report.violations
         assert report.info is not None
         assert qemu.opened(path)
-        assert all("-f" in call or call[0] != "info" or "--output=json" in call for call in qemu.calls)
+        assert all(
+            "-f" in call or call[0] != "info" or "--output=json" in call for call in qemu.calls
+        )
     else:
         assert not report.safe
         assert report.info is None

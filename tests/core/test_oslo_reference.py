@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 from catalogue import CASE_IDS, CASES, Case, build
-from oslo_utils.imageutils import format_inspector
-
 from diskscope.core.formats import format_from_extension, parse_format_name, same_driver
 from diskscope.core.inspect.inspector import inspect_file
+from oslo_utils.imageutils import format_inspector
 
 # Where oslo.utils passes a file that we refuse, and why we are right to.
 STRICTER = {

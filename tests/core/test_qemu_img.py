@@ -7,10 +7,9 @@ import struct
 from pathlib import Path
 
 import pytest
-from imagekit import MiB, create, patch, write_pattern
-
 from diskscope.core.errors import QemuImgError, QemuImgLimitExceeded, QemuImgNotFound
 from diskscope.core.qemu_img import CheckStatus, Limits, QemuImg, absolute
+from imagekit import MiB, create, patch, write_pattern
 
 
 def test_version() -> None:
