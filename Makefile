@@ -49,6 +49,9 @@ lint: setup
 	$(PY) -m pip install -q --no-deps --no-build-isolation --target build/typecheck .
 	cd build/typecheck && ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml -p diskscope
 
+screenshots: setup
+	bash docs/screenshots/make.sh
+
 bench: setup
 	$(PY) -m benchmarks
 

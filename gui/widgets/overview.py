@@ -89,7 +89,10 @@ class OverviewPanel(QWidget):
         self._size(
             "Cluster size", info.cluster_size if info else (ours.cluster_size if ours else None)
         )
-        self._qcow2(info)
+        if info is None and ours is not None and ours.format.value == "qcow2":
+            self._qcow2_from_header(dict(ours.details))
+        else:
+            self._qcow2(info)
         encrypted = bool(info.encrypted if info else (ours.encrypted if ours else False))
         self._set("Encryption", _encryption(info) if encrypted else "none")
         self._set("Dirty", "yes: not cleanly shut down" if info and info.dirty else "no")
@@ -102,6 +105,14 @@ class OverviewPanel(QWidget):
         self._set("Lazy refcounts", _yes_no(q.lazy_refcounts) if q else "—")
         self._set("Corrupt", _yes_no(q.corrupt) if q else "—")
         self._set("Bitmaps", ", ".join(b.name for b in q.bitmaps) or "none" if q else "—")
+
+    def _qcow2_from_header(self, header: dict[str, object]) -> None:
+        """Our inspector's reading, when qemu-img did not open a refused image."""
+        self._set("qcow2 compat", str(header.get("compat", "—")))
+        self._set("Compression", str(header.get("compression_type", "—")))
+        self._set("Lazy refcounts", _yes_no(_bool(header.get("lazy_refcounts"))))
+        self._set("Corrupt", _yes_no(_bool(header.get("corrupt"))))
+        self._set("Bitmaps", "present" if header.get("bitmaps_extension") else "none")
 
     def _set(self, name: str, text: str) -> None:
         self.values[name].setText(text)
@@ -117,6 +128,10 @@ class OverviewPanel(QWidget):
 
 def _yes_no(value: bool | None) -> str:
     return "—" if value is None else ("yes" if value else "no")
+
+
+def _bool(value: object) -> bool | None:
+    return value if isinstance(value, bool) else None
 
 
 def _encryption(info: ImageInfo | None) -> str:
