@@ -7,12 +7,14 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from dataclasses import replace
+from typing import Any, TypeVar
 
 from diskscope import __version__
-from diskscope.core.errors import DiskscopeError, UnsafeImage
+from diskscope.core.errors import Cancelled, DiskscopeError, UnsafeImage
 from diskscope.core.formats import ImageFormat, parse_format_name
 from diskscope.core.qemu_img import INSPECTION_LIMITS, Limits, QemuImg
 from diskscope.core.safety import ImageReport, inspect_image
@@ -20,6 +22,7 @@ from diskscope.core.safety import ImageReport, inspect_image
 logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_UNSAFE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+T = TypeVar("T")
 
 
 def _format_arg(text: str) -> ImageFormat:
@@ -93,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     measure.add_argument("--json", action="store_true", help="print JSON")
     measure.set_defaults(func=cmd_measure)
+    _add_convert(sub, common)
     return parser
 
 
@@ -192,6 +196,132 @@ def cmd_measure(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_convert(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+                 common: argparse.ArgumentParser) -> None:  # fmt: skip
+    from diskscope.core.convert import TARGETS
+    from diskscope.core.presets import PRESETS
+
+    convert = sub.add_parser(
+        "convert", parents=[common], help="convert an image, with progress and verification",
+        epilog="presets: " + "; ".join(f"{p.name}: {p.why}" for p in PRESETS.values()),
+    )  # fmt: skip
+    convert.add_argument("source", metavar="SRC")
+    convert.add_argument("destination", metavar="DST")
+    target = convert.add_mutually_exclusive_group(required=True)
+    target.add_argument("-O", dest="target", choices=TARGETS, help="target format")
+    target.add_argument("--preset", choices=sorted(PRESETS), help="a named target")
+    convert.add_argument("--subformat", help="vmdk: monolithicSparse, streamOptimized; "
+                         "vpc, vhdx: dynamic, fixed")  # fmt: skip
+    convert.add_argument(
+        "--compress", nargs="?", const="zlib", choices=("zlib", "zstd"),
+        help="compress a qcow2 target (default zlib)",
+    )  # fmt: skip
+    convert.add_argument("--preallocation", choices=("off", "metadata", "falloc", "full"))
+    convert.add_argument("--cluster-size", type=_positive_int, metavar="BYTES")
+    convert.add_argument("--compat", choices=("0.10", "1.1"), help="qcow2 compatibility level")
+    convert.add_argument(
+        "-o", dest="options", action="append", default=[], metavar="KEY=VALUE",
+        help="a qemu-img -o option from an allow-list (never backing_file or data_file)",
+    )  # fmt: skip
+    convert.add_argument("--overwrite", action="store_true", help="replace DST if it exists")
+    verify = convert.add_mutually_exclusive_group()
+    verify.add_argument("--no-verify", dest="compare", action="store_false", default=None,
+                        help="skip the byte-for-byte comparison with the source")  # fmt: skip
+    verify.add_argument("--verify", dest="compare", action="store_true",
+                        help="compare with the source even for non-raw targets")  # fmt: skip
+    convert.add_argument(
+        "--allow-owned-backing", action="store_true",
+        help="convert (and flatten) an image with a backing chain you own",
+    )  # fmt: skip
+    convert.add_argument(
+        "--rate-limit", type=_positive_int, metavar="BYTES_PER_S",
+        help="throttle the conversion's I/O (qemu-img -r), to spare shared storage",
+    )  # fmt: skip
+    convert.add_argument("--json", action="store_true", help="print the result as JSON")
+    convert.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    convert.set_defaults(func=cmd_convert)
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from diskscope.core.convert import ConvertJob, ConvertRequest
+
+    options = dict(
+        subformat=args.subformat, compression=args.compress, preallocation=args.preallocation,
+        cluster_size=args.cluster_size, compat=args.compat, overwrite=args.overwrite,
+        compare=args.compare, allow_owned_backing=args.allow_owned_backing,
+        rate_limit=args.rate_limit,
+    )  # fmt: skip
+    source, destination = Path(args.source), Path(args.destination)
+    if args.preset:
+        request = ConvertRequest.from_preset(args.preset, source, destination, **options)
+        request = replace(request, extra_options=request.extra_options + tuple(args.options))
+    else:
+        request = ConvertRequest(
+            source, destination, args.target, extra_options=tuple(args.options), **options
+        )
+    job = ConvertJob(request, _qemu(args), on_progress=_progress_printer(args.quiet))
+    result = _run_cancellable(job.run, job.cancel)
+    _end_progress(args.quiet)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(f"{result.output}: {result.format}, {result.virtual_size:,} bytes virtual, "
+              f"{result.disk_usage:,} bytes on disk, in {result.duration:.1f} s")  # fmt: skip
+        for check in result.checks:
+            print(f"  verified: {check}")
+        print(f"  command: {result.command}")
+    return EXIT_OK
+
+
+def _progress_printer(quiet: bool) -> Callable[[Any], None] | None:
+    if quiet or not sys.stderr.isatty():
+        return None
+    from diskscope.core.progress import format_progress
+
+    def show(progress: Any) -> None:
+        print("\r\x1b[K" + format_progress(progress), end="", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _end_progress(quiet: bool) -> None:
+    if not quiet and sys.stderr.isatty():
+        print(file=sys.stderr)
+
+
+def _run_cancellable(work: Callable[[], T], cancel: threading.Event) -> T:
+    """Run `work` in a thread so that Ctrl-C can ask it to cancel and wait for its clean-up.
+
+    The wait is on an Event, not on Thread.join: a join interrupted by Ctrl-C can
+    return early on a second call, before the job has removed its partial output.
+    """
+    outcome: dict[str, Any] = {}
+    finished = threading.Event()
+
+    def target() -> None:
+        try:
+            outcome["result"] = work()
+        except BaseException as exc:
+            outcome["error"] = exc
+        finally:
+            finished.set()
+
+    threading.Thread(target=target, name="diskscope-job", daemon=True).start()
+    try:
+        while not finished.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        cancel.set()
+        finished.wait()
+        raise
+    if "error" in outcome:
+        raise outcome["error"]
+    result: T = outcome["result"]
+    return result
+
+
 def _open_window(argv: Sequence[str]) -> int:
     from diskscope.gui.app import main as gui_main
 
@@ -201,7 +331,7 @@ def _open_window(argv: Sequence[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    commands = {"info", "check", "map", "measure", "-h", "--help", "--version"}
+    commands = {"info", "check", "map", "measure", "convert", "-h", "--help", "--version"}
     if not argv or argv[0] not in commands:
         return _open_window(argv)
     args = parser.parse_args(argv)
@@ -213,10 +343,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return func(args)
     except DiskscopeError as exc:
+        if getattr(args, "func", None) is cmd_convert and not args.quiet and sys.stderr.isatty():
+            print(file=sys.stderr)
         _say(str(exc))
-        return EXIT_ERROR
+        return EXIT_INTERRUPTED if isinstance(exc, Cancelled) else EXIT_ERROR
     except KeyboardInterrupt:
-        _say("interrupted.")
+        _say("interrupted; nothing partial was left behind.")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_ERROR

@@ -22,7 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
-from typing import Any
+from subprocess import Popen
+from typing import IO, Any
 
 from diskscope.core.errors import QemuImgError, QemuImgLimitExceeded, QemuImgNotFound
 from diskscope.core.image_info import ImageInfo, parse_info_json
@@ -48,9 +49,12 @@ class Limits:
     cpu_seconds: int = 30
     memory_bytes: int = 2 << 30
     wall_seconds: float | None = 120.0
+    file_size_bytes: int | None = None  # RLIMIT_FSIZE: what a file qemu-img writes may reach
 
 
 INSPECTION_LIMITS = Limits()
+# A conversion may legitimately run for hours (compression, slow disks); memory stays bounded.
+CONVERSION_LIMITS = Limits(cpu_seconds=24 * 3600, memory_bytes=4 << 30, wall_seconds=None)
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,24 @@ class Measurement:
     bitmaps: int | None = None
 
 
+@dataclass(frozen=True)
+class ConvertSpec:
+    """Everything that goes on a `qemu-img convert` command line."""
+
+    source: str
+    source_format: str
+    target: str
+    target_format: str
+    options: tuple[str, ...] = ()
+    compress: bool = False
+    no_create: bool = False  # the target exists already (made with `create`)
+    cache: str = "writeback"
+    source_cache: str = "writeback"
+    coroutines: int = 8
+    out_of_order: bool = False
+    rate_limit: int | None = None  # bytes per second, for throttled runs
+
+
 def absolute(path: str | os.PathLike[str]) -> str:
     """An absolute path, so that `-f`, `json:{...}` or `nbd:x` can only mean a file."""
     text = os.fspath(path)
@@ -188,6 +210,19 @@ class QemuImg:
         """The qemu-img argv (without the limits wrapper), for logs and for users to copy."""
         return [self.binary, *args]
 
+    def start(self, args: Sequence[str], limits: Limits, stderr: IO[bytes]) -> Popen[bytes]:
+        """Start qemu-img with every rule applied; stdout is a pipe, stderr goes to `stderr`."""
+        argv = self.command(args)
+        logger.info("running %s", shlex.join(argv))
+        return subprocess.Popen(
+            [*self._limit_prefix(limits), *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env=_environment(),
+            start_new_session=True,
+        )
+
     def run(self, args: Sequence[str], limits: Limits | None = None) -> Completed:
         """Run qemu-img to completion; raise QemuImgLimitExceeded if a limit stopped it."""
         limits = limits or self.limits
@@ -214,19 +249,26 @@ class QemuImg:
             kill_group(proc)
             raise
         done = Completed(tuple(argv), proc.returncode, stdout, stderr)
-        self._raise_if_limited(done, limits, args[0])
+        self.raise_if_limited(done, limits, args[0])
         return done
 
     def _limit_prefix(self, limits: Limits) -> list[str]:
-        return [
-            self._prlimit,
-            f"--cpu={limits.cpu_seconds}",
-            f"--as={limits.memory_bytes}",
-            "--",
-        ]
+        prefix = [self._prlimit, f"--cpu={limits.cpu_seconds}", f"--as={limits.memory_bytes}"]
+        if limits.file_size_bytes is not None:
+            prefix.append(f"--fsize={limits.file_size_bytes}")
+        return [*prefix, "--"]
 
     @staticmethod
-    def _raise_if_limited(done: Completed, limits: Limits, what: str) -> None:
+    def raise_if_limited(done: Completed, limits: Limits, what: str) -> None:
+        """Turn a death by one of our limits into QemuImgLimitExceeded."""
+        too_large = limits.file_size_bytes is not None and "File too large" in done.stderr
+        if done.returncode == -signal.SIGXFSZ or (done.returncode != 0 and too_large):
+            raise QemuImgLimitExceeded(
+                f"qemu-img {what} reached the {limits.file_size_bytes} byte file size limit "
+                "and was stopped.",
+                returncode=done.returncode,
+                stderr=done.stderr,
+            )
         if done.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
             raise QemuImgLimitExceeded(
                 f"qemu-img {what} used more than its {limits.cpu_seconds} s CPU-time limit "
@@ -362,6 +404,43 @@ class QemuImg:
             fully_allocated=int(data["fully-allocated"]),
             bitmaps=data.get("bitmaps"),
         )
+
+    def compare(
+        self,
+        first: str | os.PathLike[str],
+        first_format: str,
+        second: str | os.PathLike[str],
+        second_format: str,
+        limits: Limits | None = None,
+    ) -> bool:
+        """Whether both images hold the same guest data (qemu-img compare: 0 same, 1 differ)."""
+        args = ["compare", "-q", "-U", "-f", first_format, "-F", second_format]
+        done = self.run([*args, absolute(first), absolute(second)], limits)
+        if done.returncode in (0, 1):
+            return done.returncode == 0
+        raise QemuImgError(
+            f"qemu-img compare failed: {_last_line(done.stderr)}.",
+            returncode=done.returncode,
+            stderr=done.stderr,
+        )
+
+    def convert_args(self, spec: ConvertSpec) -> list[str]:
+        """The argv of one conversion, with progress (-p) on."""
+        args = ["convert", "-p", "-U", "-f", spec.source_format, "-O", spec.target_format]
+        if spec.compress:
+            args.append("-c")
+        if spec.no_create:
+            args.append("-n")
+        elif spec.options:
+            args += ["-o", ",".join(spec.options)]
+        args += ["-t", spec.cache, "-T", spec.source_cache]
+        if spec.coroutines:
+            args += ["-m", str(spec.coroutines)]
+        if spec.out_of_order:
+            args.append("-W")
+        if spec.rate_limit:
+            args += ["-r", str(spec.rate_limit)]
+        return [*args, absolute(spec.source), absolute(spec.target)]
 
     # -- creating images (our own samples and test data; never user files) --------------------
 

@@ -147,3 +147,54 @@ def test_bad_arguments_exit_2_without_traceback() -> None:
     done = run("measure", "x", "-O", "floppy")
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
+
+
+def _raw(path: Path, size: int, ranges: list[tuple[int, int]]) -> Path:
+    with open(path, "wb") as f:
+        f.truncate(size)
+        for offset, length in ranges:
+            f.seek(offset)
+            f.write(b"\xa5" * length)
+    return path
+
+
+def test_convert_json(tmp_path: Path) -> None:
+    source = _raw(tmp_path / "s.raw", 16 * MiB, [(0, MiB)])
+    done = run("convert", source, tmp_path / "o.qcow2", "-O", "qcow2", "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["format"] == "qcow2" and data["virtual_size"] == 16 * MiB
+    assert "qemu-img convert" in data["command"] and "o.qcow2.part" in data["command"]
+    again = run("convert", source, tmp_path / "o.qcow2", "-O", "qcow2")
+    assert again.returncode == 2 and "exists" in again.stderr
+    assert_one_sentence(again.stderr)
+
+
+def test_convert_preset_and_refused_option(tmp_path: Path) -> None:
+    source = _raw(tmp_path / "s.raw", 16 * MiB, [(0, MiB)])
+    assert run("convert", source, tmp_path / "o.vhdx", "--preset", "hyperv").returncode == 0
+    bad = run("convert", source, tmp_path / "x.qcow2", "-O", "qcow2", "-o", "data_file=/etc/x")
+    assert bad.returncode == 2 and "not allowed" in bad.stderr
+    assert not (tmp_path / "x.qcow2").exists()
+
+
+def test_ctrl_c_cancels_cleanly(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    source = _raw(tmp_path / "s.raw", 128 * MiB, [(i * 16 * MiB, 4 * MiB) for i in range(8)])
+    out = tmp_path / "o.qcow2"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "diskscope", "convert", str(source), str(out), "-O", "qcow2",
+         "--rate-limit", str(2 * MiB), "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    part = tmp_path / "o.qcow2.part"
+    deadline = time.monotonic() + 60  # only to stop a hang
+    while not part.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.raw"]

@@ -1,0 +1,540 @@
+"""Conversion: `ConvertJob` with pre-flight checks, live progress, a Cancel that cleans
+up, and verified output renamed into place only at the end.
+
+The window runs the same job in a worker thread: progress comes through a
+callback, cancel through a `threading.Event`, and the job ends in exactly one
+result or one exception.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import selectors
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from diskscope.core.chain import chain_is_sound, walk_backing_chain
+from diskscope.core.errors import (
+    Cancelled,
+    DiskscopeError,
+    QemuImgError,
+    UnsafeImage,
+)
+from diskscope.core.formats import ImageFormat
+from diskscope.core.inspect.inspector import inspect_file
+from diskscope.core.inspect.verdict import ViolationCode
+from diskscope.core.presets import PRESETS
+from diskscope.core.progress import ProgressCallback, ProgressMeter
+from diskscope.core.qemu_img import CONVERSION_LIMITS, Completed, ConvertSpec, Limits, QemuImg
+from diskscope.core.safety import ImageReport, inspect_image
+from diskscope.core.sizes import human_size
+
+logger = logging.getLogger(__name__)
+
+TARGETS = ("raw", "qcow2", "vmdk", "vpc", "vhdx", "vdi")
+SUBFORMATS = {
+    "vmdk": ("monolithicSparse", "streamOptimized"),
+    "vpc": ("dynamic", "fixed"),
+    "vhdx": ("dynamic", "fixed"),
+}
+# `-o` keys a user may pass through. Never backing_file, data_file or encryption keys.
+ALLOWED_OPTIONS = frozenset(
+    {
+        "compat", "cluster_size", "preallocation", "lazy_refcounts", "refcount_bits",
+        "compression_type", "extended_l2", "subformat", "adapter_type", "hwversion",
+        "toolsversion", "zeroed_grain", "force_size", "static", "block_size",
+        "log_size", "block_state_zero",
+    }
+)  # fmt: skip
+_PROGRESS = re.compile(rb"\((\d+(?:\.\d+)?)/100%\)")
+
+
+class DestinationExists(DiskscopeError):
+    """The destination exists and overwriting was not asked for."""
+
+
+class NotEnoughSpace(DiskscopeError):
+    """The destination filesystem cannot hold the output."""
+
+
+class VerificationFailed(DiskscopeError):
+    """The output is not what was asked for."""
+
+
+class SourceChanged(DiskscopeError):
+    """The source file changed between inspection and the end of the conversion."""
+
+
+@dataclass(frozen=True)
+class ConvertRequest:
+    source: Path
+    destination: Path
+    target: str
+    subformat: str | None = None
+    compression: str | None = None  # qcow2 only: "zlib" or "zstd"
+    preallocation: str | None = None
+    cluster_size: int | None = None
+    compat: str | None = None
+    extra_options: tuple[str, ...] = ()  # KEY=VALUE, checked against ALLOWED_OPTIONS
+    overwrite: bool = False
+    compare: bool | None = None  # qemu-img compare; None: on for raw targets
+    allow_owned_backing: bool = False  # convert (and flatten) a chain the user owns
+    round_to: int | None = None
+    cache: str | None = None  # target cache mode; None: `none` where O_DIRECT works
+    source_cache: str = "writeback"
+    coroutines: int = 8
+    rate_limit: int | None = None
+    preset: str | None = None
+
+    @classmethod
+    def from_preset(
+        cls, name: str, source: Path, destination: Path, **kw: object
+    ) -> ConvertRequest:
+        """A request for a preset; keyword arguments that are not None override it."""
+        try:
+            preset = PRESETS[name]
+        except KeyError:
+            known = ", ".join(sorted(PRESETS))
+            raise DiskscopeError(f"There is no preset {name!r}; known presets: {known}.") from None
+        fields: dict[str, object] = {
+            "subformat": preset.subformat,
+            "extra_options": preset.options,
+            "round_to": preset.round_to,
+            "preset": name,
+        }
+        fields.update({k: v for k, v in kw.items() if v is not None})
+        return cls(source, destination, preset.target, **fields)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ConvertPlan:
+    """What a conversion will do, known before it starts (the dialog shows it)."""
+
+    request: ConvertRequest
+    source: ImageReport
+    spec: ConvertSpec
+    required: int  # bytes the output needs
+    free: int  # bytes free where it goes
+    data_bytes: int | None  # allocated guest data, when known
+    virtual_size: int  # of the output
+
+    @property
+    def fits(self) -> bool:
+        return self.required <= self.free
+
+    @property
+    def part(self) -> Path:
+        return Path(self.spec.target)
+
+
+@dataclass(frozen=True)
+class ConvertResult:
+    output: Path
+    format: str
+    subformat: str | None
+    virtual_size: int
+    disk_usage: int  # bytes allocated on disk
+    duration: float
+    command: str
+    checks: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "output": str(self.output),
+            "format": self.format,
+            "subformat": self.subformat,
+            "virtual_size": self.virtual_size,
+            "disk_usage": self.disk_usage,
+            "duration": round(self.duration, 3),
+            "command": self.command,
+            "checks": list(self.checks),
+        }
+
+
+def build_options(request: ConvertRequest) -> tuple[str, ...]:
+    """The `-o` list for the target, checked: a bad key or value is a clear error."""
+    target = request.target
+    if target not in TARGETS:
+        raise DiskscopeError(
+            f"{target!r} is not a target format; choose one of {', '.join(TARGETS)}."
+        )
+    options: dict[str, str] = {}
+    if request.subformat:
+        if request.subformat not in SUBFORMATS.get(target, ()):
+            raise DiskscopeError(f"{target} has no subformat {request.subformat!r}.")
+        options["subformat"] = request.subformat
+    if request.compression:
+        if target != "qcow2" or request.compression not in ("zlib", "zstd"):
+            raise DiskscopeError("Compression is available for qcow2 only, as zlib or zstd.")
+        options["compression_type"] = request.compression
+    if request.preallocation:
+        options["preallocation"] = request.preallocation
+    if request.cluster_size:
+        options["cluster_size"] = str(request.cluster_size)
+    if request.compat:
+        options["compat"] = request.compat
+    if target == "vpc":
+        options["force_size"] = "on"  # keep the exact size instead of CHS rounding
+    for item in request.extra_options:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in ALLOWED_OPTIONS:
+            raise DiskscopeError(f"The option {item!r} is not allowed; allowed keys: "
+                                 f"{', '.join(sorted(ALLOWED_OPTIONS))}.")  # fmt: skip
+        if "," in value or not value:
+            raise DiskscopeError(f"The option {item!r} has an invalid value.")
+        options[key] = value
+    return tuple(f"{k}={v}" for k, v in options.items())
+
+
+def supports_direct_io(folder: Path) -> bool:
+    """Whether files in `folder` can be opened with O_DIRECT (tmpfs cannot)."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".diskscope-odirect-", dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    try:
+        os.close(os.open(name, os.O_WRONLY | getattr(os, "O_DIRECT", 0)))
+        return hasattr(os, "O_DIRECT")
+    except OSError:
+        return False
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+
+
+def _free_space(folder: Path) -> int:
+    return shutil.disk_usage(folder).free
+
+
+def _fingerprint(path: Path) -> tuple[int, int, int, int]:
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def plan_conversion(
+    request: ConvertRequest,
+    qemu: QemuImg,
+    free_space: Callable[[Path], int] = _free_space,
+) -> ConvertPlan:
+    """Every check that can be made before qemu-img writes a byte."""
+    source = Path(os.path.abspath(request.source))
+    destination = Path(os.path.abspath(request.destination))
+    options = build_options(request)
+    report = _gate(source, qemu, request.allow_owned_backing)
+    folder = destination.parent
+    if not folder.is_dir():
+        raise DiskscopeError(f"The destination folder {folder} does not exist.")
+    if os.path.lexists(destination):
+        if destination.exists() and os.path.samefile(destination, source):
+            raise DiskscopeError("The destination is the source itself.")
+        if not request.overwrite:
+            raise DestinationExists(
+                f"{destination} exists; choose another name or allow overwriting."
+            )
+        if destination.is_dir():
+            raise DiskscopeError(f"{destination} is a directory.")
+    fmt = report.format.qemu_driver
+    target = os.path.realpath(source)
+    virtual = report.virtual_size or 0
+    if request.round_to:
+        virtual = -(-virtual // request.round_to) * request.round_to
+    data_bytes = _data_bytes(qemu, target, fmt, virtual)
+    required = _required(qemu, request, target, fmt, options, data_bytes, virtual)
+    free = free_space(folder)
+    if required > free:
+        raise NotEnoughSpace(
+            f"The conversion needs {human_size(required)} ({required:,} bytes) but only "
+            f"{human_size(free)} ({free:,} bytes) is free in {folder}."
+        )
+    compress = request.compression is not None
+    cache = request.cache or ("none" if supports_direct_io(folder) else "writeback")
+    spec = ConvertSpec(
+        source=target,
+        source_format=fmt,
+        target=str(destination.with_name(destination.name + ".part")),
+        target_format=request.target,
+        options=options,
+        compress=compress,
+        no_create=bool(request.round_to and virtual != report.virtual_size),
+        cache=cache,
+        source_cache=request.source_cache,
+        coroutines=request.coroutines,
+        out_of_order=request.target in ("raw", "qcow2") and not compress,
+        rate_limit=request.rate_limit,
+    )
+    return ConvertPlan(request, report, spec, required, free, data_bytes, virtual)
+
+
+def _required(
+    qemu: QemuImg,
+    request: ConvertRequest,
+    path: str,
+    fmt: str,
+    options: tuple[str, ...],
+    data_bytes: int | None,
+    virtual: int,
+) -> int:
+    """Bytes the output will take: `measure` where qemu-img can, an upper estimate elsewhere."""
+    sparse = request.preallocation in (None, "off") and request.subformat != "fixed"
+    if request.target == "raw" and sparse and data_bytes is not None:
+        return data_bytes  # raw output stays sparse: only the data takes space
+    try:
+        return qemu.measure(path, fmt, request.target, options).required
+    except QemuImgError as exc:
+        if "does not support size measurement" not in str(exc):
+            raise
+    # vpc, vhdx and vdi: the data (or the whole disk when fixed) plus metadata room.
+    payload = data_bytes if sparse and data_bytes is not None else virtual
+    return payload + payload // 64 + (8 << 20)
+
+
+def _required(
+    qemu: QemuImg,
+    request: ConvertRequest,
+    path: str,
+    fmt: str,
+    options: tuple[str, ...],
+    data_bytes: int | None,
+    virtual: int,
+) -> int:
+    """Bytes the output will take: `measure` where qemu-img can, an upper estimate elsewhere."""
+    sparse = request.preallocation in (None, "off") and request.subformat != "fixed"
+    if request.target == "raw" and sparse and data_bytes is not None:
+        return data_bytes  # raw output stays sparse: only the data takes space
+    try:
+        return qemu.measure(path, fmt, request.target, options).required
+    except QemuImgError as exc:
+        if "does not support size measurement" not in str(exc):
+            raise
+    # vpc, vhdx and vdi: the data (or the whole disk when fixed) plus metadata room.
+    payload = data_bytes if sparse and data_bytes is not None else virtual
+    return payload + payload // 64 + (8 << 20)
+
+
+def _gate(source: Path, qemu: QemuImg, allow_owned_backing: bool) -> ImageReport:
+    report = inspect_image(source, qemu)
+    if report.safe:
+        return report
+    only_backing = all(v.code == ViolationCode.BACKING_FILE for v in report.violations)
+    if allow_owned_backing and only_backing:
+        layers = walk_backing_chain(source, qemu)
+        if chain_is_sound(layers):
+            info = layers[0].info
+            return replace(report, info=info, violations=())
+        bad = next(layer for layer in layers if layer.status.value != "ok")
+        raise UnsafeImage(f"The backing chain cannot be used: {bad.path}: {bad.message}")
+    raise UnsafeImage(f"{source} was refused: {report.violations[0].message}", report.violations)
+
+
+def _data_bytes(qemu: QemuImg, path: str, fmt: str, size: int) -> int | None:
+    """Allocated guest data, from a bounded map; None when the map is too fragmented."""
+    if size == 0:
+        return 0
+    try:
+        extents = qemu.map(path, fmt, max_length=size, max_extents=100_000)
+    except QemuImgError:
+        return None
+    if sum(e.length for e in extents) < size:
+        return None
+    return sum(e.length for e in extents if e.data)
+
+
+class ConvertJob:
+    """One conversion, run once with `run()`."""
+
+    def __init__(
+        self,
+        request: ConvertRequest,
+        qemu: QemuImg,
+        on_progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        free_space: Callable[[Path], int] = _free_space,
+        limits: Limits = CONVERSION_LIMITS,
+    ) -> None:
+        self.request = request
+        self.qemu = qemu
+        self.limits = limits
+        self.on_progress = on_progress
+        self.cancel = cancel or threading.Event()
+        self.free_space = free_space
+        self.plan: ConvertPlan | None = None
+
+    def run(self) -> ConvertResult:
+        started = time.monotonic()
+        plan = self.plan = plan_conversion(self.request, self.qemu, self.free_space)
+        part = plan.part
+        fingerprint = _fingerprint(Path(plan.spec.source))
+        done = False
+        try:
+            self._remove(part)
+            if plan.spec.no_create:
+                self.qemu.create(part, plan.request.target, plan.virtual_size, plan.spec.options)
+            self._convert(plan)
+            if _fingerprint(Path(plan.spec.source)) != fingerprint:
+                raise SourceChanged("The source file changed while it was being converted.")
+            checks = self._verify(plan)
+            self._finish(part, plan.request.destination.absolute(), plan.request.overwrite)
+            done = True
+        finally:
+            if not done:
+                self._remove(part)
+        output = Path(os.path.abspath(plan.request.destination))
+        return ConvertResult(
+            output=output,
+            format=plan.request.target,
+            subformat=plan.request.subformat,
+            virtual_size=plan.virtual_size,
+            disk_usage=os.stat(output).st_blocks * 512,
+            duration=time.monotonic() - started,
+            command=self.command_line(),
+            checks=checks,
+        )
+
+    def command_line(self) -> str:
+        """The qemu-img command, shell-quoted, for the user to copy."""
+        assert self.plan is not None
+        return shlex.join(self.qemu.command(self.qemu.convert_args(self.plan.spec)))
+
+    def _convert(self, plan: ConvertPlan) -> None:
+        total = plan.data_bytes or plan.virtual_size
+        meter = ProgressMeter("converting", total, self.on_progress)
+        meter.update(0, force=True)
+        args = self.qemu.convert_args(plan.spec)
+        with tempfile.TemporaryFile() as stderr:
+            proc = self.qemu.start(args, self.limits, stderr)
+            try:
+                self._follow(proc, meter, total)
+            except BaseException:
+                _stop(proc)
+                raise
+            stderr.seek(0)
+            err = stderr.read()[-4000:].decode("utf-8", "replace")
+        outcome = Completed(tuple(args), proc.returncode, "", err)
+        self.qemu.raise_if_limited(outcome, self.limits, "convert")
+        if proc.returncode != 0:
+            if "No space left on device" in err:
+                raise NotEnoughSpace("The destination filesystem filled up during the conversion.")
+            detail = [ln for ln in err.strip().splitlines() if ln.strip()]
+            last = detail[-1].removeprefix("qemu-img: ").rstrip(".") if detail else "no message"
+            raise QemuImgError(f"qemu-img convert failed: {last}.", returncode=proc.returncode,
+                               stderr=err)  # fmt: skip
+        meter.update(total, force=True)
+
+    def _follow(self, proc: subprocess.Popen[bytes], meter: ProgressMeter, total: int) -> None:
+        assert proc.stdout is not None
+        fd = proc.stdout.fileno()
+        buffer = b""
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_READ)
+            while True:
+                if self.cancel.is_set():
+                    raise Cancelled("The conversion was cancelled.")
+                if not selector.select(timeout=0.1):
+                    continue
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    break
+                buffer += chunk
+                *pieces, buffer = re.split(rb"[\r\n]", buffer)
+                for piece in pieces:
+                    match = _PROGRESS.search(piece)
+                    if match:
+                        meter.update(int(total * float(match[1]) / 100))
+        proc.wait()
+        if self.cancel.is_set():
+            raise Cancelled("The conversion was cancelled.")
+
+    def _verify(self, plan: ConvertPlan) -> tuple[str, ...]:
+        meter = ProgressMeter("verifying output", None, self.on_progress)
+        meter.update(0, force=True)
+        part, target = plan.part, plan.request.target
+        ours = inspect_file(part, ImageFormat(target) if target != "raw" else None)
+        if not ours.safe or ours.format.qemu_driver != target:
+            why = ours.violations[0].message if ours.violations else f"it reads as {ours.format}"
+            raise VerificationFailed(f"The output failed our inspection: {why}")
+        info = self.qemu.info(part, target)
+        if info.format != target or info.virtual_size != plan.virtual_size:
+            raise VerificationFailed(
+                f"The output is {info.format} of {info.virtual_size:,} bytes, "
+                f"expected {target} of {plan.virtual_size:,} bytes."
+            )
+        checks = [
+            f"our inspector: {ours.format.value}, safe",
+            f"qemu-img info: {info.format}, {info.virtual_size:,} bytes",
+        ]
+        compare = plan.request.compare
+        if compare is None:
+            compare = target == "raw"
+        if compare:
+            if self.cancel.is_set():
+                raise Cancelled("The conversion was cancelled.")
+            same = self.qemu.compare(
+                plan.spec.source, plan.spec.source_format, part, target, self.limits
+            )
+            if not same:
+                raise VerificationFailed(
+                    "qemu-img compare found the output differs from the source."
+                )
+            checks.append("qemu-img compare: identical to the source")
+        return tuple(checks)
+
+    @staticmethod
+    def _finish(part: Path, destination: Path, overwrite: bool) -> None:
+        """fsync, then move into place; without overwrite, never replace a file that appeared."""
+        fd = os.open(part, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if overwrite:
+            os.replace(part, destination)
+        else:
+            try:
+                os.link(part, destination)
+            except FileExistsError:
+                raise DestinationExists(f"{destination} appeared during the conversion; "
+                                        "it was left untouched.") from None  # fmt: skip
+            except OSError:  # a filesystem without hard links: check, then rename
+                if os.path.lexists(destination):
+                    raise DestinationExists(f"{destination} appeared during the conversion; "
+                                            "it was left untouched.") from None  # fmt: skip
+                os.rename(part, destination)
+            else:
+                os.unlink(part)
+        dir_fd = os.open(destination.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    @staticmethod
+    def _remove(path: Path) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate qemu-img's process group, wait, kill if it must, always reap."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
