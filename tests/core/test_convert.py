@@ -11,9 +11,6 @@ from pathlib import Path
 
 import pytest
 from catalogue import qcow2_backing_host_path, vmdk_flat_absolute
-from guikit import child_pids
-from imagekit import MiB, RecordingQemuImg, create, qemu_img
-
 from diskscope.core.convert import (
     ConvertJob,
     ConvertRequest,
@@ -24,6 +21,8 @@ from diskscope.core.convert import (
 from diskscope.core.errors import Cancelled, DiskscopeError, QemuImgLimitExceeded, UnsafeImage
 from diskscope.core.progress import Progress
 from diskscope.core.qemu_img import Limits, QemuImg
+from guikit import child_pids
+from imagekit import MiB, RecordingQemuImg, create, qemu_img
 
 DATA = ((0, MiB, 0x11), (5 * MiB, 2 * MiB, 0x22), (30 * MiB, 512 * 1024, 0x33))
 
