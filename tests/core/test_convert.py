@@ -152,7 +152,7 @@ def test_owned_backing_chain_is_flattened_on_request(tmp_path: Path) -> None:
 def test_backing_file_and_data_file_options_are_refused(tmp_path: Path) -> None:
     source = raw_with_data(tmp_path / "s.raw")
     for option in ("backing_file=/etc/passwd", "data_file=/tmp/x", "compat=1.1,data_file=/x"):
-        with pytest.raises(DiskscopeError, match="not allowed|invalid value"):
+        with pytest.raises(DiskscopeError, match=r"not allowed|invalid value"):
             ConvertJob(ConvertRequest(source, tmp_path / "o.qcow2", "qcow2",
                                       extra_options=(option,)), QemuImg()).run()  # fmt: skip
     assert not (tmp_path / "o.qcow2").exists()
