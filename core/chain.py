@@ -71,9 +71,7 @@ def walk_backing_chain(path: str | os.PathLike[str], qemu: QemuImg) -> list[Chai
         link = insp.backing_file
         current = Path(os.path.normpath(current.parent / link))
         declared = _declared_backing_format(insp)
-    layers.append(
-        ChainLayer(MAX_DEPTH, link, current, LayerStatus.REFUSED, "The chain is too deep.")
-    )
+    layers.append(ChainLayer(MAX_DEPTH, link, current, LayerStatus.REFUSED, "The chain is too deep."))
     return layers
 
 
@@ -100,9 +98,7 @@ def _layer(
         return ChainLayer(depth, link, path, LayerStatus.LOOP, "The chain loops back here.")
     seen.add(real)
     if link is not None and Path(real).parent != folder and folder not in Path(real).parents:
-        return ChainLayer(
-            depth, link, path, LayerStatus.OUTSIDE, "Not opened: it lies outside the folder."
-        )
+        return ChainLayer(depth, link, path, LayerStatus.OUTSIDE, "Not opened: it lies outside the folder.")
     try:
         insp = inspect_file(path, declared)
     except InvalidPath as exc:

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 from diskscope import __version__
@@ -63,9 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"diskscope {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    info = sub.add_parser(
-        "info", parents=[common], help="describe images and say whether they are safe"
-    )
+    info = sub.add_parser("info", parents=[common], help="describe images and say whether they are safe")
     info.add_argument("paths", nargs="+", metavar="PATH")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.add_argument(
@@ -97,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     measure.add_argument("--json", action="store_true", help="print JSON")
     measure.set_defaults(func=cmd_measure)
     _add_convert(sub, common)
+    _add_fetch(sub, common)
     return parser
 
 
@@ -147,9 +147,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 def _gate(path: str, qemu: QemuImg) -> ImageReport:
     report = inspect_image(path, qemu)
     if not report.safe:
-        raise UnsafeImage(
-            f"{report.path} was refused: {report.violations[0].message}", report.violations
-        )
+        raise UnsafeImage(f"{report.path} was refused: {report.violations[0].message}", report.violations)
     return report
 
 
@@ -243,8 +241,6 @@ def _add_convert(sub: argparse._SubParsersAction[argparse.ArgumentParser],
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from diskscope.core.convert import ConvertJob, ConvertRequest
 
     options = dict(
@@ -272,6 +268,138 @@ def cmd_convert(args: argparse.Namespace) -> int:
         for check in result.checks:
             print(f"  verified: {check}")
         print(f"  command: {result.command}")
+    return EXIT_OK
+
+
+def _http_options(args: argparse.Namespace) -> Any:
+    from diskscope.core.http import HttpOptions
+
+    token = args.token
+    if args.token_file:
+        try:
+            token = Path(args.token_file).read_text().strip()
+        except OSError as exc:
+            raise DiskscopeError(f"The token file cannot be read: {exc.strerror}.") from None
+    token = token or os.environ.get("OS_AUTH_TOKEN") or None
+    if args.insecure:
+        _say("warning: TLS verification is off; anyone on the network path can alter the image.")
+    return HttpOptions(token=token, ca_bundle=args.ca_bundle, insecure=args.insecure)
+
+
+def _add_http(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--token", help="X-Auth-Token for Glance (default: $OS_AUTH_TOKEN)")
+    parser.add_argument("--token-file", metavar="FILE", help="read the token from a file")
+    parser.add_argument("--ca-bundle", metavar="FILE", help="CA certificates to verify TLS with")
+    parser.add_argument("--insecure", action="store_true", help="do not verify TLS (warned)")
+
+
+def _add_fetch(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+               common: argparse.ArgumentParser) -> None:  # fmt: skip
+    fetch = sub.add_parser(
+        "fetch", parents=[common],
+        help="download an image (URL or Glance), verify it, and by default convert it to raw",
+    )  # fmt: skip
+    fetch.add_argument("source", metavar="URL_OR_IMAGE",
+                       help="an http(s) URL, a Glance image URL, or a Glance image id or name")  # fmt: skip
+    fetch.add_argument("destination", metavar="DEST", help="a file name or an existing folder")
+    raw = fetch.add_mutually_exclusive_group()
+    raw.add_argument("--to-raw", dest="to_raw", action="store_true", default=True,
+                     help="convert to raw after download (the default)")  # fmt: skip
+    raw.add_argument("--keep-format", dest="to_raw", action="store_false",
+                     help="keep the downloaded format")  # fmt: skip
+    fetch.add_argument("--endpoint", default=None, help="Glance endpoint (default: $OS_IMAGE_URL)")
+    fetch.add_argument("--sha256", metavar="HEX", help="the expected sha256")
+    fetch.add_argument("--checksum", metavar="ALGO:HEX", help="an expected checksum")
+    fetch.add_argument("--unverified", action="store_true",
+                       help="accept a download that nothing can verify")  # fmt: skip
+    fetch.add_argument("--overwrite", action="store_true", help="replace DEST if it exists")
+    fetch.add_argument("--json", action="store_true", help="print the result as JSON")
+    fetch.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_http(fetch)
+    fetch.set_defaults(func=cmd_fetch)
+
+    glance = sub.add_parser("glance", help="browse a Glance image service")
+    glance_sub = glance.add_subparsers(dest="glance_command", required=True, metavar="COMMAND")
+    listing = glance_sub.add_parser("list", parents=[common], help="list images")
+    listing.add_argument("endpoint", nargs="?", help="Glance endpoint (default: $OS_IMAGE_URL)")
+    for name in ("name", "status", "disk-format", "visibility"):
+        listing.add_argument(f"--{name}", help=f"only images with this {name.replace('-', ' ')}")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    _add_http(listing)
+    listing.set_defaults(func=cmd_glance_list)
+    show = glance_sub.add_parser("show", parents=[common], help="show one image's record")
+    show.add_argument("args", nargs="+", metavar="[ENDPOINT] ID",
+                      help="the image id or name, after the endpoint unless $OS_IMAGE_URL is set")  # fmt: skip
+    show.add_argument("--json", action="store_true", help="print JSON")
+    _add_http(show)
+    show.set_defaults(func=cmd_glance_show)
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from diskscope.core.glance import endpoint_from_env
+    from diskscope.core.pipeline import FetchJob, FetchRequest
+
+    if args.sha256 and args.checksum:
+        raise DiskscopeError("Give either --sha256 or --checksum, not both.")
+    checksum = f"sha256:{args.sha256}" if args.sha256 else args.checksum
+    request = FetchRequest(
+        source=args.source, destination=Path(args.destination), options=_http_options(args),
+        endpoint=args.endpoint or endpoint_from_env(), checksum=checksum, to_raw=args.to_raw,
+        overwrite=args.overwrite, allow_unverified=args.unverified,
+    )  # fmt: skip
+    job = FetchJob(request, _qemu(args), on_progress=_progress_printer(args.quiet))
+    result = _run_cancellable(job.run, job.cancel)
+    _end_progress(args.quiet)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return EXIT_OK
+    how = "converted to raw" if result.conversion else "kept as downloaded"
+    print(f"{result.destination}: {result.format} ({how}), {result.download.size:,} bytes fetched")
+    for check in result.download.verified_by:
+        print(f"  verified: {check}")
+    if result.download.unverified:
+        print("  UNVERIFIED: no checksum was available; you accepted that.")
+    if result.conversion:
+        for check in result.conversion.checks:
+            print(f"  verified: {check}")
+    return EXIT_OK
+
+
+def _glance(args: argparse.Namespace, endpoint: str | None) -> Any:
+    from diskscope.core.glance import GlanceClient, endpoint_from_env
+
+    endpoint = endpoint or endpoint_from_env()
+    if not endpoint:
+        raise DiskscopeError("Give the Glance endpoint, or set OS_IMAGE_URL.")
+    return GlanceClient(endpoint, _http_options(args))
+
+
+def cmd_glance_list(args: argparse.Namespace) -> int:
+    from diskscope.core.sizes import human_size
+
+    client = _glance(args, args.endpoint)
+    images = client.images(name=args.name, status=args.status, disk_format=args.disk_format,
+                           visibility=args.visibility)  # fmt: skip
+    if args.json:
+        print(json.dumps([i.to_json() for i in images], indent=2))
+        return EXIT_OK
+    print(f"{'ID':<36}  {'NAME':<28} {'STATUS':<9} {'FORMAT':<7} {'SIZE':>10}")
+    for i in images:
+        size = human_size(i.size) if i.size is not None else "-"
+        print(f"{i.id:<36}  {(i.name or '')[:28]:<28} {i.status:<9} {i.disk_format or '-':<7} {size:>10}")
+    return EXIT_OK
+
+
+def cmd_glance_show(args: argparse.Namespace) -> int:
+    if len(args.args) > 2:
+        raise DiskscopeError("glance show takes an endpoint and one image id or name.")
+    endpoint, wanted = args.args if len(args.args) == 2 else (None, args.args[0])
+    image = _glance(args, endpoint).find(wanted)
+    if args.json:
+        print(json.dumps(image.raw, indent=2))
+    else:
+        for key, value in image.to_json().items():
+            print(f"{key:<17} {value}")
     return EXIT_OK
 
 
@@ -331,7 +459,8 @@ def _open_window(argv: Sequence[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    commands = {"info", "check", "map", "measure", "convert", "-h", "--help", "--version"}
+    commands = {"info", "check", "map", "measure", "convert", "fetch", "glance", "-h", "--help",
+                "--version"}  # fmt: skip
     if not argv or argv[0] not in commands:
         return _open_window(argv)
     args = parser.parse_args(argv)
@@ -343,7 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return func(args)
     except DiskscopeError as exc:
-        if getattr(args, "func", None) is cmd_convert and not args.quiet and sys.stderr.isatty():
+        if getattr(args, "quiet", True) is False and sys.stderr.isatty():
             print(file=sys.stderr)
         _say(str(exc))
         return EXIT_INTERRUPTED if isinstance(exc, Cancelled) else EXIT_ERROR

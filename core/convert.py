@@ -34,6 +34,7 @@ from diskscope.core.errors import (
 from diskscope.core.formats import ImageFormat
 from diskscope.core.inspect.inspector import inspect_file
 from diskscope.core.inspect.verdict import ViolationCode
+from diskscope.core.placement import DestinationExists, place_file
 from diskscope.core.presets import PRESETS
 from diskscope.core.progress import ProgressCallback, ProgressMeter
 from diskscope.core.qemu_img import CONVERSION_LIMITS, Completed, ConvertSpec, Limits, QemuImg
@@ -58,10 +59,6 @@ ALLOWED_OPTIONS = frozenset(
     }
 )  # fmt: skip
 _PROGRESS = re.compile(rb"\((\d+(?:\.\d+)?)/100%\)")
-
-
-class DestinationExists(DiskscopeError):
-    """The destination exists and overwriting was not asked for."""
 
 
 class NotEnoughSpace(DiskscopeError):
@@ -98,9 +95,7 @@ class ConvertRequest:
     preset: str | None = None
 
     @classmethod
-    def from_preset(
-        cls, name: str, source: Path, destination: Path, **kw: object
-    ) -> ConvertRequest:
+    def from_preset(cls, name: str, source: Path, destination: Path, **kw: object) -> ConvertRequest:
         """A request for a preset; keyword arguments that are not None override it."""
         try:
             preset = PRESETS[name]
@@ -166,9 +161,7 @@ def build_options(request: ConvertRequest) -> tuple[str, ...]:
     """The `-o` list for the target, checked: a bad key or value is a clear error."""
     target = request.target
     if target not in TARGETS:
-        raise DiskscopeError(
-            f"{target!r} is not a target format; choose one of {', '.join(TARGETS)}."
-        )
+        raise DiskscopeError(f"{target!r} is not a target format; choose one of {', '.join(TARGETS)}.")
     options: dict[str, str] = {}
     if request.subformat:
         if request.subformat not in SUBFORMATS.get(target, ()):
@@ -241,9 +234,7 @@ def plan_conversion(
         if destination.exists() and os.path.samefile(destination, source):
             raise DiskscopeError("The destination is the source itself.")
         if not request.overwrite:
-            raise DestinationExists(
-                f"{destination} exists; choose another name or allow overwriting."
-            )
+            raise DestinationExists(f"{destination} exists; choose another name or allow overwriting.")
         if destination.is_dir():
             raise DiskscopeError(f"{destination} is a directory.")
     fmt = report.format.qemu_driver
@@ -386,7 +377,7 @@ class ConvertJob:
             if _fingerprint(Path(plan.spec.source)) != fingerprint:
                 raise SourceChanged("The source file changed while it was being converted.")
             checks = self._verify(plan)
-            self._finish(part, plan.request.destination.absolute(), plan.request.overwrite)
+            place_file(part, Path(os.path.abspath(plan.request.destination)), plan.request.overwrite)
             done = True
         finally:
             if not done:
@@ -481,44 +472,11 @@ class ConvertJob:
         if compare:
             if self.cancel.is_set():
                 raise Cancelled("The conversion was cancelled.")
-            same = self.qemu.compare(
-                plan.spec.source, plan.spec.source_format, part, target, self.limits
-            )
+            same = self.qemu.compare(plan.spec.source, plan.spec.source_format, part, target, self.limits)
             if not same:
-                raise VerificationFailed(
-                    "qemu-img compare found the output differs from the source."
-                )
+                raise VerificationFailed("qemu-img compare found the output differs from the source.")
             checks.append("qemu-img compare: identical to the source")
         return tuple(checks)
-
-    @staticmethod
-    def _finish(part: Path, destination: Path, overwrite: bool) -> None:
-        """fsync, then move into place; without overwrite, never replace a file that appeared."""
-        fd = os.open(part, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if overwrite:
-            os.replace(part, destination)
-        else:
-            try:
-                os.link(part, destination)
-            except FileExistsError:
-                raise DestinationExists(f"{destination} appeared during the conversion; "
-                                        "it was left untouched.") from None  # fmt: skip
-            except OSError:  # a filesystem without hard links: check, then rename
-                if os.path.lexists(destination):
-                    raise DestinationExists(f"{destination} appeared during the conversion; "
-                                            "it was left untouched.") from None  # fmt: skip
-                os.rename(part, destination)
-            else:
-                os.unlink(part)
-        dir_fd = os.open(destination.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
     @staticmethod
     def _remove(path: Path) -> None:

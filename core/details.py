@@ -48,9 +48,7 @@ def _allocation(
         return (), "The disk is empty."
     target = os.path.realpath(report.path)
     try:
-        extents = qemu.map(
-            target, report.format.qemu_driver, max_length=size, max_extents=MAX_MAP_EXTENTS
-        )
+        extents = qemu.map(target, report.format.qemu_driver, max_length=size, max_extents=MAX_MAP_EXTENTS)
     except QemuImgError as exc:
         return (), f"No allocation map: {exc}"
     covered = sum(e.length for e in extents)

@@ -39,9 +39,7 @@ RAW_FAMILY = frozenset({ImageFormat.RAW, ImageFormat.ISO, ImageFormat.GPT, Image
 
 # Formats refused outright: obsolete, unmaintained, or read-only drivers with a
 # history of parser bugs, none of which a hypervisor should be handed.
-BANNED = frozenset(
-    {ImageFormat.QED, ImageFormat.QCOW, ImageFormat.BOCHS, ImageFormat.CLOOP, ImageFormat.DMG}
-)
+BANNED = frozenset({ImageFormat.QED, ImageFormat.QCOW, ImageFormat.BOCHS, ImageFormat.CLOOP, ImageFormat.DMG})
 
 # Only unambiguous extensions declare a format; `.img`, `.raw` and unknown ones do not.
 _EXTENSIONS = {

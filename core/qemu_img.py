@@ -264,15 +264,13 @@ class QemuImg:
         too_large = limits.file_size_bytes is not None and "File too large" in done.stderr
         if done.returncode == -signal.SIGXFSZ or (done.returncode != 0 and too_large):
             raise QemuImgLimitExceeded(
-                f"qemu-img {what} reached the {limits.file_size_bytes} byte file size limit "
-                "and was stopped.",
+                f"qemu-img {what} reached the {limits.file_size_bytes} byte file size limit and was stopped.",
                 returncode=done.returncode,
                 stderr=done.stderr,
             )
         if done.returncode in (-signal.SIGXCPU, -signal.SIGKILL):
             raise QemuImgLimitExceeded(
-                f"qemu-img {what} used more than its {limits.cpu_seconds} s CPU-time limit "
-                "and was stopped.",
+                f"qemu-img {what} used more than its {limits.cpu_seconds} s CPU-time limit and was stopped.",
                 returncode=done.returncode,
                 stderr=done.stderr,
             )

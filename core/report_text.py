@@ -37,9 +37,7 @@ def format_report(report: ImageReport) -> str:
         lines.append(_row("snapshots", len(report.info.snapshots)))
         for s in report.info.snapshots:
             when = datetime.fromtimestamp(s.date_sec).strftime("%Y-%m-%d %H:%M:%S")
-            lines.append(
-                f"    {s.id:<4} {s.name}  {human_size(s.vm_state_size)}  {when}  {s.vm_clock}"
-            )
+            lines.append(f"    {s.id:<4} {s.name}  {human_size(s.vm_state_size)}  {when}  {s.vm_clock}")
     if report.safe:
         lines.append(_row("verdict", "SAFE to hand to a hypervisor"))
     else:
@@ -53,9 +51,7 @@ def format_report(report: ImageReport) -> str:
 def format_check(path: str, result: CheckResult) -> str:
     lines = [path, _row("status", result.status.value), _row("result", result.summary)]
     if result.total_clusters:
-        lines.append(
-            _row("clusters", f"{result.allocated_clusters or 0} of {result.total_clusters} used")
-        )
+        lines.append(_row("clusters", f"{result.allocated_clusters or 0} of {result.total_clusters} used"))
     return "\n".join(lines)
 
 

@@ -103,9 +103,7 @@ def second_opinion(
     return info, disagreements(target, ours, info, probed)
 
 
-def disagreements(
-    target: str, ours: InspectionResult, info: ImageInfo, probed: str
-) -> list[Violation]:
+def disagreements(target: str, ours: InspectionResult, info: ImageInfo, probed: str) -> list[Violation]:
     problems = []
     driver = ours.format.qemu_driver
     fixed_vhd = ours.format == ImageFormat.VPC and ours.subformat == "fixed"

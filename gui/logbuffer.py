@@ -10,9 +10,7 @@ class LogBuffer(logging.Handler):
     def __init__(self, capacity: int = 2000) -> None:
         super().__init__(level=logging.DEBUG)
         self.lines: deque[str] = deque(maxlen=capacity)
-        self.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
-        )
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
 
     def emit(self, record: logging.LogRecord) -> None:
         try:

@@ -65,9 +65,7 @@ def expand_paths(paths: list[str]) -> list[str]:
     for path in paths:
         if os.path.isdir(path):
             with os.scandir(path) as entries:
-                files = sorted(
-                    e.path for e in entries if not e.name.startswith(".") and e.is_file()
-                )
+                files = sorted(e.path for e in entries if not e.name.startswith(".") and e.is_file())
             result += files
         else:
             result.append(path)
@@ -311,8 +309,7 @@ class MainWindow(QMainWindow):
         if row >= 0:
             self.list.selectionModel().setCurrentIndex(
                 self.model.index(row, 0),
-                QItemSelectionModel.SelectionFlag.ClearAndSelect
-                | QItemSelectionModel.SelectionFlag.Rows,
+                QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
             )
 
     @Slot()
@@ -364,9 +361,7 @@ class MainWindow(QMainWindow):
     def add_pasted(self, info: ImageInfo, text: str) -> None:
         self._pasted += 1
         name = f"{os.path.basename(info.filename)} (pasted)"
-        entry = ImageEntry(
-            f"pasted:{self._pasted}", name, EntryState.PASTED, pasted=info, pasted_text=text
-        )
+        entry = ImageEntry(f"pasted:{self._pasted}", name, EntryState.PASTED, pasted=info, pasted_text=text)
         self._select_row(self.model.upsert(entry))
         self._update_view()
 

@@ -11,9 +11,7 @@ from PySide6.QtWidgets import QApplication
 TAB_INDEX = {"overview": 0, "snapshots": 1, "chain": 2, "allocation": 3, "integrity": 4, "raw": 5}
 
 
-def take_screenshot(
-    window: MainWindow, paths: list[str], target: str, select: str | None, tab: str
-) -> None:
+def take_screenshot(window: MainWindow, paths: list[str], target: str, select: str | None, tab: str) -> None:
     window.resize(1200, 760)
 
     def save() -> None:

@@ -330,9 +330,7 @@ def gpt_disk(folder: Path) -> Path:
     with open(path, "wb") as f:
         f.truncate(4 * MiB)
         mbr = bytearray(512)
-        mbr[446:462] = bytes([0, 0, 2, 0, 0xEE, 0xFF, 0xFF, 0xFF]) + struct.pack(
-            "<II", 1, sectors - 1
-        )
+        mbr[446:462] = bytes([0, 0, 2, 0, 0xEE, 0xFF, 0xFF, 0xFF]) + struct.pack("<II", 1, sectors - 1)
         mbr[510:512] = b"\x55\xaa"
         f.write(bytes(mbr))
         f.write(

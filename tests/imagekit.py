@@ -18,9 +18,7 @@ MiB = 1024 * 1024
 
 
 def qemu_img(*args: str | os.PathLike[str]) -> str:
-    done = subprocess.run(
-        ["qemu-img", *map(str, args)], capture_output=True, text=True, check=False
-    )
+    done = subprocess.run(["qemu-img", *map(str, args)], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise AssertionError(f"qemu-img {args} failed: {done.stderr}")
     return done.stdout

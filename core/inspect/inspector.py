@@ -71,8 +71,7 @@ def analyze(view: HeaderView, declared: ImageFormat | None = None) -> Inspection
         problems.append(
             Violation(
                 ViolationCode.FORMAT_MISMATCH,
-                f"The image claims to be {declared.value} but its content is "
-                f"{primary.format.value}.",
+                f"The image claims to be {declared.value} but its content is {primary.format.value}.",
             )
         )
     return InspectionResult(
@@ -147,9 +146,7 @@ def check_regular_file(path: str | os.PathLike[str]) -> Path:
         st = os.stat(given)
     except FileNotFoundError:
         if given.is_symlink():
-            raise InvalidPath(
-                f"{given} is a symbolic link to a file that does not exist."
-            ) from None
+            raise InvalidPath(f"{given} is a symbolic link to a file that does not exist.") from None
         raise InvalidPath(f"{given} does not exist.") from None
     except PermissionError:
         raise InvalidPath(f"{given} cannot be read: permission denied.") from None
@@ -178,9 +175,7 @@ def _require_regular(path: Path, mode: int) -> None:
         raise InvalidPath(f"{path} is not a regular file.")
 
 
-def inspect_file(
-    path: str | os.PathLike[str], declared: ImageFormat | None = None
-) -> InspectionResult:
+def inspect_file(path: str | os.PathLike[str], declared: ImageFormat | None = None) -> InspectionResult:
     """Inspect a local file; `declared` defaults to what an unambiguous extension says."""
     given = check_regular_file(path)
     if declared is None:

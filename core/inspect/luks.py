@@ -30,9 +30,7 @@ def detect(view: HeaderView) -> Detection | None:
         return _luks1(view)
     if version == 2:
         return _luks2(view)
-    return Detection(
-        ImageFormat.LUKS, violations=(implausible(f"LUKS version {version} does not exist."),)
-    )
+    return Detection(ImageFormat.LUKS, violations=(implausible(f"LUKS version {version} does not exist."),))
 
 
 def _luks1(view: HeaderView) -> Detection:
@@ -62,9 +60,7 @@ def _luks1(view: HeaderView) -> Detection:
 def _luks2(view: HeaderView) -> Detection:
     head = view.head
     if len(head) < LUKS2_HEADER:
-        return Detection(
-            ImageFormat.LUKS, violations=(truncated("LUKS2", LUKS2_HEADER, len(head)),)
-        )
+        return Detection(ImageFormat.LUKS, violations=(truncated("LUKS2", LUKS2_HEADER, len(head)),))
     (hdr_size,) = struct.unpack_from(">Q", head, 8)
     details: dict[str, object] = {"header_size": hdr_size}
     area = view.read(LUKS2_HEADER, hdr_size - LUKS2_HEADER) if hdr_size > LUKS2_HEADER else None

@@ -58,9 +58,7 @@ def detect(view: HeaderView) -> Detection | None:
 
 def _detect_qcow1(view: HeaderView) -> Detection:
     head = view.head
-    problems = [
-        violation(ViolationCode.BANNED_FORMAT, "qcow version 1 is obsolete and not accepted.")
-    ]
+    problems = [violation(ViolationCode.BANNED_FORMAT, "qcow version 1 is obsolete and not accepted.")]
     if len(head) < 48:
         problems.append(truncated("qcow", 48, len(head)))
         return Detection(ImageFormat.QCOW, violations=tuple(problems))
@@ -84,9 +82,7 @@ def _detect_qcow2(view: HeaderView, version: int) -> Detection:
     if version not in (2, 3):
         return Detection(
             fmt,
-            violations=(
-                implausible(f"The qcow2 header has version {version}, which does not exist."),
-            ),
+            violations=(implausible(f"The qcow2 header has version {version}, which does not exist."),),
         )
     needed = V2_HEADER if version == 2 else V3_HEADER
     if len(head) < needed:
@@ -125,9 +121,7 @@ def _detect_qcow2(view: HeaderView, version: int) -> Detection:
     cluster_size = 1 << cluster_bits if 9 <= cluster_bits <= 21 else None
     if cluster_size is None:
         problems.append(
-            implausible(
-                f"The qcow2 cluster size of 2^{cluster_bits} bytes is outside 512 B to 2 MiB."
-            )
+            implausible(f"The qcow2 cluster size of 2^{cluster_bits} bytes is outside 512 B to 2 MiB.")
         )
     problems += _check_limits(
         size,
@@ -166,13 +160,9 @@ def _detect_qcow2(view: HeaderView, version: int) -> Detection:
             )
         )
     if incompatible & CORRUPT:
-        problems.append(
-            violation(ViolationCode.CORRUPT, "qemu has marked this qcow2 image as corrupt.")
-        )
+        problems.append(violation(ViolationCode.CORRUPT, "qemu has marked this qcow2 image as corrupt."))
     if compression > 1 or (compression and not incompatible & COMPRESSION):
-        problems.append(
-            implausible(f"The qcow2 compression type {compression} is unknown or not flagged.")
-        )
+        problems.append(implausible(f"The qcow2 compression type {compression} is unknown or not flagged."))
 
     extensions, ext_problems = _read_extensions(
         head, header_length if version == 3 else V2_HEADER, cluster_size or 65536
@@ -214,9 +204,7 @@ def _check_limits(
     if size > MAX_VIRTUAL_SIZE:
         problems.append(implausible(f"The qcow2 virtual size of {size} bytes is absurd."))
     if l1_size * 8 > MAX_L1_BYTES:
-        problems.append(
-            implausible(f"The qcow2 L1 table of {l1_size} entries is larger than qemu allows.")
-        )
+        problems.append(implausible(f"The qcow2 L1 table of {l1_size} entries is larger than qemu allows."))
     if cluster_size is not None:
         l2_entries = cluster_size // 8
         needed_l1 = -(-size // (cluster_size * l2_entries))
@@ -249,9 +237,7 @@ def _check_tables(
         tables.append(("snapshot table", snapshots_offset, 1))
     for name, offset, length in tables:
         if offset % cluster_size:
-            problems.append(
-                implausible(f"The qcow2 {name} offset {offset} is not cluster-aligned.")
-            )
+            problems.append(implausible(f"The qcow2 {name} offset {offset} is not cluster-aligned."))
         elif offset + length > file_size:
             problems.append(implausible(f"The qcow2 {name} lies past the end of the file."))
     if rt_clusters == 0:
@@ -259,9 +245,7 @@ def _check_tables(
     return problems
 
 
-def _read_extensions(
-    head: bytes, start: int, cluster_size: int
-) -> tuple[dict[int, bytes], list[Violation]]:
+def _read_extensions(head: bytes, start: int, cluster_size: int) -> tuple[dict[int, bytes], list[Violation]]:
     """Header extensions between the header and the end of cluster 0."""
     extensions: dict[int, bytes] = {}
     offset, limit = start, min(cluster_size, len(head))
@@ -271,9 +255,7 @@ def _read_extensions(
             return extensions, []
         offset += 8
         if offset + length > limit:
-            return extensions, [
-                implausible("A qcow2 header extension runs past the first cluster.")
-            ]
+            return extensions, [implausible("A qcow2 header extension runs past the first cluster.")]
         extensions[ext_type] = head[offset : offset + length]
         offset += (length + 7) & ~7
     if limit < cluster_size:

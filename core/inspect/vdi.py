@@ -29,9 +29,7 @@ def detect(view: HeaderView) -> Detection | None:
     if subformat is None:
         problems.append(implausible(f"The VDI image type {image_type} does not exist."))
     if subformat in ("undo", "differencing") or any(parent_uuid):
-        problems.append(
-            violation(ViolationCode.BACKING_FILE, "This VDI depends on a parent disk image.")
-        )
+        problems.append(violation(ViolationCode.BACKING_FILE, "This VDI depends on a parent disk image."))
     if block_size == 0 or block_size & (block_size - 1) or block_size > (1 << 30):
         problems.append(implausible(f"The VDI block size of {block_size} bytes is impossible."))
     elif blocks * block_size < disk_size or allocated > blocks:

@@ -43,9 +43,7 @@ ADVICE: dict[ViolationCode, str] = {
     ),
     ViolationCode.VMDK_FOOTER: "The footer contradicts the header; re-export the image.",
     ViolationCode.TRUNCATED: "The file is cut short; download or copy it again.",
-    ViolationCode.AMBIGUOUS_FORMAT: (
-        "The file reads as more than one format, a known trick; do not use it."
-    ),
+    ViolationCode.AMBIGUOUS_FORMAT: ("The file reads as more than one format, a known trick; do not use it."),
     ViolationCode.FORMAT_MISMATCH: (
         "The content is not the format it claims to be; check where it came from, "
         "or rename it if only the extension is wrong."
@@ -57,9 +55,7 @@ ADVICE: dict[ViolationCode, str] = {
     ViolationCode.BANNED_FORMAT: (
         "Convert it to qcow2 or raw on a machine you trust, or ask for another format."
     ),
-    ViolationCode.QEMU_DISAGREES: (
-        "qemu-img reads the file differently from our inspector; do not use it."
-    ),
+    ViolationCode.QEMU_DISAGREES: ("qemu-img reads the file differently from our inspector; do not use it."),
     ViolationCode.QEMU_FAILED: (
         "qemu-img could not read the image within its limits; the file is damaged or crafted."
     ),

@@ -29,9 +29,7 @@ def detect_vpc(view: HeaderView) -> Detection | None:
     """A dynamic VHD starts with a copy of its footer; a fixed one only has it at the end."""
     if view.head.startswith(VPC_COOKIE):
         if len(view.head) < VPC_FOOTER:
-            return Detection(
-                ImageFormat.VPC, violations=(truncated("VHD", VPC_FOOTER, len(view.head)),)
-            )
+            return Detection(ImageFormat.VPC, violations=(truncated("VHD", VPC_FOOTER, len(view.head)),))
         return _vpc_from_footer(view, view.head[:VPC_FOOTER], at_start=True)
     footer = view.at_end(VPC_FOOTER)
     if footer is not None and footer.startswith(VPC_COOKIE) and view.size != VPC_FOOTER:
@@ -104,9 +102,7 @@ def detect_vhdx(view: HeaderView) -> Detection | None:
     if not view.head.startswith(VHDX_MAGIC):
         return None
     if view.size is not None and view.size < VHDX_MIN_SIZE:
-        return Detection(
-            ImageFormat.VHDX, violations=(truncated("VHDX", VHDX_MIN_SIZE, view.size),)
-        )
+        return Detection(ImageFormat.VHDX, violations=(truncated("VHDX", VHDX_MIN_SIZE, view.size),))
     fmt = ImageFormat.VHDX
     table_head = view.head[VHDX_REGION_TABLE : VHDX_REGION_TABLE + 16]
     if table_head[:4] != b"regi":
@@ -135,9 +131,7 @@ def detect_vhdx(view: HeaderView) -> Detection | None:
     size_bytes = _item(view, meta, items, VIRTUAL_DISK_SIZE)
     virtual_size = struct.unpack("<Q", size_bytes)[0] if size_bytes else None
     if has_parent:
-        problems.append(
-            violation(ViolationCode.BACKING_FILE, "This differencing VHDX has a parent disk.")
-        )
+        problems.append(violation(ViolationCode.BACKING_FILE, "This differencing VHDX has a parent disk."))
     if virtual_size is not None and virtual_size > (1 << 46):
         problems.append(implausible(f"The VHDX size of {virtual_size} bytes is beyond 64 TiB."))
     return Detection(

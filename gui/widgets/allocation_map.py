@@ -77,9 +77,7 @@ class AllocationStrip(QWidget):
         self.update()
 
     def buckets(self) -> list[Bucket]:
-        if not self._buckets or len(self._buckets) != max(
-            1, min(self.width(), self.disk_size or 1)
-        ):
+        if not self._buckets or len(self._buckets) != max(1, min(self.width(), self.disk_size or 1)):
             self._buckets = aggregate(self.extents, self.disk_size, self.width())
         return self._buckets
 
@@ -174,7 +172,5 @@ class AllocationPanel(QWidget):
             self.note.setText(details.map_note or "Hover over the strip to see each range.")
         totals = allocation_totals(extents)
         self.totals.setText(
-            "  ·  ".join(f"{kind}: {size_with_exact(n)}" for kind, n in totals.items())
-            if extents
-            else ""
+            "  ·  ".join(f"{kind}: {size_with_exact(n)}" for kind, n in totals.items()) if extents else ""
         )

@@ -23,9 +23,7 @@ class EmptyState(QWidget):
         self.open_button = QPushButton("Open image…")
         self.open_button.clicked.connect(self.open_requested)
         self.samples_button = QPushButton("Open sample images")
-        self.samples_button.setToolTip(
-            "Create a few small images in a temporary folder, one of them unsafe"
-        )
+        self.samples_button.setToolTip("Create a few small images in a temporary folder, one of them unsafe")
         self.samples_button.clicked.connect(self.samples_requested)
         layout = QVBoxLayout(self)
         layout.addStretch()
@@ -36,6 +34,4 @@ class EmptyState(QWidget):
             layout.addWidget(button, alignment=Qt.AlignmentFlag.AlignCenter)
         layout.addStretch()
         self.setObjectName("emptyState")
-        self.setStyleSheet(
-            "QWidget#emptyState { border: 2px dashed palette(mid); border-radius: 12px; }"
-        )
+        self.setStyleSheet("QWidget#emptyState { border: 2px dashed palette(mid); border-radius: 12px; }")

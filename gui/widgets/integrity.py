@@ -42,9 +42,7 @@ class IntegrityPanel(QWidget):
     def show_result(self, result: CheckResult) -> None:
         counts = []
         if result.total_clusters:
-            counts.append(
-                f"{result.allocated_clusters or 0} of {result.total_clusters} clusters used"
-            )
+            counts.append(f"{result.allocated_clusters or 0} of {result.total_clusters} clusters used")
         if result.fragmented_clusters:
             counts.append(f"{result.fragmented_clusters} fragmented")
         if result.compressed_clusters:

@@ -53,9 +53,7 @@ class VerdictBanner(QLabel):
     def _set(self, verdict: str, color: str, html: str) -> None:
         self.verdict = verdict
         self.setText(html)
-        self.setStyleSheet(
-            f"QLabel#verdict {{ color: white; background: {color}; border-radius: 6px; }}"
-        )
+        self.setStyleSheet(f"QLabel#verdict {{ color: white; background: {color}; border-radius: 6px; }}")
 
 
 class OverviewPanel(QWidget):
@@ -86,9 +84,7 @@ class OverviewPanel(QWidget):
         self._set("Format", fmt or "—")
         self._size("Virtual size", entry.virtual_size)
         self._size("Size on disk", info.actual_size if info else (ours.file_size if ours else None))
-        self._size(
-            "Cluster size", info.cluster_size if info else (ours.cluster_size if ours else None)
-        )
+        self._size("Cluster size", info.cluster_size if info else (ours.cluster_size if ours else None))
         if info is None and ours is not None and ours.format.value == "qcow2":
             self._qcow2_from_header(dict(ours.details))
         else:

@@ -56,9 +56,7 @@ SOURCES = [
 
 
 @pytest.mark.parametrize(("suffix", "fmt", "opts"), SOURCES, ids=[s[0] for s in SOURCES])
-def test_every_source_format_to_raw(
-    tmp_path: Path, suffix: str, fmt: str, opts: tuple[str, ...]
-) -> None:
+def test_every_source_format_to_raw(tmp_path: Path, suffix: str, fmt: str, opts: tuple[str, ...]) -> None:
     original = raw_with_data(tmp_path / "original.raw")
     source = tmp_path / f"source.{suffix}"
     args = ["convert", "-f", "raw", "-O", fmt, *(["-o", ",".join(opts)] if opts else [])]
@@ -84,9 +82,7 @@ TARGETS = [
 
 @pytest.mark.parametrize(("target", "subformat", "qemu_fmt"), TARGETS,
                          ids=[f"{t}-{s}" for t, s, _ in TARGETS])  # fmt: skip
-def test_raw_to_every_target(
-    tmp_path: Path, target: str, subformat: str | None, qemu_fmt: str
-) -> None:
+def test_raw_to_every_target(tmp_path: Path, target: str, subformat: str | None, qemu_fmt: str) -> None:
     source = raw_with_data(tmp_path / "source.raw")
     out = tmp_path / "out.img"
     request = ConvertRequest(source, out, target, subformat=subformat, compare=True)
@@ -260,9 +256,7 @@ PRESETS = [
 
 
 @pytest.mark.parametrize(("preset", "fmt", "detail"), PRESETS, ids=[p[0] for p in PRESETS])
-def test_presets_produce_what_they_promise(
-    tmp_path: Path, preset: str, fmt: str, detail: str | None
-) -> None:
+def test_presets_produce_what_they_promise(tmp_path: Path, preset: str, fmt: str, detail: str | None) -> None:
     odd = 10 * MiB + 123 * 512  # not a whole MiB: azure must round it up
     source = tmp_path / "s.raw"
     with open(source, "wb") as f:

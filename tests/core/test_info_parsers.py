@@ -42,9 +42,7 @@ def _images(tmp_path: Path) -> list[tuple[Path, str]]:
 
 
 def _both(path: Path, fmt: str) -> tuple[ImageInfo, ImageInfo]:
-    from_json = parse_info_json(
-        json.loads(qemu_img("info", "-U", "-f", fmt, "--output=json", path))
-    )
+    from_json = parse_info_json(json.loads(qemu_img("info", "-U", "-f", fmt, "--output=json", path)))
     from_text = parse_info_text(qemu_img("info", "-U", "-f", fmt, path))
     return from_json, from_text
 
@@ -91,9 +89,7 @@ def test_fields_of_a_real_chain_and_data_file(tmp_path: Path) -> None:
 
 
 def test_unknown_keys_are_kept() -> None:
-    info = parse_info_json(
-        {"filename": "x", "format": "raw", "virtual-size": 1, "future-key": [1, 2]}
-    )
+    info = parse_info_json({"filename": "x", "format": "raw", "virtual-size": 1, "future-key": [1, 2]})
     assert info.extra == {"future-key": [1, 2]}
 
 

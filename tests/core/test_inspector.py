@@ -31,9 +31,7 @@ def test_gate_runs_qemu_only_on_safe_files(case: Case, tmp_path: Path) -> None:
         assert report.safe, report.violations
         assert report.info is not None
         assert qemu.opened(path)
-        assert all(
-            "-f" in call or call[0] != "info" or "--output=json" in call for call in qemu.calls
-        )
+        assert all("-f" in call or call[0] != "info" or "--output=json" in call for call in qemu.calls)
     else:
         assert not report.safe
         assert report.info is None

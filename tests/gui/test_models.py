@@ -54,9 +54,7 @@ def test_sizes_are_shown_humanized_with_exact_tooltips() -> None:
 
 
 def test_ten_thousand_snapshots_load_and_sort() -> None:
-    rows = tuple(
-        Snapshot(str(i), f"snap {i}", i * 7 % 1000, 1_700_000_000 + i) for i in range(10_000)
-    )
+    rows = tuple(Snapshot(str(i), f"snap {i}", i * 7 % 1000, 1_700_000_000 + i) for i in range(10_000))
     model = SnapshotTableModel()
     model.set_snapshots(rows)
     proxy = QSortFilterProxyModel()
@@ -69,9 +67,7 @@ def test_ten_thousand_snapshots_load_and_sort() -> None:
 
 def test_aggregate_puts_each_byte_in_its_bucket() -> None:
     size = 1 << 40  # a 1 TiB disk with a million small extents aggregates to 800 buckets
-    extents = tuple(
-        MapExtent(i * (1 << 20), 1 << 20, 0, True, False, i % 2 == 0) for i in range(1_000_000)
-    )
+    extents = tuple(MapExtent(i * (1 << 20), 1 << 20, 0, True, False, i % 2 == 0) for i in range(1_000_000))
     buckets = aggregate(extents, size, 800)
     assert len(buckets) == 800
     total = sum(sum(b.data.values()) + b.zero + b.unallocated for b in buckets)

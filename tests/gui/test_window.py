@@ -47,9 +47,7 @@ def test_safe_image_overview_and_banner(qtbot, window: MainWindow, tmp_path: Pat
     assert overview.banner.verdict == "safe"
 
 
-def test_unsafe_image_is_refused_and_never_opened_by_qemu(
-    qtbot, window: MainWindow, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+def test_unsafe_image_is_refused_and_never_opened_by_qemu(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     window.qemu = RecordingQemuImg()
     evil = vmdk_flat_absolute(tmp_path)
     open_and_wait(qtbot, window, evil)
@@ -60,9 +58,7 @@ def test_unsafe_image_is_refused_and_never_opened_by_qemu(
     assert not window.integrity.button.isEnabled()
 
 
-def test_reopening_refreshes_instead_of_duplicating(
-    qtbot, window: MainWindow, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+def test_reopening_refreshes_instead_of_duplicating(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path = create(tmp_path / "a.qcow2", "qcow2", "16M")
     open_and_wait(qtbot, window, path)
     qemu_img("resize", "-f", "qcow2", path, "32M")
@@ -97,9 +93,7 @@ def test_backing_chain_tab(qtbot, window: MainWindow, tmp_path: Path) -> None:  
     assert window.overview.banner.verdict == "refused"  # a backing file is never "safe"
 
 
-def test_allocation_map_shows_data_where_it_was_written(
-    qtbot, window: MainWindow, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+def test_allocation_map_shows_data_where_it_was_written(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path = create(tmp_path / "data.qcow2", "qcow2", "64M")
     write_pattern(path, "qcow2", 32 * MiB, 4 * MiB)
     open_and_wait(qtbot, window, path)
@@ -150,9 +144,7 @@ def test_dropping_a_folder_opens_its_images(qtbot, window: MainWindow, tmp_path:
     assert verdicts["evil.qcow2"] is False and verdicts["disk0.qcow2"] is True
 
 
-def test_pasted_text_is_parsed_into_the_same_views(
-    qtbot, window: MainWindow, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+def test_pasted_text_is_parsed_into_the_same_views(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from diskscope.gui.dialogs.paste import PasteDialog
 
     path = create(tmp_path / "other-host.qcow2", "qcow2", "64M")
@@ -215,9 +207,7 @@ def test_settings_persist_across_windows(qtbot, settings: Settings, tmp_path: Pa
     second.close()
 
 
-def test_closing_while_inspections_run_leaves_nothing(
-    qtbot, settings: Settings, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+def test_closing_while_inspections_run_leaves_nothing(qtbot, settings: Settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     before = child_pids()
     settings.parallel_inspections = 2
     win = MainWindow(settings)

@@ -1,0 +1,52 @@
+"""Expected checksums: what the user or Glance says, and hashing in one pass."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from diskscope.core.errors import DiskscopeError
+
+_BY_LENGTH = {32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}
+
+
+@dataclass(frozen=True)
+class Checksum:
+    algorithm: str
+    hexdigest: str
+    source: str  # who said so: "you", "Glance checksum", "Content-MD5", ...
+
+    def __str__(self) -> str:
+        return f"{self.algorithm}:{self.hexdigest}"
+
+
+def parse_checksum(text: str, source: str = "you") -> Checksum:
+    """`sha256:HEX`, any `ALGO:HEX` hashlib knows, or a bare hex digest recognised by length."""
+    text = text.strip()
+    algorithm, sep, digest = text.partition(":")
+    if not sep:
+        algorithm, digest = _BY_LENGTH.get(len(text), ""), text
+        if not algorithm:
+            raise DiskscopeError(f"{text!r} is not a checksum; write it as ALGORITHM:HEX.")
+    algorithm = algorithm.lower().replace("-", "")
+    digest = digest.lower()
+    if algorithm not in hashlib.algorithms_available:
+        raise DiskscopeError(f"{algorithm!r} is not a hash algorithm this system has.")
+    if not re.fullmatch(r"[0-9a-f]+", digest) or len(digest) != hashlib.new(algorithm).digest_size * 2:
+        raise DiskscopeError(f"{digest!r} is not a {algorithm} digest.")
+    return Checksum(algorithm, digest, source)
+
+
+class MultiHasher:
+    """Every algorithm that an expected checksum needs, fed once per chunk."""
+
+    def __init__(self, algorithms: set[str]) -> None:
+        self._hashers = {a: hashlib.new(a) for a in sorted(algorithms)}
+
+    def update(self, data: bytes | memoryview) -> None:
+        for hasher in self._hashers.values():
+            hasher.update(data)
+
+    def hexdigests(self) -> dict[str, str]:
+        return {a: h.hexdigest() for a, h in self._hashers.items()}

@@ -1,0 +1,140 @@
+"""OpenStack Glance v2: list, show and find images, and where to download them from."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode, urljoin, urlsplit
+
+import requests
+from diskscope.core.errors import DiskscopeError
+from diskscope.core.http import (
+    DownloadFailed,
+    HttpOptions,
+    get,
+    raise_for_status,
+    redact,
+    session_for,
+)
+
+_IMAGE_URL = re.compile(r"^(?P<endpoint>https?://.+?)/v2/images/(?P<id>[^/?#]+)(?:/file)?/?$")
+MAX_PAGES = 10_000
+
+
+@dataclass(frozen=True)
+class GlanceImage:
+    id: str
+    name: str | None
+    status: str
+    disk_format: str | None
+    container_format: str | None
+    size: int | None
+    virtual_size: int | None
+    checksum: str | None  # md5
+    os_hash_algo: str | None
+    os_hash_value: str | None
+    visibility: str | None
+    updated_at: str | None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_json(cls, data: Any) -> GlanceImage:
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            raise DownloadFailed("The image service sent an image record without an id.")
+
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            return value if isinstance(value, str) else None
+
+        def number(key: str) -> int | None:
+            value = data.get(key)
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+        return cls(
+            id=data["id"], name=text("name"), status=text("status") or "unknown",
+            disk_format=text("disk_format"), container_format=text("container_format"),
+            size=number("size"), virtual_size=number("virtual_size"), checksum=text("checksum"),
+            os_hash_algo=text("os_hash_algo"), os_hash_value=text("os_hash_value"),
+            visibility=text("visibility"), updated_at=text("updated_at"), raw=data,
+        )  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "raw"}
+
+
+def parse_image_url(url: str) -> tuple[str, str] | None:
+    """(endpoint, image id) from `ENDPOINT/v2/images/ID[/file]`, else None."""
+    match = _IMAGE_URL.match(url.strip())
+    return (match["endpoint"], match["id"]) if match else None
+
+
+def endpoint_from_env() -> str | None:
+    return os.environ.get("OS_IMAGE_URL") or None
+
+
+class GlanceClient:
+    def __init__(self, endpoint: str, options: HttpOptions, session: requests.Session | None = None) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        if self.endpoint.endswith("/v2"):
+            self.endpoint = self.endpoint[:-3]
+        self.options = options
+        self.session = session or session_for(options)
+
+    def _json(self, path: str, what: str) -> Any:
+        url = urljoin(self.endpoint + "/", path.lstrip("/"))
+        try:
+            response = get(self.session, url, self.options)
+        except requests.exceptions.RequestException as exc:
+            raise DownloadFailed(f"Could not reach the image service at {redact(self.endpoint)}: "
+                                 f"{type(exc).__name__}.") from None  # fmt: skip
+        with response:
+            raise_for_status(response, what)
+            try:
+                return response.json()
+            except ValueError:
+                raise DownloadFailed(
+                    f"The image service sent something that is not JSON for {what}."
+                ) from None
+
+    def image(self, image_id: str) -> GlanceImage:
+        return GlanceImage.from_json(self._json(f"/v2/images/{image_id}", f"image {image_id}"))
+
+    def images(self, **filters: str) -> list[GlanceImage]:
+        """Every image matching the filters, following `next` links to the end."""
+        query = {k: v for k, v in filters.items() if v}
+        path = "/v2/images" + (f"?{urlencode(query)}" if query else "")
+        found: list[GlanceImage] = []
+        for _ in range(MAX_PAGES):
+            page = self._json(path, "the image list")
+            images = page.get("images") if isinstance(page, dict) else None
+            if not isinstance(images, list):
+                raise DownloadFailed("The image service sent an image list without images.")
+            found += [GlanceImage.from_json(i) for i in images]
+            following = page.get("next")
+            if not images or not isinstance(following, str):  # a full last page still has `next`
+                return found
+            path = urlsplit(following).path + (
+                f"?{urlsplit(following).query}" if urlsplit(following).query else ""
+            )
+        raise DownloadFailed("The image service kept sending more pages than any listing has.")
+
+    def find(self, id_or_name: str) -> GlanceImage:
+        """An image by id, or by exact name; an ambiguous name is an error naming the ids."""
+        if re.fullmatch(r"[0-9a-fA-F-]{32,36}", id_or_name):
+            try:
+                return self.image(id_or_name)
+            except DownloadFailed as exc:
+                if "(404)" not in str(exc):
+                    raise
+        matches = [i for i in self.images(name=id_or_name) if i.name == id_or_name]
+        if not matches:
+            raise DiskscopeError(f"No image is called or has the id {id_or_name!r}.")
+        if len(matches) > 1:
+            ids = ", ".join(i.id for i in matches)
+            raise DiskscopeError(f"Several images are called {id_or_name!r}: {ids}; give an id.")
+        return matches[0]
+
+    def file_url(self, image: GlanceImage) -> str:
+        return f"{self.endpoint}/v2/images/{image.id}/file"

@@ -1,0 +1,217 @@
+"""fetch and fetch-to-raw: download (verified, inspected while streaming), inspect the
+whole file, ask qemu-img, convert to raw if asked, verify, and rename into place.
+
+The descendant of Nova's `fetch_to_raw`. Any failure or cancel removes `.part` and
+`.converted`, except a `.part` kept on purpose so that a broken download resumes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import requests
+from diskscope.core.checksums import Checksum, parse_checksum
+from diskscope.core.convert import ConvertJob, ConvertRequest, ConvertResult
+from diskscope.core.errors import Cancelled, DiskscopeError, UnsafeImage
+from diskscope.core.fetch import Download, DownloadRequest, DownloadResult, Expectation
+from diskscope.core.formats import ImageFormat, format_from_extension, parse_format_name
+from diskscope.core.glance import GlanceClient, GlanceImage, parse_image_url
+from diskscope.core.http import HttpOptions, session_for
+from diskscope.core.placement import DestinationExists, place_file
+from diskscope.core.progress import Progress, ProgressCallback
+from diskscope.core.qemu_img import QemuImg
+from diskscope.core.safety import inspect_image
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    source: str  # an http(s) URL, a Glance image URL, or an image id or name
+    destination: Path  # a file name, or an existing folder
+    options: HttpOptions = field(default_factory=HttpOptions)
+    endpoint: str | None = None  # Glance endpoint, for an id or name
+    checksum: str | None = None  # ALGO:HEX from the user
+    to_raw: bool = True  # Nova's force_raw_images
+    overwrite: bool = False
+    allow_unverified: bool = False
+    retries: int = 4
+    backoff: float = 0.5
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    destination: Path
+    format: str  # what was delivered
+    source_format: str  # what was downloaded
+    virtual_size: int | None
+    download: DownloadResult
+    conversion: ConvertResult | None
+    glance_image: GlanceImage | None
+    duration: float
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "destination": str(self.destination),
+            "format": self.format,
+            "source_format": self.source_format,
+            "virtual_size": self.virtual_size,
+            "downloaded_bytes": self.download.size,
+            "resumed_from": self.download.resumed_from,
+            "digests": self.download.digests,
+            "verified_by": list(self.download.verified_by),
+            "unverified": self.download.unverified,
+            "converted": self.conversion is not None,
+            "conversion": self.conversion.to_json() if self.conversion else None,
+            "glance_image": self.glance_image.to_json() if self.glance_image else None,
+            "duration": round(self.duration, 3),
+        }
+
+
+@dataclass(frozen=True)
+class _Source:
+    url: str
+    expect: Expectation
+    name: str
+    image: GlanceImage | None = None
+
+
+class FetchJob:
+    """One fetch, run once with `run()`; phases: downloading, verifying, inspecting,
+    converting, verifying output."""
+
+    def __init__(
+        self,
+        request: FetchRequest,
+        qemu: QemuImg,
+        on_progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        session: requests.Session | None = None,
+        free_space: Callable[[Path], int] | None = None,
+    ) -> None:
+        self.request = request
+        self.qemu = qemu
+        self.on_progress = on_progress
+        self.cancel = cancel or threading.Event()
+        self.session = session or session_for(request.options)
+        self.free_space = free_space
+        self.download: Download | None = None
+
+    def _phase(self, name: str) -> None:
+        if self.on_progress:
+            self.on_progress(Progress(name, 0, None, None, None))
+
+    def run(self) -> FetchResult:
+        started = time.monotonic()
+        source = self.resolve()
+        destination = self._destination(source)
+        if os.path.lexists(destination) and not self.request.overwrite:
+            raise DestinationExists(f"{destination} exists; choose another name or allow overwriting.")
+        extra = {"free_space": self.free_space} if self.free_space else {}
+        self.download = Download(
+            DownloadRequest(
+                source.url, destination, self.request.options, source.expect,
+                self.request.allow_unverified, self.request.retries, self.request.backoff,
+            ),
+            self.on_progress, self.cancel, session=self.session, **extra,  # type: ignore[arg-type]
+        )  # fmt: skip
+        download = self.download.run()
+        converted = destination.with_name(destination.name + ".converted")
+        finished = False
+        try:
+            self._phase("verifying")
+            self._phase("inspecting")
+            report = inspect_image(download.part, self.qemu, source.expect.declared_format)
+            if not report.safe:
+                raise UnsafeImage(f"The downloaded image was refused: "
+                                  f"{report.violations[0].message}", report.violations)  # fmt: skip
+            conversion = None
+            if self.request.to_raw and report.format.qemu_driver != "raw":
+                conversion = self._convert(download.part, converted)
+                place_file(converted, destination, self.request.overwrite)
+                download.part.unlink()
+                fmt = "raw"
+            else:
+                place_file(download.part, destination, self.request.overwrite)
+                fmt = report.format.value
+            finished = True
+        finally:
+            if not finished:
+                for leftover in (download.part, converted):
+                    with contextlib.suppress(FileNotFoundError):
+                        leftover.unlink()
+        return FetchResult(
+            destination=destination, format=fmt, source_format=report.format.value,
+            virtual_size=report.virtual_size, download=download, conversion=conversion,
+            glance_image=source.image, duration=time.monotonic() - started,
+        )  # fmt: skip
+
+    def _convert(self, part: Path, converted: Path) -> ConvertResult:
+        if self.cancel.is_set():
+            raise Cancelled("The fetch was cancelled.")
+        request = ConvertRequest(part, converted, "raw", overwrite=True)
+        extra = {"free_space": self.free_space} if self.free_space else {}
+        job = ConvertJob(request, self.qemu, self._forward, self.cancel, **extra)  # type: ignore[arg-type]
+        return job.run()
+
+    def _forward(self, progress: Progress) -> None:
+        if self.on_progress:
+            self.on_progress(progress)
+
+    # -- where from, where to -------------------------------------------------------------------
+
+    def resolve(self) -> _Source:
+        req = self.request
+        user = (parse_checksum(req.checksum),) if req.checksum else ()
+        glance_url = parse_image_url(req.source)
+        if glance_url is not None:
+            endpoint, image_id = glance_url
+            client = GlanceClient(endpoint, req.options, self.session)
+            return _glance_source(client, client.image(image_id), user)
+        if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", req.source):
+            path = urlsplit(req.source).path
+            name = unquote(os.path.basename(path)) or "image"
+            expect = Expectation(None, user, format_from_extension(path))
+            return _Source(req.source, expect, name)
+        if not req.endpoint:
+            raise DiskscopeError(
+                f"{req.source!r} is not a URL; to fetch a Glance image by id or name, give the "
+                "image service endpoint (or set OS_IMAGE_URL)."
+            )
+        client = GlanceClient(req.endpoint, req.options, self.session)
+        return _glance_source(client, client.find(req.source), user)
+
+    def _destination(self, source: _Source) -> Path:
+        destination = Path(os.path.abspath(self.request.destination))
+        if destination.is_dir():
+            name = re.sub(r"[^\w.+-]", "_", source.name).lstrip(".") or "image"
+            if self.request.to_raw:
+                name = os.path.splitext(name)[0] + ".raw"
+            destination = destination / name
+        return destination
+
+
+def _glance_source(client: GlanceClient, image: GlanceImage, user: tuple[Checksum, ...]) -> _Source:
+    if image.status != "active":
+        raise DiskscopeError(f"The Glance image {image.id} is {image.status}, not active.")
+    if image.container_format not in (None, "bare"):
+        raise DiskscopeError(f"The Glance image {image.id} is a {image.container_format} "
+                             "container, not a bare disk image.")  # fmt: skip
+    checksums = list(user)
+    if image.os_hash_algo and image.os_hash_value:
+        checksums.append(parse_checksum(f"{image.os_hash_algo}:{image.os_hash_value}",
+                                        "Glance os_hash_value"))  # fmt: skip
+    if image.checksum:
+        checksums.append(parse_checksum(f"md5:{image.checksum}", "Glance checksum"))
+    declared: ImageFormat | None = None
+    if image.disk_format:
+        with contextlib.suppress(ValueError):
+            declared = parse_format_name(image.disk_format)
+    expect = Expectation(image.size, tuple(checksums), declared)
+    return _Source(client.file_url(image), expect, image.name or image.id, image)

@@ -1,0 +1,138 @@
+"""A real HTTP server on 127.0.0.1 for download tests, with Range support and faults.
+
+Each fault is a path prefix, e.g. /cut/disk.qcow2; the file part names a served file.
+The server records every request's path and headers for the tests to check.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class ImageServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.files: dict[str, bytes] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.hits: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        self.stall_seconds = 5.0
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def url(self, name: str, fault: str = "files") -> str:
+        return f"{self.base}/{fault}/{name}"
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: ImageServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        pass
+
+    def do_GET(self) -> None:
+        with self.server.lock:
+            self.server.requests.append((self.path, dict(self.headers)))
+            self.server.hits[self.path] += 1
+            hit = self.server.hits[self.path]
+        _, fault, *rest = self.path.split("/", 2)
+        name = rest[0] if rest else ""
+        if fault == "redirect-loop":
+            return self._redirect(self.path)
+        if fault == "redirect-ftp":
+            return self._redirect(f"ftp://127.0.0.1/{name}")
+        if fault == "redirect-host":
+            port = self.server.server_address[1]
+            return self._redirect(f"http://localhost:{port}/files/{name}")
+        data = self.server.files.get(name)
+        if data is None:
+            return self._plain(404, b"<html>not found</html>", "text/html")
+        if fault == "html":
+            return self._plain(200, b"<html><body>Error: login required</body></html>", "text/html")
+        if fault == "flaky500" and hit == 1:
+            return self._plain(500, b"try again", "text/plain")
+        if fault == "gzip":
+            return self._plain(
+                200, gzip.compress(data), "application/octet-stream", {"Content-Encoding": "gzip"}
+            )
+        start = 0
+        honour_range = fault not in ("norange",)
+        range_header = self.headers.get("Range")
+        if range_header and honour_range:
+            start = int(range_header.removeprefix("bytes=").split("-")[0])
+            if start >= len(data):
+                return self._plain(416, b"", "text/plain")
+        body = data[start:]
+        self.send_response(206 if start else 200)
+        if start:
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        self.send_header("Content-Type", "application/octet-stream")
+        if fault in ("md5", "badmd5"):
+            md5 = hashlib.md5(data if fault == "md5" else data + b"x").hexdigest()
+            self.send_header("Content-MD5", md5)
+        length = len(body) + (1000 if fault == "wronglength" else 0)
+        self.send_header("Content-Length", str(length))
+        self.end_headers()
+        if fault in ("cut", "cut-norange", "norange") and hit == 1:
+            self._write(body[: len(body) // 2])
+            self.close_connection = True
+            return
+        if fault == "stall":
+            self._write(body[: len(body) // 4])
+            time.sleep(self.server.stall_seconds)
+            self.close_connection = True
+            return
+        if fault == "slow" and hit == 1:
+            for i in range(0, len(body), 64 * 1024):
+                self._write(body[i : i + 64 * 1024])
+                time.sleep(0.05)
+            return
+        self._write(body)
+        if fault == "wronglength":
+            self.close_connection = True
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def _plain(self, code: int, body: bytes, kind: str, extra: dict[str, str] | None = None) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self._write(body)
+
+    def _redirect(self, location: str) -> None:
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@contextmanager
+def serving() -> Iterator[ImageServer]:
+    server = ImageServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
