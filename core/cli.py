@@ -329,7 +329,7 @@ def _add_fetch(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     listing.set_defaults(func=cmd_glance_list)
     show = glance_sub.add_parser("show", parents=[common], help="show one image's record")
     show.add_argument("args", nargs="+", metavar="[ENDPOINT] ID",
-                      help="the image id or name, after the endpoint unless $OS_IMAGE_URL is set")  # fmt: skip
+                      help="the image id or name, after the endpoint unless OS_IMAGE_URL is set")  # fmt: skip
     show.add_argument("--json", action="store_true", help="print JSON")
     _add_http(show)
     show.set_defaults(func=cmd_glance_show)

@@ -133,7 +133,7 @@ def test_broken_downloads_keep_the_part_for_resuming(
     server: ImageServer, image: bytes, tmp_path: Path
 ) -> None:
     download = fetch(server.url("disk.img", "cut"), tmp_path / "d", sha256(image), retries=0)
-    with pytest.raises(DownloadFailed, match="after 1 attempt .*resume"):
+    with pytest.raises(DownloadFailed, match=r"after 1 attempt .*resume"):
         download.run()
     assert leftovers(tmp_path) == ["d.part", "d.part.meta"]
     result = fetch(server.url("disk.img", "cut"), tmp_path / "d", sha256(image)).run()
