@@ -1,0 +1,129 @@
+"""A real OpenStack Glance (33.x) on 127.0.0.1 for the tests: sqlite, the file store,
+and a stand-in for Keystone that requires a token.
+
+`python tests/glance/server.py install VENV` prepares the virtual environment
+(.ci/run does this first); the pytest fixture starts and stops the server.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PACKAGES = ["glance==33.0.0", "gunicorn==27.0.1"]
+
+CONFIG = """[DEFAULT]
+debug = false
+log_file = {state}/glance-api.log
+use_stderr = false
+enabled_backends = fs:file
+image_cache_dir = {state}/cache
+[database]
+connection = sqlite:///{state}/glance.sqlite
+[paste_deploy]
+flavor = fakeauth
+config_file = {here}/api-paste.ini
+[glance_store]
+default_backend = fs
+[fs]
+filesystem_store_datadir = {state}/images/
+[os_glance_staging_store]
+filesystem_store_datadir = {state}/staging/
+[os_glance_tasks_store]
+filesystem_store_datadir = {state}/tasks/
+[oslo_policy]
+enforce_new_defaults = true
+[oslo_concurrency]
+lock_path = {state}/locks
+"""
+
+
+def installed(venv: Path) -> bool:
+    return (venv / "bin" / "gunicorn").exists() and (venv / "bin" / "glance-manage").exists()
+
+
+def install(venv: Path) -> None:
+    """Create the venv and install Glance from PyPI (about half a minute)."""
+    if installed(venv):
+        return
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    subprocess.run([*pip, *PACKAGES], check=True)
+
+
+@dataclass
+class GlanceServer:
+    endpoint: str
+    token: str
+    state: Path
+    process: subprocess.Popen[bytes]
+
+    def image_file(self, image_id: str) -> Path:
+        return self.state / "images" / image_id
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start(venv: Path, state: Path, token: str) -> GlanceServer:
+    for sub in ("images", "staging", "tasks", "cache", "locks", "etc"):
+        (state / sub).mkdir(parents=True, exist_ok=True)
+    conf = state / "etc" / "glance-api.conf"
+    conf.write_text(CONFIG.format(state=state, here=HERE))
+    env = {
+        **os.environ,
+        "OS_GLANCE_CONFIG_DIR": str(conf.parent),
+        "GLANCE_TEST_TOKEN": token,
+        "PYTHONWARNINGS": "ignore",
+    }
+    subprocess.run([str(venv / "bin" / "glance-manage"), "--config-file", str(conf), "db_sync"],
+                   check=True, capture_output=True, env=env)  # fmt: skip
+    for _attempt in range(3):  # the free port can be taken between choosing and binding
+        port = _free_port()
+        log = open(state / "gunicorn.log", "wb")  # noqa: SIM115 - the server writes to it
+        process = subprocess.Popen(
+            [str(venv / "bin" / "gunicorn"), "-c", str(HERE / "gunicorn_conf.py"),
+             "--bind", f"127.0.0.1:{port}", "--workers", "1", "--worker-class", "gthread",
+             "--threads", "8", "--timeout", "600", "--no-control-socket",
+             "glance.wsgi.api:application"],
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )  # fmt: skip
+        server = GlanceServer(f"http://127.0.0.1:{port}", token, state, process)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{server.endpoint}/healthcheck", timeout=2) as r:
+                    if r.status == 200:
+                        return server
+            except OSError:
+                time.sleep(0.2)
+        server.stop()
+    tail = (state / "gunicorn.log").read_text(errors="replace")[-2000:]
+    raise RuntimeError(f"Glance did not start:\n{tail}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] != "install":
+        sys.exit("usage: server.py install VENV")
+    install(Path(sys.argv[2]))
