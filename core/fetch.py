@@ -109,6 +109,15 @@ class Download:
         self.free_space = free_space
         self.session = session or session_for(request.options)
         self.keep_part = False  # True when a failure leaves the .part for a later resume
+        self._response: requests.Response | None = None
+
+    def abort(self) -> None:
+        """Cancel from another thread, without waiting for a blocked read to time out."""
+        self.cancel.set()
+        response = self._response
+        if response is not None:
+            with contextlib.suppress(Exception):
+                response.close()
 
     def run(self) -> DownloadResult:
         req = self.request
@@ -194,6 +203,8 @@ class Download:
                 return
             except (_Resumable, requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                     urllib3.exceptions.HTTPError) as exc:  # fmt: skip
+                if self.cancel.is_set():
+                    raise Cancelled("The download was cancelled.") from None
                 attempt += 1
                 if attempt > self.request.retries:
                     self.keep_part = state.offset > 0
@@ -210,6 +221,7 @@ class Download:
     def _attempt(self, state: _State, meter: ProgressMeter) -> None:
         headers = {"Range": f"bytes={state.offset}-"} if state.offset else {}
         response = get(self.session, self.request.url, self.request.options, headers, stream=True)
+        self._response = response
         with response:
             self._accept(response, state)
             total = self._total(response, state)

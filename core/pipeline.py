@@ -103,6 +103,12 @@ class FetchJob:
         self.free_space = free_space
         self.download: Download | None = None
 
+    def abort(self) -> None:
+        """Cancel from another thread; a download blocked on the network stops at once."""
+        self.cancel.set()
+        if self.download is not None:
+            self.download.abort()
+
     def _phase(self, name: str) -> None:
         if self.on_progress:
             self.on_progress(Progress(name, 0, None, None, None))

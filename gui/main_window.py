@@ -8,22 +8,29 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from diskscope.core.convert import ConvertJob, ConvertRequest
 from diskscope.core.details import ImageDetails, gather_details
 from diskscope.core.errors import DiskscopeError
 from diskscope.core.export import details_to_json, details_to_markdown
 from diskscope.core.image_info import ImageInfo
+from diskscope.core.pipeline import FetchJob, FetchRequest
+from diskscope.core.progress import Progress
 from diskscope.core.qemu_img import CheckResult, QemuImg
 from diskscope.core.samples import create_samples
 from diskscope.gui.dialogs.about import show_about
+from diskscope.gui.dialogs.convert_dialog import ConvertDialog
+from diskscope.gui.dialogs.fetch_dialog import FetchDialog
 from diskscope.gui.dialogs.log_view import LogDialog
 from diskscope.gui.dialogs.paste import PasteDialog
 from diskscope.gui.dialogs.settings_dialog import SettingsDialog
+from diskscope.gui.jobs import JobManager, JobRecord
 from diskscope.gui.models.image_list import EntryState, ImageEntry, ImageListModel
 from diskscope.gui.settings import Settings
 from diskscope.gui.widgets.allocation_map import AllocationPanel
 from diskscope.gui.widgets.chain_view import ChainPanel
 from diskscope.gui.widgets.empty_state import EmptyState
 from diskscope.gui.widgets.integrity import IntegrityPanel
+from diskscope.gui.widgets.jobs_panel import JobsPanel
 from diskscope.gui.widgets.overview import OverviewPanel
 from diskscope.gui.widgets.raw_view import RawPanel
 from diskscope.gui.widgets.snapshots_panel import SnapshotsPanel
@@ -42,6 +49,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QDockWidget,
     QFileDialog,
     QHeaderView,
     QLabel,
@@ -87,6 +95,9 @@ class MainWindow(QMainWindow):
         self._batch_done = 0
         self.runner = TaskRunner(settings.parallel_inspections, self)
         self.runner.busy_changed.connect(self._busy_changed)
+        self.jobs = JobManager(settings.concurrent_jobs, self)
+        self.jobs.ended.connect(self._job_ended)
+        self.confirm_close: Callable[[int], bool] = self._ask_to_cancel_jobs
 
         self.model = ImageListModel()
         self.list = QTreeView()
@@ -130,6 +141,13 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.stack)
         self.splitter.setStretchFactor(1, 3)
         self.setCentralWidget(self.splitter)
+        self.jobs_panel = JobsPanel(self.jobs)
+        self.jobs_panel.inspect_requested.connect(self._inspect_result)
+        self.jobs_dock = QDockWidget("Jobs", self)
+        self.jobs_dock.setObjectName("jobsDock")
+        self.jobs_dock.setWidget(self.jobs_panel)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.jobs_dock)
+        self.jobs_dock.hide()
 
         self.drop_hint = QLabel("Drop to open", self)
         self.drop_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -203,6 +221,16 @@ class MainWindow(QMainWindow):
         self.check_action = self._action(
             "Check &Integrity", self.run_check, QKeySequence("Ctrl+I"), "Run qemu-img check"
         )
+        self.convert_action = self._action(
+            "Con&vert…", self.convert_dialog, QKeySequence("Ctrl+Shift+C"),
+            "Convert the selected image to another format",
+        )  # fmt: skip
+        self.convert_action.setIcon(style.standardIcon(style.StandardPixmap.SP_ArrowRight))
+        self.fetch_action = self._action(
+            "&Fetch…", self.fetch_dialog, QKeySequence("Ctrl+Shift+F"),
+            "Download an image from a URL or Glance, verified",
+        )  # fmt: skip
+        self.fetch_action.setIcon(style.standardIcon(style.StandardPixmap.SP_ArrowDown))
         self.log_action = self._action("&Log", self.show_log, QKeySequence("Ctrl+L"))
         self.about_action = self._action("&About Diskscope", self.show_about)
         self.open_folder_in_files = self._action("Show in &File Manager", self.show_in_files)
@@ -212,7 +240,7 @@ class MainWindow(QMainWindow):
         file_menu.addActions([self.open_action, self.open_folder_action])
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
-        file_menu.addActions([self.samples_action, self.paste_action])
+        file_menu.addActions([self.samples_action, self.paste_action, self.fetch_action])
         file_menu.addSeparator()
         file_menu.addActions([self.export_action, self.close_action])
         file_menu.addSeparator()
@@ -223,14 +251,17 @@ class MainWindow(QMainWindow):
         edit_menu.addAction(self.settings_action)
         view_menu = menu.addMenu("&View")
         view_menu.addActions([self.refresh_action, self.check_action, self.log_action])
+        view_menu.addAction(self.jobs_dock.toggleViewAction())
+        image_menu = menu.addMenu("&Image")
+        image_menu.addActions([self.convert_action, self.check_action, self.export_action])
         menu.addMenu("&Help").addAction(self.about_action)
 
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("mainToolbar")
         toolbar.addActions([self.open_action, self.open_folder_action, self.refresh_action,
-                            self.export_action])  # fmt: skip
-        self.list.addActions([self.refresh_action, self.check_action, self.export_action,
-                              self.open_folder_in_files, self.close_action])  # fmt: skip
+                            self.convert_action, self.fetch_action, self.export_action])  # fmt: skip
+        self.list.addActions([self.refresh_action, self.convert_action, self.check_action,
+                              self.export_action, self.open_folder_in_files, self.close_action])  # fmt: skip
 
     def reload_qemu(self) -> None:
         try:
@@ -242,6 +273,8 @@ class MainWindow(QMainWindow):
             self.qemu_label.setText("qemu-img missing")
             self.statusBar().showMessage(self.qemu_error)
         self.runner.limit = self.settings.parallel_inspections
+        if hasattr(self, "jobs"):
+            self.jobs.limit = self.settings.concurrent_jobs
 
     def _restore_state(self) -> None:
         geometry = self.settings.window_state("geometry")
@@ -392,7 +425,7 @@ class MainWindow(QMainWindow):
         has_images = self.model.rowCount() > 0
         self.stack.setCurrentWidget(self.tabs if has_images else self.empty)
         for action in (self.export_action, self.close_action, self.refresh_action,
-                       self.check_action):  # fmt: skip
+                       self.check_action, self.convert_action):  # fmt: skip
             action.setEnabled(has_images)
         if not has_images:
             self.setWindowTitle("Diskscope")
@@ -439,6 +472,70 @@ class MainWindow(QMainWindow):
         current = self.current_entry()
         if current is not None and current.key == key:
             self.integrity.show_error(message)
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    @Slot()
+    def convert_dialog(self) -> None:
+        entry = self.current_entry()
+        if entry is None or entry.details is None or self.qemu is None:
+            self.statusBar().showMessage("Select an inspected image to convert.", 5000)
+            return
+        dialog = ConvertDialog(entry.details.report, self.qemu, self.runner,
+                               self.settings.verify_after_convert, self)  # fmt: skip
+        if dialog.exec():
+            self.start_convert(dialog.request())
+
+    def start_convert(self, request: ConvertRequest) -> JobRecord:
+        qemu = self.qemu
+        assert qemu is not None
+
+        def factory(on_progress: Callable[[Progress], None]) -> ConvertJob:
+            return ConvertJob(request, qemu, on_progress=on_progress)
+
+        name = f"{Path(request.source).name} → {Path(request.destination).name}"
+        return self._submit("convert", name, Path(request.destination), factory)
+
+    @Slot()
+    def fetch_dialog(self, url: str = "") -> None:
+        dialog = FetchDialog(self.settings, self.runner, url, self)
+        if dialog.exec() and dialog.fetch_request is not None:
+            self.start_fetch(dialog.fetch_request)
+
+    def start_fetch(self, request: FetchRequest) -> JobRecord:
+        qemu = self.qemu
+        assert qemu is not None
+
+        def factory(on_progress: Callable[[Progress], None]) -> FetchJob:
+            return FetchJob(request, qemu, on_progress=on_progress)
+
+        name = request.source.rstrip("/").rsplit("/", 1)[-1] or request.source
+        return self._submit("fetch", f"fetch {name}", Path(request.destination), factory)
+
+    def _submit(self, kind: str, name: str, output: Path, factory: Callable[..., object]) -> JobRecord:
+        if self.qemu is None:
+            raise DiskscopeError(self.qemu_error)
+        self.jobs_dock.show()
+        record = self.jobs.submit(kind, name, output, factory)  # type: ignore[arg-type]
+        self.jobs_panel.select(record.id)
+        return record
+
+    @Slot(int)
+    def _job_ended(self, job_id: int) -> None:
+        record = self.jobs.records.get(job_id)
+        if record is not None:
+            self.statusBar().showMessage(f"{record.name}: {record.message}", 8000)
+
+    @Slot(str)
+    def _inspect_result(self, path: str) -> None:
+        self.open_paths([path])
+
+    def _ask_to_cancel_jobs(self, count: int) -> bool:
+        answer = QMessageBox.question(
+            self, "Diskscope",
+            f"{count} job(s) are still running. Cancel them and quit? Partial output is removed.",
+        )  # fmt: skip
+        return answer == QMessageBox.StandardButton.Yes
 
     @Slot()
     def export_dialog(self) -> None:
@@ -521,7 +618,8 @@ class MainWindow(QMainWindow):
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         urls = event.mimeData().urls()
-        if urls and all(url.isLocalFile() for url in urls):
+        web = len(urls) == 1 and urls[0].scheme() in ("http", "https")
+        if urls and (web or all(url.isLocalFile() for url in urls)):
             event.acceptProposedAction()
             self.drop_hint.setGeometry(self.splitter.geometry())
             self.drop_hint.raise_()
@@ -534,7 +632,12 @@ class MainWindow(QMainWindow):
 
     def dropEvent(self, event: QDropEvent) -> None:
         self.drop_hint.hide()
-        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        urls = event.mimeData().urls()
+        if len(urls) == 1 and urls[0].scheme() in ("http", "https"):
+            event.acceptProposedAction()
+            self.fetch_dialog(urls[0].toString())
+            return
+        paths = [url.toLocalFile() for url in urls if url.isLocalFile()]
         if paths:
             event.acceptProposedAction()
             self.open_paths(paths)

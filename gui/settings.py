@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from diskscope.core.qemu_img import INSPECTION_LIMITS, Limits
 from PySide6.QtCore import QByteArray, QSettings
@@ -54,6 +55,62 @@ class Settings:
     @parallel_inspections.setter
     def parallel_inspections(self, value: int) -> None:
         self.store.setValue("inspect/parallel", value)
+
+    def _bool(self, key: str, default: bool) -> bool:
+        value = self._get(key, default, bool)
+        return value if isinstance(value, bool) else default
+
+    def _str(self, key: str, default: str) -> str:
+        value = self._get(key, default, str)
+        return value if isinstance(value, str) else default
+
+    @property
+    def destination_folder(self) -> str:
+        return self._str("jobs/destination", str(Path.home()))
+
+    @destination_folder.setter
+    def destination_folder(self, value: str) -> None:
+        self.store.setValue("jobs/destination", value)
+
+    @property
+    def force_raw(self) -> bool:
+        return self._bool("fetch/force_raw", True)
+
+    @force_raw.setter
+    def force_raw(self, value: bool) -> None:
+        self.store.setValue("fetch/force_raw", value)
+
+    @property
+    def concurrent_jobs(self) -> int:
+        return self._int("jobs/concurrent", 2)
+
+    @concurrent_jobs.setter
+    def concurrent_jobs(self, value: int) -> None:
+        self.store.setValue("jobs/concurrent", value)
+
+    @property
+    def ca_bundle(self) -> str:
+        return self._str("fetch/ca_bundle", "")
+
+    @ca_bundle.setter
+    def ca_bundle(self, value: str) -> None:
+        self.store.setValue("fetch/ca_bundle", value)
+
+    @property
+    def verify_tls(self) -> bool:
+        return self._bool("fetch/verify_tls", True)
+
+    @verify_tls.setter
+    def verify_tls(self, value: bool) -> None:
+        self.store.setValue("fetch/verify_tls", value)
+
+    @property
+    def verify_after_convert(self) -> bool:
+        return self._bool("convert/verify", True)
+
+    @verify_after_convert.setter
+    def verify_after_convert(self, value: bool) -> None:
+        self.store.setValue("convert/verify", value)
 
     def limits(self) -> Limits:
         return Limits(cpu_seconds=self.cpu_limit, memory_bytes=self.memory_limit_mib << 20)

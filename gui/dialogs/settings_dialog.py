@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from diskscope.gui.settings import Settings
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -31,11 +32,28 @@ class SettingsDialog(QDialog):
         self.cpu = _spin(1, 3600, settings.cpu_limit, " s")
         self.memory = _spin(64, 65536, settings.memory_limit_mib, " MiB")
         self.parallel = _spin(1, 64, settings.parallel_inspections, "")
+        self.jobs = _spin(1, 16, settings.concurrent_jobs, "")
+        self.destination = QLineEdit(settings.destination_folder)
+        self.force_raw = QCheckBox("Convert fetched images to raw")
+        self.force_raw.setChecked(settings.force_raw)
+        self.verify_convert = QCheckBox("Compare converted images with their source")
+        self.verify_convert.setChecked(settings.verify_after_convert)
+        self.ca_bundle = QLineEdit(settings.ca_bundle)
+        self.ca_bundle.setPlaceholderText("the system's certificates")
+        self.verify_tls = QCheckBox("Verify TLS certificates")
+        self.verify_tls.setChecked(settings.verify_tls)
+        self.verify_tls.setToolTip("Turning this off lets anyone on the network path alter images.")
         form = QFormLayout(self)
         form.addRow("qemu-img binary:", row)
         form.addRow("CPU time per qemu-img call:", self.cpu)
         form.addRow("Memory per qemu-img call:", self.memory)
         form.addRow("Inspections at once:", self.parallel)
+        form.addRow("Jobs at once:", self.jobs)
+        form.addRow("Default destination folder:", self.destination)
+        form.addRow("", self.force_raw)
+        form.addRow("", self.verify_convert)
+        form.addRow("CA bundle:", self.ca_bundle)
+        form.addRow("", self.verify_tls)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -53,6 +71,12 @@ class SettingsDialog(QDialog):
         self.settings.cpu_limit = self.cpu.value()
         self.settings.memory_limit_mib = self.memory.value()
         self.settings.parallel_inspections = self.parallel.value()
+        self.settings.concurrent_jobs = self.jobs.value()
+        self.settings.destination_folder = self.destination.text().strip()
+        self.settings.force_raw = self.force_raw.isChecked()
+        self.settings.verify_after_convert = self.verify_convert.isChecked()
+        self.settings.ca_bundle = self.ca_bundle.text().strip()
+        self.settings.verify_tls = self.verify_tls.isChecked()
         self.settings.sync()
         super().accept()
 
