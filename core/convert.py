@@ -14,7 +14,6 @@ import os
 import re
 import selectors
 import shlex
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -34,7 +33,7 @@ from diskscope.core.errors import (
 from diskscope.core.formats import ImageFormat
 from diskscope.core.inspect.inspector import inspect_file
 from diskscope.core.inspect.verdict import ViolationCode
-from diskscope.core.placement import DestinationExists, place_file
+from diskscope.core.placement import DestinationExists, free_space, place_file
 from diskscope.core.presets import PRESETS
 from diskscope.core.progress import ProgressCallback, ProgressMeter
 from diskscope.core.qemu_img import CONVERSION_LIMITS, Completed, ConvertSpec, Limits, QemuImg
@@ -208,10 +207,6 @@ def supports_direct_io(folder: Path) -> bool:
             os.unlink(name)
 
 
-def _free_space(folder: Path) -> int:
-    return shutil.disk_usage(folder).free
-
-
 def _fingerprint(path: Path) -> tuple[int, int, int, int]:
     st = os.stat(path)
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
@@ -220,7 +215,7 @@ def _fingerprint(path: Path) -> tuple[int, int, int, int]:
 def plan_conversion(
     request: ConvertRequest,
     qemu: QemuImg,
-    free_space: Callable[[Path], int] = _free_space,
+    free_space: Callable[[Path], int] = free_space,
 ) -> ConvertPlan:
     """Every check that can be made before qemu-img writes a byte."""
     source = Path(os.path.abspath(request.source))
@@ -292,29 +287,6 @@ def _required(
     return payload + payload // 64 + (8 << 20)
 
 
-def _required(
-    qemu: QemuImg,
-    request: ConvertRequest,
-    path: str,
-    fmt: str,
-    options: tuple[str, ...],
-    data_bytes: int | None,
-    virtual: int,
-) -> int:
-    """Bytes the output will take: `measure` where qemu-img can, an upper estimate elsewhere."""
-    sparse = request.preallocation in (None, "off") and request.subformat != "fixed"
-    if request.target == "raw" and sparse and data_bytes is not None:
-        return data_bytes  # raw output stays sparse: only the data takes space
-    try:
-        return qemu.measure(path, fmt, request.target, options).required
-    except QemuImgError as exc:
-        if "does not support size measurement" not in str(exc):
-            raise
-    # vpc, vhdx and vdi: the data (or the whole disk when fixed) plus metadata room.
-    payload = data_bytes if sparse and data_bytes is not None else virtual
-    return payload + payload // 64 + (8 << 20)
-
-
 def _gate(source: Path, qemu: QemuImg, allow_owned_backing: bool) -> ImageReport:
     report = inspect_image(source, qemu)
     if report.safe:
@@ -352,7 +324,7 @@ class ConvertJob:
         qemu: QemuImg,
         on_progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
-        free_space: Callable[[Path], int] = _free_space,
+        free_space: Callable[[Path], int] = free_space,
         limits: Limits = CONVERSION_LIMITS,
     ) -> None:
         self.request = request

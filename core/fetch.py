@@ -12,7 +12,6 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from diskscope.core.http import (
     session_for,
 )
 from diskscope.core.inspect.inspector import InspectionResult, StreamInspector
+from diskscope.core.placement import free_space
 from diskscope.core.progress import ProgressCallback, ProgressMeter
 from diskscope.core.sizes import human_size
 
@@ -100,7 +100,7 @@ class Download:
         request: DownloadRequest,
         on_progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
-        free_space: Callable[[Path], int] = lambda folder: shutil.disk_usage(folder).free,
+        free_space: Callable[[Path], int] = free_space,
         session: requests.Session | None = None,
     ) -> None:
         self.request = request

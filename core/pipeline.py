@@ -25,7 +25,7 @@ from diskscope.core.fetch import Download, DownloadRequest, DownloadResult, Expe
 from diskscope.core.formats import ImageFormat, format_from_extension, parse_format_name
 from diskscope.core.glance import GlanceClient, GlanceImage, parse_image_url
 from diskscope.core.http import HttpOptions, session_for
-from diskscope.core.placement import DestinationExists, place_file
+from diskscope.core.placement import DestinationExists, free_space, place_file
 from diskscope.core.progress import Progress, ProgressCallback
 from diskscope.core.qemu_img import QemuImg
 from diskscope.core.safety import inspect_image
@@ -93,7 +93,7 @@ class FetchJob:
         on_progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
         session: requests.Session | None = None,
-        free_space: Callable[[Path], int] | None = None,
+        free_space: Callable[[Path], int] = free_space,
     ) -> None:
         self.request = request
         self.qemu = qemu
@@ -119,13 +119,12 @@ class FetchJob:
         destination = self._destination(source)
         if os.path.lexists(destination) and not self.request.overwrite:
             raise DestinationExists(f"{destination} exists; choose another name or allow overwriting.")
-        extra = {"free_space": self.free_space} if self.free_space else {}
         self.download = Download(
             DownloadRequest(
                 source.url, destination, self.request.options, source.expect,
                 self.request.allow_unverified, self.request.retries, self.request.backoff,
             ),
-            self.on_progress, self.cancel, session=self.session, **extra,  # type: ignore[arg-type]
+            self.on_progress, self.cancel, self.free_space, self.session,
         )  # fmt: skip
         download = self.download.run()
         converted = destination.with_name(destination.name + ".converted")
@@ -162,8 +161,7 @@ class FetchJob:
         if self.cancel.is_set():
             raise Cancelled("The fetch was cancelled.")
         request = ConvertRequest(part, converted, "raw", overwrite=True)
-        extra = {"free_space": self.free_space} if self.free_space else {}
-        job = ConvertJob(request, self.qemu, self._forward, self.cancel, **extra)  # type: ignore[arg-type]
+        job = ConvertJob(request, self.qemu, self._forward, self.cancel, self.free_space)
         return job.run()
 
     def _forward(self, progress: Progress) -> None:

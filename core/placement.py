@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from diskscope.core.errors import DiskscopeError
@@ -10,6 +11,11 @@ from diskscope.core.errors import DiskscopeError
 
 class DestinationExists(DiskscopeError):
     """The destination exists and overwriting was not asked for."""
+
+
+def free_space(folder: Path) -> int:
+    """Bytes free for us in `folder`'s filesystem (the probe jobs take as a parameter)."""
+    return shutil.disk_usage(folder).free
 
 
 def place_file(finished: Path, destination: Path, overwrite: bool) -> None:

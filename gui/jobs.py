@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from diskscope.core.errors import Cancelled, DiskscopeError
 from diskscope.core.progress import Progress
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 logger = logging.getLogger(__name__)
 
@@ -211,4 +211,6 @@ class JobManager(QObject):
         for running in list(self._running.values()):
             running.qthread.quit()
             running.qthread.wait()
+            # Deliver the job's last signals (its one ending) before the objects go.
+            QCoreApplication.sendPostedEvents(running)
         self._running.clear()

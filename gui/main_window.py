@@ -645,6 +645,11 @@ class MainWindow(QMainWindow):
     # -- closing ------------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        active = len(self.jobs.active)
+        if active and not self.confirm_close(active):
+            event.ignore()
+            return
+        self.jobs.shutdown()
         self.settings.set_window_state("geometry", self.saveGeometry())
         self.settings.set_window_state("splitter", self.splitter.saveState())
         self.settings.sync()

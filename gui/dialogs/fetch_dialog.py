@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from diskscope.core.checksums import parse_checksum
 from diskscope.core.errors import DiskscopeError
@@ -35,10 +36,10 @@ from PySide6.QtWidgets import (
 SESSION_TOKENS: dict[str, str] = {}  # endpoint host -> token, for this session only
 
 
-def _keyring():  # type: ignore[no-untyped-def]
+def _keyring() -> Any:
     """The system keyring, where one is installed and usable; else None."""
     try:
-        import keyring  # type: ignore[import-not-found]
+        import keyring
 
         keyring.get_keyring()
         return keyring

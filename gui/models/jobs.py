@@ -79,6 +79,8 @@ class JobsModel(QAbstractTableModel):
             if column == self.PHASE:
                 return record.message if record.state.value == "failed" else record.phase
             if column == self.PROGRESS:
+                if record.state.value == "succeeded":
+                    return "100%"
                 fraction = p.fraction if p else None
                 return "" if fraction is None else f"{fraction * 100:.0f}%"
             if column == self.BYTES and p is not None:

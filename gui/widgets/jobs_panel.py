@@ -34,7 +34,7 @@ class ProgressDelegate(QStyledItemDelegate):
             super().paint(painter, option, index)
             return
         bar = QStyleOptionProgressBar()
-        bar.rect = option.rect.adjusted(2, 3, -2, -3)  # type: ignore[attr-defined]
+        bar.rect = option.rect.adjusted(2, 3, -2, -3)
         bar.minimum, bar.maximum = 0, (0 if fraction < 0 else 1000)
         bar.progress = 0 if fraction < 0 else int(fraction * 1000)
         bar.text = "" if fraction < 0 else f"{fraction * 100:.0f}%"

@@ -1,0 +1,261 @@
+"""Conversion and fetching from the window: real dialogs, real jobs, real qemu-img, a real
+HTTP server and a real Glance."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from diskscope.core.convert import ConvertRequest
+from diskscope.core.pipeline import FetchRequest
+from diskscope.gui.dialogs.convert_dialog import ConvertDialog
+from diskscope.gui.dialogs.fetch_dialog import FetchDialog, GlanceBrowser
+from diskscope.gui.jobs import JobState
+from diskscope.gui.main_window import MainWindow
+from glancekit import glance, upload  # noqa: F401 - the fixture
+from guikit import WAIT_MS, child_pids, wait_idle
+from httpserver import ImageServer, serving
+from imagekit import MiB, qemu_img
+from PySide6.QtCore import QElapsedTimer, QTimer
+
+
+def raw_file(path: Path, size: int, ranges: list[tuple[int, int]]) -> Path:
+    with open(path, "wb") as f:
+        f.truncate(size)
+        for offset, length in ranges:
+            f.seek(offset)
+            f.write(bytes([offset // MiB % 250 + 1]) * length)
+    return path
+
+
+@pytest.fixture
+def server() -> Iterator[ImageServer]:
+    with serving() as s:
+        yield s
+
+
+def open_and_wait(qtbot, win: MainWindow, path: Path) -> None:  # type: ignore[no-untyped-def]
+    win.open_paths([str(path)])
+    wait_idle(qtbot, win)
+
+
+def wait_job(qtbot, win: MainWindow, record) -> None:  # type: ignore[no-untyped-def]
+    qtbot.waitUntil(lambda: record.finished, timeout=WAIT_MS)
+
+
+def test_convert_through_the_dialog(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    source = raw_file(tmp_path / "disk.raw", 32 * MiB, [(0, MiB), (20 * MiB, 2 * MiB)])
+    open_and_wait(qtbot, window, source)
+    dialog = ConvertDialog(window.current_entry().details.report, window.qemu, window.runner,  # type: ignore[union-attr]
+                           parent=window)  # fmt: skip
+    qtbot.addWidget(dialog)
+    dialog.target.setCurrentIndex(dialog.target.findText("qcow2"))
+    assert dialog.destination.text() == str(tmp_path / "disk.qcow2")
+    qtbot.waitUntil(lambda: dialog.convert_button.isEnabled(), timeout=WAIT_MS)
+    assert "qemu-img convert" in dialog.command.text() and "-O qcow2" in dialog.command.text()
+    assert "free" in dialog.space.text()
+    record = window.start_convert(dialog.request())
+    wait_job(qtbot, window, record)
+    assert record.state == JobState.SUCCEEDED, record.message
+    out = tmp_path / "disk.qcow2"
+    assert json.loads(qemu_img("info", "-f", "qcow2", "--output=json", out))["format"] == "qcow2"
+    qemu_img("compare", "-f", "raw", "-F", "qcow2", source, out)
+    window.jobs_panel.select(record.id)
+    assert window.jobs_panel.buttons["Inspect Result"].isEnabled()
+    assert "qemu-img info: qcow2" in window.jobs_panel.details.toPlainText()
+    window.jobs_panel.inspect_result()
+    wait_idle(qtbot, window)
+    assert "disk.qcow2" in [e.name for e in window.model.entries()]
+
+
+def test_dialog_blocks_when_it_does_not_fit_or_exists(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    source = raw_file(tmp_path / "disk.raw", 16 * MiB, [(0, MiB)])
+    (tmp_path / "disk.vdi").write_bytes(b"taken")
+    open_and_wait(qtbot, window, source)
+    dialog = ConvertDialog(window.current_entry().details.report, window.qemu, window.runner)  # type: ignore[union-attr]
+    qtbot.addWidget(dialog)
+    dialog.target.setCurrentIndex(dialog.target.findText("VDI"))
+    qtbot.waitUntil(lambda: "exists" in dialog.space.text(), timeout=WAIT_MS)
+    assert not dialog.convert_button.isEnabled()
+
+
+def test_unsafe_source_cannot_be_converted(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    evil = tmp_path / "evil.qcow2"
+    qemu_img("create", "-q", "-f", "qcow2", "-b", "/etc/passwd", "-F", "raw", "-u", evil, "1M")
+    open_and_wait(qtbot, window, evil)
+    dialog = ConvertDialog(window.current_entry().details.report, window.qemu, window.runner)  # type: ignore[union-attr]
+    qtbot.addWidget(dialog)
+    assert not dialog.convert_button.isEnabled()
+    assert "backing file" in dialog.space.text()
+
+
+def test_cancel_a_running_conversion(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    source = raw_file(tmp_path / "big.raw", 128 * MiB, [(i * 16 * MiB, 4 * MiB) for i in range(8)])
+    before = child_pids()
+    record = window.start_convert(ConvertRequest(source, tmp_path / "o.qcow2", "qcow2", rate_limit=4 * MiB))
+    qtbot.waitUntil(lambda: record.progress is not None and record.progress.done > 0, timeout=WAIT_MS)
+    window.jobs_panel.select(record.id)
+    window.jobs_panel.cancel()
+    wait_job(qtbot, window, record)
+    assert record.state == JobState.CANCELLED
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.raw"]
+    assert child_pids() - before == set()
+    assert window.jobs_panel.buttons["Retry"].isEnabled()
+
+
+def test_progress_reaches_the_bar_at_a_bounded_rate(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    source = raw_file(tmp_path / "big.raw", 64 * MiB, [(i * 8 * MiB, 2 * MiB) for i in range(8)])
+    started = time.monotonic()
+    record = window.start_convert(ConvertRequest(source, tmp_path / "o.qcow2", "qcow2", rate_limit=8 * MiB))
+    wait_job(qtbot, window, record)
+    seconds = time.monotonic() - started
+    assert record.state == JobState.SUCCEEDED
+    assert record.progress_updates >= 3
+    assert record.progress_updates <= 15 * seconds + 10  # throttled to about ten a second
+    row = window.jobs_panel.model.row_of(record.id)
+    assert window.jobs_panel.model.index(row, 2).data() == "100%"
+
+
+def test_fetch_with_a_wrong_checksum_fails_and_leaves_nothing(
+    qtbot, window: MainWindow, server: ImageServer, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    server.files["disk.img"] = b"\x01" * MiB
+    dialog = FetchDialog(window.settings, window.runner, server.url("disk.img"))
+    qtbot.addWidget(dialog)
+    dialog.folder.setText(str(tmp_path))
+    dialog.checksum.setText("sha256:" + "0" * 64)
+    request = dialog.validate()
+    assert request is not None
+    record = window.start_fetch(request)
+    wait_job(qtbot, window, record)
+    assert record.state == JobState.FAILED
+    assert "sha256" in record.message and "0" * 64 in record.message
+    row = window.jobs_panel.model.row_of(record.id)
+    assert window.jobs_panel.model.index(row, 1).data() == record.message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fetch_dialog_explains_bad_fields(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    dialog = FetchDialog(window.settings, window.runner, "ftp://example/x")
+    qtbot.addWidget(dialog)
+    dialog.checksum.setText("sha256:xyz")
+    dialog.folder.setText(str(tmp_path / "missing"))
+    assert dialog.validate() is None
+    assert "http" in dialog.errors["url"].text()
+    assert "digest" in dialog.errors["checksum"].text()
+    assert "does not exist" in dialog.errors["folder"].text()
+    dialog.url.setText("http://127.0.0.1:1/disk.img")
+    dialog.checksum.setText("")
+    dialog.folder.setText(str(tmp_path))
+    assert dialog.validate() is None and "unverified" in dialog.errors["checksum"].text()
+    assert dialog.token.echoMode() == dialog.token.EchoMode.Password
+
+
+def test_fetch_to_raw_and_inspect_the_result(
+    qtbot, window: MainWindow, server: ImageServer, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    raw = raw_file(tmp_path / "src.raw", 16 * MiB, [(0, MiB), (8 * MiB, MiB)])
+    qemu_img("convert", "-f", "raw", "-O", "qcow2", raw, tmp_path / "src.qcow2")
+    data = (tmp_path / "src.qcow2").read_bytes()
+    server.files["cloud.qcow2"] = data
+    out = tmp_path / "out"
+    out.mkdir()
+    checksum = "sha256:" + hashlib.sha256(data).hexdigest()
+    record = window.start_fetch(FetchRequest(server.url("cloud.qcow2"), out, checksum=checksum))
+    wait_job(qtbot, window, record)
+    assert record.state == JobState.SUCCEEDED, record.message
+    assert (out / "cloud.raw").read_bytes() == raw.read_bytes()
+    window.jobs_panel.select(record.id)
+    window.jobs_panel.inspect_result()
+    wait_idle(qtbot, window)
+    entry = window.model.entry(window.model.row_of(str(out / "cloud.raw")))
+    assert entry.safe and entry.format_text == "raw"
+
+
+def test_browse_a_real_glance_and_fetch(qtbot, window: MainWindow, glance, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    image_id = upload(glance, "browse-me", b"\x07" * (2 * MiB), "raw")
+    dialog = FetchDialog(window.settings, window.runner, glance.endpoint)
+    qtbot.addWidget(dialog)
+    dialog.token.setText(glance.token)
+    from diskscope.core.glance import GlanceClient
+
+    browser = GlanceBrowser(GlanceClient(glance.endpoint, dialog.http_options()), window.runner, dialog)
+    qtbot.addWidget(browser)
+    qtbot.waitUntil(lambda: browser.model.rowCount() > 0, timeout=WAIT_MS)
+    browser.filter.setText("browse-me")
+    assert browser.proxy.rowCount() == 1
+    browser.table.selectRow(0)
+    browser.accept()
+    assert browser.chosen is not None and browser.chosen.id == image_id
+    dialog.url.setText(browser.client.file_url(browser.chosen).removesuffix("/file"))
+    dialog.folder.setText(str(tmp_path))
+    request = dialog.validate()
+    assert request is not None
+    record = window.start_fetch(request)
+    wait_job(qtbot, window, record)
+    assert record.state == JobState.SUCCEEDED, record.message
+    assert (tmp_path / "browse-me.raw").read_bytes() == b"\x07" * (2 * MiB)
+
+
+def test_closing_with_a_running_job_leaves_nothing(qtbot, settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    before = child_pids()
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    win.show()
+    asked: list[int] = []
+    win.confirm_close = lambda n: asked.append(n) or True
+    work = tmp_path / "work"
+    work.mkdir()
+    source = raw_file(work / "big.raw", 128 * MiB, [(i * 16 * MiB, 4 * MiB) for i in range(8)])
+    record = win.start_convert(ConvertRequest(source, work / "o.qcow2", "qcow2", rate_limit=2 * MiB))
+    qtbot.waitUntil(lambda: record.progress is not None and record.progress.done > 0, timeout=WAIT_MS)
+    win.close()
+    assert asked == [1]
+    assert record.state == JobState.CANCELLED
+    assert sorted(p.name for p in work.iterdir()) == ["big.raw"]
+    assert child_pids() - before == set()
+
+
+def test_declining_to_close_keeps_the_job(qtbot, settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    win.show()
+    win.confirm_close = lambda n: False
+    source = raw_file(tmp_path / "big.raw", 64 * MiB, [(0, 8 * MiB)])
+    record = win.start_convert(ConvertRequest(source, tmp_path / "o.qcow2", "qcow2", rate_limit=4 * MiB))
+    win.close()
+    assert win.isVisible() and not record.finished
+    win.confirm_close = lambda n: True
+    win.close()
+
+
+def test_ui_keeps_processing_events_during_a_convert_and_a_download(
+    qtbot, window: MainWindow, server: ImageServer, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A generous bound, only to catch a blocked UI thread; the real figure is a benchmark."""
+    data = bytes(range(256)) * (64 * 1024)  # 16 MiB
+    server.files["big.img"] = data
+    source = raw_file(tmp_path / "big.raw", 64 * MiB, [(i * 8 * MiB, 2 * MiB) for i in range(8)])
+    out = tmp_path / "out"
+    out.mkdir()
+    gaps: list[int] = []
+    clock = QElapsedTimer()
+    clock.start()
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: gaps.append(clock.restart()))
+    timer.start()
+    convert = window.start_convert(ConvertRequest(source, tmp_path / "o.qcow2", "qcow2", rate_limit=16 * MiB))
+    checksum = "sha256:" + hashlib.sha256(data).hexdigest()
+    fetch = window.start_fetch(
+        FetchRequest(server.url("big.img", "slow"), out, checksum=checksum, to_raw=False)
+    )
+    qtbot.waitUntil(lambda: convert.finished and fetch.finished, timeout=WAIT_MS)
+    timer.stop()
+    assert convert.state == fetch.state == JobState.SUCCEEDED
+    assert len(gaps) > 20
+    assert max(gaps[1:]) < 1000, f"the UI thread stalled for {max(gaps)} ms"
