@@ -13,10 +13,11 @@ from diskscope.core.errors import DiskscopeError
 from diskscope.core.glance import GlanceClient, GlanceImage, parse_image_url
 from diskscope.core.http import HttpOptions
 from diskscope.core.pipeline import FetchRequest
-from diskscope.gui.models.glance_images import SORT_ROLE, GlanceImagesModel
+from diskscope.gui.models.glance_images import GlanceImagesModel
+from diskscope.gui.models.table import filter_proxy
 from diskscope.gui.settings import Settings
 from diskscope.gui.workers import TaskRunner
-from PySide6.QtCore import QSortFilterProxyModel, Qt, Slot
+from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -198,11 +199,7 @@ class GlanceBrowser(QDialog):
         self.client = client
         self.chosen: GlanceImage | None = None
         self.model = GlanceImagesModel()
-        self.proxy = QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(self.model)
-        self.proxy.setSortRole(SORT_ROLE)
-        self.proxy.setFilterKeyColumn(-1)
-        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.proxy = filter_proxy(self.model, self)
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("Filter")
         self.filter.textChanged.connect(self.proxy.setFilterFixedString)

@@ -6,13 +6,11 @@ from typing import Any
 
 from diskscope.core.glance import GlanceImage
 from diskscope.core.sizes import exact_size, human_size
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-
-SORT_ROLE = Qt.ItemDataRole.UserRole
-Index = QModelIndex | QPersistentModelIndex
+from diskscope.gui.models.table import SORT_ROLE, HeaderTableModel, Index
+from PySide6.QtCore import Qt
 
 
-class GlanceImagesModel(QAbstractTableModel):
+class GlanceImagesModel(HeaderTableModel):
     NAME, STATUS, FORMAT, SIZE, VIRTUAL, VISIBILITY, UPDATED = range(7)
     HEADERS = ("Name", "Status", "Disk format", "Size", "Virtual size", "Visibility", "Updated")
 
@@ -28,18 +26,8 @@ class GlanceImagesModel(QAbstractTableModel):
     def image(self, row: int) -> GlanceImage:
         return self._images[row]
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._images)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
+    def row_count(self) -> int:
+        return len(self._images)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

@@ -9,12 +9,10 @@ from typing import Any
 from diskscope.core.details import ImageDetails
 from diskscope.core.image_info import ImageInfo
 from diskscope.core.sizes import exact_size, human_size
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from diskscope.gui.models.table import SORT_ROLE, HeaderTableModel, Index
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QStyle
-
-SORT_ROLE = Qt.ItemDataRole.UserRole
-Index = QModelIndex | QPersistentModelIndex
 
 
 class EntryState(StrEnum):
@@ -59,7 +57,7 @@ class ImageEntry:
         return self.details.report.safe if self.details else None
 
 
-class ImageListModel(QAbstractTableModel):
+class ImageListModel(HeaderTableModel):
     NAME, FORMAT, SIZE = range(3)
     HEADERS = ("Name", "Format", "Virtual size")
 
@@ -67,18 +65,8 @@ class ImageListModel(QAbstractTableModel):
         super().__init__()
         self._entries: list[ImageEntry] = []
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._entries)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
+    def row_count(self) -> int:
+        return len(self._entries)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

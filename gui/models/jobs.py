@@ -7,13 +7,13 @@ from typing import Any
 from diskscope.core.progress import format_duration
 from diskscope.core.sizes import human_size
 from diskscope.gui.jobs import JobManager, JobRecord
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from diskscope.gui.models.table import HeaderTableModel, Index
+from PySide6.QtCore import QModelIndex, Qt
 
-Index = QModelIndex | QPersistentModelIndex
 PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 1  # the fraction, or -1 for a busy bar
 
 
-class JobsModel(QAbstractTableModel):
+class JobsModel(HeaderTableModel):
     NAME, PHASE, PROGRESS, BYTES, RATE, ETA = range(6)
     HEADERS = ("Job", "Phase", "Progress", "Bytes", "Rate", "ETA")
 
@@ -48,18 +48,8 @@ class JobsModel(QAbstractTableModel):
         self.endRemoveRows()
         self.manager.remove(job_id)
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._ids)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
+    def row_count(self) -> int:
+        return len(self._ids)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

@@ -7,13 +7,11 @@ from typing import Any
 
 from diskscope.core.image_info import Snapshot
 from diskscope.core.sizes import exact_size, human_size
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-
-SORT_ROLE = Qt.ItemDataRole.UserRole
-Index = QModelIndex | QPersistentModelIndex
+from diskscope.gui.models.table import SORT_ROLE, HeaderTableModel, Index
+from PySide6.QtCore import Qt
 
 
-class SnapshotTableModel(QAbstractTableModel):
+class SnapshotTableModel(HeaderTableModel):
     ID, NAME, VM_STATE, DATE, VM_CLOCK = range(5)
     HEADERS = ("ID", "Name", "VM state", "Date", "VM clock")
 
@@ -29,18 +27,8 @@ class SnapshotTableModel(QAbstractTableModel):
     def snapshot(self, row: int) -> Snapshot:
         return self._rows[row]
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
+    def row_count(self) -> int:
+        return len(self._rows)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

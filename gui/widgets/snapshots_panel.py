@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from diskscope.core.image_info import Snapshot
-from diskscope.gui.models.snapshots import SORT_ROLE, SnapshotTableModel
-from PySide6.QtCore import QSortFilterProxyModel, Qt
+from diskscope.gui.models.snapshots import SnapshotTableModel
+from diskscope.gui.models.table import filter_proxy
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QTableView, QVBoxLayout, QWidget
 
@@ -13,11 +14,7 @@ class SnapshotsPanel(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.model = SnapshotTableModel()
-        self.proxy = QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(self.model)
-        self.proxy.setSortRole(SORT_ROLE)
-        self.proxy.setFilterKeyColumn(-1)
-        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.proxy = filter_proxy(self.model, self)
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("Filter snapshots (Ctrl+F)")
         self.filter.setClearButtonEnabled(True)
