@@ -43,8 +43,20 @@ class MultiHasher:
 
     def __init__(self, algorithms: set[str]) -> None:
         self._hashers = {a: hashlib.new(a) for a in sorted(algorithms)}
+        self._fed = False
+
+    def covers(self, algorithm: str) -> bool:
+        return algorithm in self._hashers
+
+    def add(self, algorithm: str) -> bool:
+        """Hash one more algorithm; possible only before the first byte. Whether it was added."""
+        if self._fed:
+            return False
+        self._hashers.setdefault(algorithm, hashlib.new(algorithm))
+        return True
 
     def update(self, data: bytes | memoryview) -> None:
+        self._fed = True
         for hasher in self._hashers.values():
             hasher.update(data)
 

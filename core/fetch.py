@@ -167,8 +167,8 @@ class Download:
 
     def _start_state(self) -> _State:
         req = self.request
-        # md5 always: servers (Glance among them) send it as Content-MD5, checked when present.
-        algorithms = {c.algorithm for c in req.expect.checksums} | {"md5"}
+        # Only what must be checked; an unverified download still gets a sha256 to record.
+        algorithms = {c.algorithm for c in req.expect.checksums} or {"sha256"}
         state = _State(MultiHasher(algorithms), StreamInspector(req.expect.declared_format))
         if req.part.exists() and self._sidecar_matches():
             self._rehash(state)  # the kept bytes count only if they hash and inspect again
@@ -264,7 +264,9 @@ class Download:
             )
         content_md5 = response.headers.get("Content-MD5", "").lower()
         if len(content_md5) == 32 and all(c in "0123456789abcdef" for c in content_md5):
-            state.content_md5 = content_md5  # the whole image's md5, also on a 206
+            # The whole image's md5 (also on a 206): checked if md5 is, or can still be, hashed.
+            if state.hasher.covers("md5") or (state.offset == 0 and state.hasher.add("md5")):
+                state.content_md5 = content_md5
         if "text/html" in response.headers.get("Content-Type", "").lower():
             raise DownloadFailed("The server answered with a web page, not a disk image.")
         if state.offset and code == 200:
@@ -357,7 +359,7 @@ class _State:
         self.offset += len(block)
 
     def reset(self, declared: ImageFormat | None) -> None:
-        self.hasher = MultiHasher(self._algorithms)
+        self.hasher = MultiHasher(self._algorithms | set(self.hasher.hexdigests()))
         self.inspector = StreamInspector(declared)
         self.offset = 0
         self.checked = False

@@ -312,13 +312,13 @@ class QemuImg:
         except ValueError as exc:
             raise QemuImgError(f"qemu-img info output could not be read: {exc}") from None
 
-    def probe_format(self, path: str | os.PathLike[str]) -> str:
-        """The format qemu's own probe picks. Only for files that passed our safety gate."""
+    def probe_info(self, path: str | os.PathLike[str]) -> ImageInfo:
+        """`info` with qemu's own format probe. Only for files that passed our safety gate."""
         data = self._json(["info", "--output=json", "-U", absolute(path)])
-        fmt = data.get("format") if isinstance(data, dict) else None
-        if not isinstance(fmt, str):
-            raise QemuImgError("qemu-img info did not name a format.")
-        return fmt
+        try:
+            return parse_info_json(data)
+        except ValueError as exc:
+            raise QemuImgError(f"qemu-img info output could not be read: {exc}") from None
 
     def check_args(self, path: str | os.PathLike[str], fmt: str) -> list[str]:
         return ["check", "-f", fmt, "--output=json", "-U", absolute(path)]

@@ -93,11 +93,21 @@ def inspect_image(
 def second_opinion(
     target: str, ours: InspectionResult, qemu: QemuImg
 ) -> tuple[ImageInfo | None, list[Violation]]:
-    """qemu-img's view of a file our inspector passed, and any way it disagrees."""
-    driver = ours.format.qemu_driver
+    """qemu-img's view of a file our inspector passed, and any way it disagrees.
+
+    One qemu-img call. For a raw-family file, qemu's own probe (`info` without -f):
+    where it agrees, its answer is exactly `info -f raw`, and where it does not, qemu
+    knows a format in the file that we called raw. For any other format, `info -f
+    FORMAT`: we matched that format's magic and found no second one, and qemu's probe
+    scores the same magic, so probing too would only repeat the call.
+    """
     try:
-        info = qemu.info(target, driver)
-        probed = qemu.probe_format(target)
+        if ours.format.is_raw_family:
+            info = qemu.probe_info(target)
+            probed = info.format
+        else:
+            info = qemu.info(target, ours.format.qemu_driver)
+            probed = info.format
     except QemuImgError as exc:
         return None, [Violation(ViolationCode.QEMU_FAILED, str(exc))]
     return info, disagreements(target, ours, info, probed)
