@@ -262,11 +262,12 @@ class Download:
                 f"The server sent the image {encoding}-encoded in transit; Diskscope accepts "
                 "only the image's own bytes."
             )
+        # Content-MD5 is the whole image's md5 (also on a 206): checked if md5 is, or can
+        # still be, hashed.
         content_md5 = response.headers.get("Content-MD5", "").lower()
-        if len(content_md5) == 32 and all(c in "0123456789abcdef" for c in content_md5):
-            # The whole image's md5 (also on a 206): checked if md5 is, or can still be, hashed.
-            if state.hasher.covers("md5") or (state.offset == 0 and state.hasher.add("md5")):
-                state.content_md5 = content_md5
+        well_formed = len(content_md5) == 32 and all(c in "0123456789abcdef" for c in content_md5)
+        if well_formed and (state.hasher.covers("md5") or (state.offset == 0 and state.hasher.add("md5"))):
+            state.content_md5 = content_md5
         if "text/html" in response.headers.get("Content-Type", "").lower():
             raise DownloadFailed("The server answered with a web page, not a disk image.")
         if state.offset and code == 200:
