@@ -35,12 +35,12 @@ def _fmt(xs: list[float], unit: str) -> str:
         return ""
     median = statistics.median(xs)
     if unit == "s":
-        return f"{median:.3f} s ({min(xs):.3f}–{max(xs):.3f})"
-    return f"{median:.1f} {unit} ({min(xs):.1f}–{max(xs):.1f})"
+        return f"{median:.3f} s ({min(xs):.3f} to {max(xs):.3f})"
+    return f"{median:.1f} {unit} ({min(xs):.1f} to {max(xs):.1f})"
 
 
 def table(rows: list[Row]) -> str:
-    lines = ["| what | A (ours) | B | A median (min–max) | B median (min–max) | ratio A/B | target |",
+    lines = ["| what | A (ours) | B | A median (min to max) | B median (min to max) | ratio A/B | target |",
              "|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
         ratio = f"{r.ratio:.2f}" if r.ratio is not None else ""

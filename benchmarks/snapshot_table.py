@@ -7,13 +7,13 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QApplication
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from diskscope.core.image_info import parse_info_json
 from diskscope.gui.models.snapshots import SnapshotTableModel
-from diskscope.gui.models.table import SORT_ROLE
+from diskscope.gui.models.table import filter_proxy
 
 
 def main() -> None:
@@ -30,11 +30,14 @@ def main() -> None:
     info = parse_info_json(data)
     model = SnapshotTableModel()
     model.set_snapshots(info.snapshots)
-    proxy = QSortFilterProxyModel()
-    proxy.setSourceModel(model)
-    proxy.setSortRole(SORT_ROLE)
+    owner = QObject()
+    proxy = filter_proxy(model, owner)
     proxy.sort(SnapshotTableModel.VM_STATE, Qt.SortOrder.DescendingOrder)
     assert proxy.rowCount() == 10_000
+    largest = max(s.vm_state_size for s in info.snapshots)
+    assert (
+        proxy.index(0, SnapshotTableModel.VM_STATE).data(Qt.ItemDataRole.ToolTipRole) == f"{largest:,} bytes"
+    )
     elapsed = (time.perf_counter() - started) * 1000
     del app
     print(f"{elapsed:.1f}")

@@ -122,6 +122,7 @@ class ConvertPlan:
     free: int  # bytes free where it goes
     data_bytes: int | None  # allocated guest data, when known
     virtual_size: int  # of the output
+    source_fingerprint: tuple[int, int, int, int]  # as it was when it was inspected
 
     @property
     def fits(self) -> bool:
@@ -207,8 +208,12 @@ def supports_direct_io(folder: Path) -> bool:
             os.unlink(name)
 
 
-def _fingerprint(path: Path) -> tuple[int, int, int, int]:
-    st = os.stat(path)
+def fingerprint(path: str | os.PathLike[str]) -> tuple[int, int, int, int]:
+    """Identity and state of a file: a replaced, truncated or rewritten source changes it."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        raise SourceChanged("The source file disappeared during the conversion.") from None
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
@@ -221,6 +226,7 @@ def plan_conversion(
     source = Path(os.path.abspath(request.source))
     destination = Path(os.path.abspath(request.destination))
     options = build_options(request)
+    before = fingerprint(os.path.realpath(source))  # taken before inspection: see ConvertJob.run
     report = _gate(source, qemu, request.allow_owned_backing)
     folder = destination.parent
     if not folder.is_dir():
@@ -261,7 +267,7 @@ def plan_conversion(
         out_of_order=request.target in ("raw", "qcow2") and not compress,
         rate_limit=request.rate_limit,
     )
-    return ConvertPlan(request, report, spec, required, free, data_bytes, virtual)
+    return ConvertPlan(request, report, spec, required, free, data_bytes, virtual, before)
 
 
 def _required(
@@ -339,15 +345,15 @@ class ConvertJob:
         started = time.monotonic()
         plan = self.plan = plan_conversion(self.request, self.qemu, self.free_space)
         part = plan.part
-        fingerprint = _fingerprint(Path(plan.spec.source))
         done = False
         try:
             self._remove(part)
             if plan.spec.no_create:
                 self.qemu.create(part, plan.request.target, plan.virtual_size, plan.spec.options)
+            # The file qemu-img converts must be the one that was inspected, start to end.
+            self._check_source(plan)
             self._convert(plan)
-            if _fingerprint(Path(plan.spec.source)) != fingerprint:
-                raise SourceChanged("The source file changed while it was being converted.")
+            self._check_source(plan)
             checks = self._verify(plan)
             place_file(part, Path(os.path.abspath(plan.request.destination)), plan.request.overwrite)
             done = True
@@ -365,6 +371,11 @@ class ConvertJob:
             command=self.command_line(),
             checks=checks,
         )
+
+    @staticmethod
+    def _check_source(plan: ConvertPlan) -> None:
+        if fingerprint(plan.spec.source) != plan.source_fingerprint:
+            raise SourceChanged("The source file changed after it was inspected; convert it again.")
 
     def command_line(self) -> str:
         """The qemu-img command, shell-quoted, for the user to copy."""

@@ -4,7 +4,8 @@ Every call: an argv list, absolute paths, an explicit `-f FORMAT`, `--output=jso
 where qemu-img has it, `-U` (force share) for read-only inspection, `LC_ALL=C`,
 stdin from /dev/null, a process group of its own, and CPU-time and address-space
 limits applied by util-linux `prlimit` (never `preexec_fn`, which can deadlock
-in a threaded program). Exit codes become typed exceptions here.
+in a threaded program), and setpriv's parent-death signal, so that qemu-img never
+outlives a killed Diskscope. Exit codes become typed exceptions here.
 """
 
 from __future__ import annotations
@@ -178,13 +179,13 @@ class QemuImg:
     def __init__(self, binary: str | None = None, limits: Limits = INSPECTION_LIMITS) -> None:
         self.binary = self._locate(binary or "qemu-img")
         self.limits = limits
-        prlimit = shutil.which("prlimit")
-        if prlimit is None:
+        prlimit, setpriv = shutil.which("prlimit"), shutil.which("setpriv")
+        if prlimit is None or setpriv is None:
             raise QemuImgNotFound(
-                "prlimit (util-linux) is missing, and qemu-img is never run without limits; "
-                "install util-linux."
+                "prlimit and setpriv (util-linux) are missing, and qemu-img is never run without "
+                "limits; install util-linux."
             )
-        self._prlimit = prlimit
+        self._prlimit, self._setpriv = prlimit, setpriv
 
     @staticmethod
     def _locate(binary: str) -> str:
@@ -253,7 +254,10 @@ class QemuImg:
         return done
 
     def _limit_prefix(self, limits: Limits) -> list[str]:
-        prefix = [self._prlimit, f"--cpu={limits.cpu_seconds}", f"--as={limits.memory_bytes}"]
+        """setpriv: qemu-img dies with the thread that started it (even by SIGKILL), so a
+        killed Diskscope leaves no orphan writing on; prlimit: the resource limits."""
+        prefix = [self._setpriv, "--pdeathsig", "KILL", "--", self._prlimit,
+                  f"--cpu={limits.cpu_seconds}", f"--as={limits.memory_bytes}"]  # fmt: skip
         if limits.file_size_bytes is not None:
             prefix.append(f"--fsize={limits.file_size_bytes}")
         return [*prefix, "--"]

@@ -82,7 +82,7 @@ class Handler(BaseHTTPRequestHandler):
         if fault in ("md5", "badmd5"):
             md5 = hashlib.md5(data if fault == "md5" else data + b"x").hexdigest()
             self.send_header("Content-MD5", md5)
-        length = len(body) + (1000 if fault == "wronglength" else 0)
+        length = len(body) + (1000 if fault == "wronglength" else 0) - (1000 if fault == "longer" else 0)
         self.send_header("Content-Length", str(length))
         self.end_headers()
         if fault in ("cut", "cut-norange", "norange") and hit == 1:
@@ -93,6 +93,20 @@ class Handler(BaseHTTPRequestHandler):
             self._write(body[: len(body) // 4])
             time.sleep(self.server.stall_seconds)
             self.close_connection = True
+            return
+        if fault == "reset" and hit == 1:
+            self._write(body[: len(body) // 3])
+            import socket
+            import struct
+
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            return
+        if fault == "trickle":
+            for i in range(min(len(body), 2048)):  # byte by byte at first
+                self._write(body[i : i + 1])
+                time.sleep(0.0005)
+            self._write(body[2048:])
             return
         if fault == "slow" and hit == 1:
             for i in range(0, len(body), 64 * 1024):

@@ -39,9 +39,18 @@ class HeaderTableModel(QAbstractTableModel):
         return None
 
 
+class SourceSortedProxy(QSortFilterProxyModel):
+    """Filters here but lets the source model sort itself (for models that can do it fast)."""
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self.sourceModel().sort(column, order)
+
+
 def filter_proxy(model: QAbstractTableModel, parent: QObject) -> QSortFilterProxyModel:
-    """Sorts by SORT_ROLE (numbers as numbers) and filters on every column, ignoring case."""
-    proxy = QSortFilterProxyModel(parent)
+    """Sorts by SORT_ROLE (numbers as numbers), or in the model where it sorts itself, and
+    filters on every column, ignoring case."""
+    sorts_itself = type(model).sort is not QAbstractTableModel.sort
+    proxy = SourceSortedProxy(parent) if sorts_itself else QSortFilterProxyModel(parent)
     proxy.setSourceModel(model)
     proxy.setSortRole(SORT_ROLE)
     proxy.setFilterKeyColumn(-1)

@@ -6,8 +6,9 @@ from diskscope.core.image_info import Snapshot
 from diskscope.core.qemu_img import MapExtent
 from diskscope.gui.models.image_list import ImageEntry, ImageListModel
 from diskscope.gui.models.snapshots import SORT_ROLE, SnapshotTableModel
+from diskscope.gui.models.table import filter_proxy
 from diskscope.gui.widgets.allocation_map import aggregate
-from PySide6.QtCore import QSortFilterProxyModel, Qt
+from PySide6.QtCore import QObject, Qt
 
 SNAPSHOTS = (
     Snapshot("1", "small", 512, 1_700_000_300),
@@ -30,11 +31,11 @@ def test_image_list_model_passes_the_model_tester(qapp, qtmodeltester) -> None: 
 
 
 def _sorted_names(column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> list[str]:
+    """Sorted as the snapshots panel sorts: by the model itself, behind the filter proxy."""
     model = SnapshotTableModel()
     model.set_snapshots(SNAPSHOTS)
-    proxy = QSortFilterProxyModel()
-    proxy.setSourceModel(model)
-    proxy.setSortRole(SORT_ROLE)
+    owner = QObject()
+    proxy = filter_proxy(model, owner)
     proxy.sort(column, order)
     return [proxy.index(r, 1).data() for r in range(proxy.rowCount())]
 
@@ -43,6 +44,17 @@ def test_sizes_dates_and_ids_sort_as_numbers() -> None:
     assert _sorted_names(SnapshotTableModel.VM_STATE) == ["small", "medium", "huge"]
     assert _sorted_names(SnapshotTableModel.DATE) == ["huge", "medium", "small"]
     assert _sorted_names(SnapshotTableModel.ID) == ["small", "huge", "medium"]
+    assert _sorted_names(SnapshotTableModel.VM_STATE, Qt.SortOrder.DescendingOrder) == [
+        "huge", "medium", "small",
+    ]  # fmt: skip
+
+
+def test_sorting_keeps_the_model_valid(qtmodeltester) -> None:  # type: ignore[no-untyped-def]
+    model = SnapshotTableModel()
+    model.set_snapshots(SNAPSHOTS)
+    qtmodeltester.check(model)
+    model.sort(SnapshotTableModel.VM_STATE, Qt.SortOrder.DescendingOrder)
+    assert [model.snapshot(r).name for r in range(3)] == ["huge", "medium", "small"]
 
 
 def test_sizes_are_shown_humanized_with_exact_tooltips() -> None:
@@ -57,9 +69,8 @@ def test_ten_thousand_snapshots_load_and_sort() -> None:
     rows = tuple(Snapshot(str(i), f"snap {i}", i * 7 % 1000, 1_700_000_000 + i) for i in range(10_000))
     model = SnapshotTableModel()
     model.set_snapshots(rows)
-    proxy = QSortFilterProxyModel()
-    proxy.setSourceModel(model)
-    proxy.setSortRole(SORT_ROLE)
+    owner = QObject()
+    proxy = filter_proxy(model, owner)
     proxy.sort(SnapshotTableModel.VM_STATE, Qt.SortOrder.DescendingOrder)
     assert proxy.rowCount() == 10_000
     assert proxy.index(0, SnapshotTableModel.VM_STATE).data(SORT_ROLE) == 999

@@ -1,0 +1,185 @@
+"""Faults nobody named: crash consistency under SIGKILL, network misbehaviour, sources that
+change under us, and paths at the edges. Each ends in one sentence with nothing partial left."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from diskscope.core.checksums import parse_checksum
+from diskscope.core.convert import ConvertJob, ConvertRequest, SourceChanged
+from diskscope.core.fetch import ChecksumMismatch, Download, DownloadRequest, Expectation
+from diskscope.core.http import HttpOptions
+from diskscope.core.progress import Progress
+from diskscope.core.qemu_img import QemuImg
+from guikit import child_pids
+from httpserver import serving
+from imagekit import MiB, qemu_img
+
+KILL_POINTS = int(os.environ.get("DISKSCOPE_KILL_POINTS", "6"))
+
+
+def raw_file(path: Path, size: int, pieces: int = 8) -> Path:
+    rng = random.Random(path.name)
+    with open(path, "wb") as f:
+        f.truncate(size)
+        for i in range(pieces):
+            f.seek(i * size // pieces)
+            f.write(rng.randbytes(size // pieces // 4))
+    return path
+
+
+def _cli(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "diskscope", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def _pids_named(name: str) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    found.add(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_sigkill_during_conversion_never_leaves_a_wrong_destination(tmp_path: Path) -> None:
+    source = raw_file(tmp_path / "s.raw", 64 * MiB)
+    qemu_before = _pids_named("qemu-img")
+    rng = random.Random(1)
+    for point in range(KILL_POINTS):
+        dest = tmp_path / f"out-{point}.qcow2"
+        proc = _cli("convert", str(source), str(dest), "-O", "qcow2", "--rate-limit", str(32 * MiB), "-q")
+        time.sleep(rng.uniform(0.05, 2.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 30  # the orphan check: qemu-img dies with its parent
+        while _pids_named("qemu-img") - qemu_before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _pids_named("qemu-img") - qemu_before == set(), "qemu-img outlived a killed diskscope"
+        if dest.exists():  # only ever complete and verified
+            qemu_img("compare", "-f", "raw", "-F", "qcow2", source, dest)
+        again = _cli("convert", str(source), str(dest), "-O", "qcow2", "-q", "--overwrite")
+        _out, err = again.communicate(timeout=300)
+        assert again.returncode == 0, err
+        qemu_img("compare", "-f", "raw", "-F", "qcow2", source, dest)
+        assert not dest.with_name(dest.name + ".part").exists()
+
+
+def test_sigkill_during_fetch_to_raw_resumes_byte_identical(tmp_path: Path) -> None:
+    raw = raw_file(tmp_path / "src.raw", 32 * MiB)
+    qemu_img("convert", "-f", "raw", "-O", "qcow2", raw, tmp_path / "src.qcow2")
+    data = (tmp_path / "src.qcow2").read_bytes()
+    checksum = "sha256:" + hashlib.sha256(data).hexdigest()
+    rng = random.Random(2)
+    with serving() as server:
+        server.files["img.qcow2"] = data
+        for point in range(KILL_POINTS):
+            out = tmp_path / f"f{point}"
+            out.mkdir()
+            dest = out / "img.raw"
+            proc = _cli("fetch", server.url("img.qcow2", "slow"), str(dest), "--checksum", checksum, "-q")
+            time.sleep(rng.uniform(0.1, 1.5))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            assert not (out / "img.raw.converted").exists() or not dest.exists()
+            if dest.exists():
+                assert dest.read_bytes() == raw.read_bytes()
+                continue
+            again = _cli("fetch", server.url("img.qcow2"), str(dest), "--checksum", checksum, "-q", "--json")
+            _stdout, err = again.communicate(timeout=300)
+            assert again.returncode == 0, err
+            assert dest.read_bytes() == raw.read_bytes()
+            assert sorted(p.name for p in out.iterdir()) == ["img.raw"]
+
+
+@pytest.mark.parametrize("fault", ["reset", "trickle", "longer"])
+def test_network_misbehaviour(tmp_path: Path, fault: str) -> None:
+    data = random.Random(fault).randbytes(2 * MiB)
+    with serving() as server:
+        server.files["d.img"] = data
+        expect = Expectation(checksums=(parse_checksum("sha256:" + hashlib.sha256(data).hexdigest()),))
+        request = DownloadRequest(server.url("d.img", fault), tmp_path / "d.img", HttpOptions(read_timeout=5),
+                                  expect, backoff=0.01)  # fmt: skip
+        if fault == "longer":  # Content-Length promises less than the image: the checksum refuses
+            with pytest.raises(ChecksumMismatch):
+                Download(request).run()
+            assert list(tmp_path.iterdir()) == []
+        else:
+            assert Download(request).run().part.read_bytes() == data
+
+
+def test_source_replaced_after_inspection_is_noticed(tmp_path: Path) -> None:
+    source = raw_file(tmp_path / "s.raw", 16 * MiB)
+    evil = tmp_path / "evil.qcow2"
+    qemu_img("create", "-q", "-f", "qcow2", "-b", "/etc/passwd", "-F", "raw", "-u", evil, "16M")
+    swapped = []
+
+    def swap(p: Progress) -> None:  # just before qemu-img starts
+        if p.phase == "converting" and not swapped:
+            os.replace(evil, source)
+            swapped.append(True)
+
+    with pytest.raises(SourceChanged):
+        ConvertJob(ConvertRequest(source, tmp_path / "o.raw", "raw"), QemuImg(), on_progress=swap).run()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.raw"]
+
+
+def test_source_truncated_or_deleted_mid_conversion(tmp_path: Path) -> None:
+    for action in ("truncate", "delete"):
+        source = raw_file(tmp_path / f"{action}.raw", 64 * MiB)
+
+        def hit(p: Progress, source: Path = source, action: str = action) -> None:
+            if p.phase == "converting" and p.done > 0 and source.exists():
+                if action == "truncate":
+                    os.truncate(source, MiB)
+                else:
+                    source.unlink()
+
+        request = ConvertRequest(source, tmp_path / f"{action}.qcow2", "qcow2", rate_limit=32 * MiB)
+        with pytest.raises(SourceChanged):
+            ConvertJob(request, QemuImg(), on_progress=hit).run()
+        assert not (tmp_path / f"{action}.qcow2").exists()
+        assert not (tmp_path / f"{action}.qcow2.part").exists()
+
+
+EDGE_NAMES = ["with space.qcow2", "new\nline.qcow2", "ünïcødé ✓.qcow2", "-f", "--help", "a:b:c.qcow2",
+              "nbd:127.0.0.1:1", "x" * 200 + ".qcow2"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", EDGE_NAMES, ids=[repr(n)[:20] for n in EDGE_NAMES])
+def test_paths_at_the_edges(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    qemu_img("create", "-q", "-f", "qcow2", path, "16M")
+    done = subprocess.run([sys.executable, "-m", "diskscope", "info", "--json", str(path)],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["path"] == str(path)
+    out = tmp_path / f"out-{abs(hash(name))}.raw"
+    ConvertJob(ConvertRequest(path, out, "raw"), QemuImg()).run()
+    assert out.stat().st_size == 16 * MiB
+
+
+def test_hanging_qemu_img_is_stopped_and_leaves_nothing(tmp_path: Path) -> None:
+    """A stand-in that sleeps, as a qemu-img stuck on dead storage would."""
+    from diskscope.core.errors import QemuImgLimitExceeded
+    from diskscope.core.qemu_img import Limits
+
+    stand_in = tmp_path / "qemu-img"
+    stand_in.write_text("#!/bin/sh\nsleep 600\n")
+    stand_in.chmod(0o755)
+    before = child_pids()
+    with pytest.raises(QemuImgLimitExceeded):
+        QemuImg(str(stand_in), Limits(wall_seconds=0.5)).run(["info"])
+    assert child_pids() - before == set()
