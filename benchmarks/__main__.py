@@ -21,6 +21,8 @@ def main() -> int:
     parser.add_argument("--only", action="append", default=[],
                         help="run only these groups: convert, download, inspect, memory, gui")  # fmt: skip
     parser.add_argument("--workdir", type=Path, help="where to make the data (default: a temp folder)")
+    parser.add_argument("--report-dir", type=Path, default=ROOT,
+                        help="where benchmarks/results and docs/performance.md are written (default: here)")  # fmt: skip
     args = parser.parse_args()
     sizes = rows.Sizes.pick(args.quick)
     work = Path(tempfile.mkdtemp(prefix="diskscope-bench-", dir=args.workdir))
@@ -44,7 +46,7 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(table(results))
-    write(results, args.quick, ROOT)
+    write(results, args.quick, args.report_dir)
     return 0
 
 
