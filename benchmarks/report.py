@@ -69,6 +69,7 @@ def write(rows: list[Row], quick: bool, root: Path) -> None:
         END,
     ]
     doc = root / "docs" / "performance.md"
+    doc.parent.mkdir(parents=True, exist_ok=True)
     text = doc.read_text() if doc.exists() else f"# Performance\n\n{START}\n{END}\n"
     text = re.sub(f"{START}.*?{END}", lambda _m: "\n".join(body), text, flags=re.S)
     doc.write_text(text)

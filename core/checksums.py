@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import queue
 import re
+import threading
 from dataclasses import dataclass
 
 from diskscope.core.errors import DiskscopeError
@@ -55,6 +57,10 @@ class MultiHasher:
         self._hashers.setdefault(algorithm, hashlib.new(algorithm))
         return True
 
+    def seal(self) -> None:
+        """No algorithm may be added from now on (the first byte is on its way)."""
+        self._fed = True
+
     def update(self, data: bytes | memoryview) -> None:
         self._fed = True
         for hasher in self._hashers.values():
@@ -62,3 +68,41 @@ class MultiHasher:
 
     def hexdigests(self) -> dict[str, str]:
         return {a: h.hexdigest() for a, h in self._hashers.items()}
+
+
+class BackgroundHasher:
+    """A MultiHasher fed from a second thread. hashlib releases the GIL on large buffers,
+    so hashing overlaps the network and the disk instead of adding to them. At most
+    `depth` chunks wait in between, so memory stays bounded."""
+
+    def __init__(self, algorithms: set[str], depth: int = 8) -> None:
+        self._hasher = MultiHasher(algorithms)
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._thread = threading.Thread(target=self._run, name="diskscope-hash", daemon=True)
+        self._thread.start()
+        self._closed = False
+
+    def _run(self) -> None:
+        while (block := self._queue.get()) is not None:
+            self._hasher.update(block)
+
+    def covers(self, algorithm: str) -> bool:
+        return self._hasher.covers(algorithm)
+
+    def add(self, algorithm: str) -> bool:
+        return self._hasher.add(algorithm)
+
+    def update(self, data: bytes) -> None:
+        self._hasher.seal()
+        self._queue.put(data)
+
+    def close(self) -> None:
+        """Stop the thread (after it has hashed everything queued); idempotent."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+            self._thread.join()
+
+    def hexdigests(self) -> dict[str, str]:
+        self.close()
+        return self._hasher.hexdigests()

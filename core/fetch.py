@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 import urllib3
-from diskscope.core.checksums import Checksum, MultiHasher, parse_checksum
+from diskscope.core.checksums import BackgroundHasher, Checksum, parse_checksum
 from diskscope.core.errors import Cancelled, DiskscopeError, UnsafeImage
 from diskscope.core.formats import ImageFormat
 from diskscope.core.http import (
@@ -110,6 +110,7 @@ class Download:
         self.session = session or session_for(request.options)
         self.keep_part = False  # True when a failure leaves the .part for a later resume
         self._response: requests.Response | None = None
+        self._state: _State | None = None
 
     def abort(self) -> None:
         """Cancel from another thread, without waiting for a blocked read to time out."""
@@ -145,6 +146,8 @@ class Download:
             ok = True
             return result
         finally:
+            if self._state is not None:
+                self._state.hasher.close()
             if not ok and not self.keep_part:
                 self.discard()
 
@@ -169,7 +172,8 @@ class Download:
         req = self.request
         # Only what must be checked; an unverified download still gets a sha256 to record.
         algorithms = {c.algorithm for c in req.expect.checksums} or {"sha256"}
-        state = _State(MultiHasher(algorithms), StreamInspector(req.expect.declared_format))
+        state = _State(BackgroundHasher(algorithms), StreamInspector(req.expect.declared_format), algorithms)
+        self._state = state
         if req.part.exists() and self._sidecar_matches():
             self._rehash(state)  # the kept bytes count only if they hash and inspect again
             logger.info("resuming %s from byte %d", req.part, state.offset)
@@ -347,9 +351,9 @@ class Download:
 
 
 class _State:
-    def __init__(self, hasher: MultiHasher, inspector: StreamInspector) -> None:
+    def __init__(self, hasher: BackgroundHasher, inspector: StreamInspector, algorithms: set[str]) -> None:
         self.hasher, self.inspector = hasher, inspector
-        self._algorithms = set(hasher.hexdigests())
+        self._algorithms = algorithms
         self.offset = 0
         self.checked = False
         self.content_md5: str | None = None
@@ -360,7 +364,9 @@ class _State:
         self.offset += len(block)
 
     def reset(self, declared: ImageFormat | None) -> None:
-        self.hasher = MultiHasher(self._algorithms | set(self.hasher.hexdigests()))
+        algorithms = self._algorithms | {a for a in ("md5",) if self.hasher.covers(a)}
+        self.hasher.close()
+        self.hasher = BackgroundHasher(algorithms)
         self.inspector = StreamInspector(declared)
         self.offset = 0
         self.checked = False
