@@ -4,7 +4,6 @@ QThread worker, progress through queued signals, exactly one ending per job."""
 from __future__ import annotations
 
 import itertools
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,11 +11,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from diskscope.core.errors import Cancelled, DiskscopeError
 from diskscope.core.progress import Progress
+from diskscope.gui.workers import Worker
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
-
-logger = logging.getLogger(__name__)
 
 
 class RunnableJob(Protocol):
@@ -59,33 +56,14 @@ class JobRecord:
         return self.kind == "fetch" and self.state == JobState.FAILED and part.exists()
 
 
-class JobWorker(QObject):
+class JobWorker(Worker):
+    """A Worker for a job, which also reports progress."""
+
     progressed = Signal(object)
-    succeeded = Signal(object)
-    failed = Signal(str)
-    cancelled = Signal()
-    finished = Signal()
 
     def __init__(self, job: RunnableJob) -> None:
-        super().__init__()
+        super().__init__(job.run)
         self.job = job
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            result = self.job.run()
-        except Cancelled:
-            self.cancelled.emit()
-        except DiskscopeError as exc:
-            logger.warning("job failed: %s", exc)
-            self.failed.emit(str(exc))
-        except Exception as exc:
-            logger.exception("unexpected error in a job")
-            self.failed.emit(f"Unexpected error ({exc}); the details are in View > Log.")
-        else:
-            self.succeeded.emit(result)
-        finally:
-            self.finished.emit()
 
 
 class _Running(QObject):

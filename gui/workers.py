@@ -13,15 +13,18 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from diskscope.core.errors import DiskscopeError
+from diskscope.core.errors import Cancelled, DiskscopeError
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 logger = logging.getLogger(__name__)
 
 
 class Worker(QObject):
+    """Runs one callable; ends with exactly one of succeeded, failed or cancelled."""
+
     succeeded = Signal(object)
     failed = Signal(str)
+    cancelled = Signal()
     finished = Signal()
 
     def __init__(self, fn: Callable[[], Any]) -> None:
@@ -32,7 +35,10 @@ class Worker(QObject):
     def run(self) -> None:
         try:
             result = self._fn()
+        except Cancelled:
+            self.cancelled.emit()
         except DiskscopeError as exc:
+            logger.info("failed: %s", exc)
             self.failed.emit(str(exc))
         except Exception as exc:
             logger.exception("unexpected error in a worker")
