@@ -258,6 +258,7 @@ class MainWindow(QMainWindow):
 
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("mainToolbar")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         toolbar.addActions([self.open_action, self.open_folder_action, self.refresh_action,
                             self.convert_action, self.fetch_action, self.export_action])  # fmt: skip
         self.list.addActions([self.refresh_action, self.convert_action, self.check_action,

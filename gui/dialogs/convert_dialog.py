@@ -183,6 +183,7 @@ class ConvertDialog(QDialog):
         from shlex import join
 
         self.command.setText(join(self.qemu.command(self.qemu.convert_args(plan.spec))))
+        self.command.setCursorPosition(0)
         self.space.setText(f"needs {size_with_exact(plan.required)}; {size_with_exact(plan.free)} free")
         self.space.setStyleSheet("")
         self.convert_button.setEnabled(plan.fits)

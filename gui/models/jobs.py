@@ -73,6 +73,8 @@ class JobsModel(HeaderTableModel):
                     return "100%"
                 fraction = p.fraction if p else None
                 return "" if fraction is None else f"{fraction * 100:.0f}%"
+            if column == self.BYTES and record.finished:
+                return finished_size(record)
             if column == self.BYTES and p is not None:
                 total = f" of {human_size(p.total)}" if p.total else ""
                 return f"{human_size(p.done)}{total}"
@@ -84,3 +86,13 @@ class JobsModel(HeaderTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return record.message or str(record.output)
         return None
+
+
+def finished_size(record: JobRecord) -> str:
+    """What a finished job produced: the output's size on disk, or the bytes fetched."""
+    result = record.result
+    download = getattr(result, "download", None)
+    if download is not None:
+        return f"{human_size(download.size)} fetched"
+    usage = getattr(result, "disk_usage", None)
+    return f"{human_size(usage)} on disk" if isinstance(usage, int) else ""

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from diskscope.core.convert import ConvertRequest
 from diskscope.core.pipeline import FetchRequest
+from diskscope.core.sizes import human_size
 from diskscope.gui.dialogs.convert_dialog import ConvertDialog
 from diskscope.gui.dialogs.fetch_dialog import FetchDialog, GlanceBrowser
 from diskscope.gui.jobs import JobState
@@ -118,6 +119,7 @@ def test_progress_reaches_the_bar_at_a_bounded_rate(qtbot, window: MainWindow, t
     assert record.progress_updates <= 15 * seconds + 10  # throttled to about ten a second
     row = window.jobs_panel.model.row_of(record.id)
     assert window.jobs_panel.model.index(row, 2).data() == "100%"
+    assert window.jobs_panel.model.index(row, 3).data() == f"{human_size(record.result.disk_usage)} on disk"
 
 
 def test_fetch_with_a_wrong_checksum_fails_and_leaves_nothing(
