@@ -9,6 +9,7 @@ only the same download ever resumes it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -230,26 +231,32 @@ class Download:
             self._accept(response, state)
             total = self._total(response, state)
             meter.total = total
-            with open(self.request.part, "r+b") as out:
-                out.seek(state.offset)
-                out.truncate()
-                while True:
-                    if self.cancel.is_set():
-                        raise Cancelled("The download was cancelled.")
-                    try:
-                        block = response.raw.read(CHUNK, decode_content=False)
-                    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError,
-                            OSError) as exc:  # fmt: skip
-                        raise _Resumable(str(exc)) from None
-                    if not block:
-                        break
-                    out.write(block)
-                    state.absorb(block)
-                    self._check_early(state)
-                    meter.update(state.offset)
+            try:
+                self._receive(response, state, meter)
+            except OSError as exc:  # the file's: the socket's became _Resumable
+                raise _write_error(self.request.part, exc) from None
             if total is not None and state.offset < total:
                 raise _Resumable("the connection closed early")
         meter.update(state.offset, force=True)
+
+    def _receive(self, response: requests.Response, state: _State, meter: ProgressMeter) -> None:
+        with open(self.request.part, "r+b") as out:
+            out.seek(state.offset)
+            out.truncate()
+            while True:
+                if self.cancel.is_set():
+                    raise Cancelled("The download was cancelled.")
+                try:
+                    block = response.raw.read(CHUNK, decode_content=False)
+                except (urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError,
+                        OSError) as exc:  # fmt: skip
+                    raise _Resumable(str(exc)) from None
+                if not block:
+                    break
+                out.write(block)
+                state.absorb(block)
+                self._check_early(state)
+                meter.update(state.offset)
 
     def _accept(self, response: requests.Response, state: _State) -> None:
         code = response.status_code
@@ -348,6 +355,12 @@ class Download:
             unverified=not verified, inspection=inspection, resumed_from=resumed_from,
             duration=time.monotonic() - started,
         )  # fmt: skip
+
+
+def _write_error(path: Path, exc: OSError) -> DiskscopeError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return NotEnoughSpaceForDownload("The destination filesystem filled up during the download.")
+    return DownloadFailed(f"Could not write {path}: {exc.strerror}.")
 
 
 class _State:

@@ -51,9 +51,12 @@ class JobRecord:
 
     @property
     def resumable(self) -> bool:
-        """A failed fetch whose .part was kept: Retry resumes it."""
-        part = self.output.with_name(self.output.name + ".part")
-        return self.kind == "fetch" and self.state == JobState.FAILED and part.exists()
+        """A failed fetch that kept its .part (and sidecar): Retry resumes it."""
+        if self.kind != "fetch" or self.state != JobState.FAILED:
+            return False
+        if self.output.is_dir():
+            return any(self.output.glob("*.part.meta"))
+        return self.output.with_name(self.output.name + ".part.meta").exists()
 
 
 class JobWorker(Worker):

@@ -261,3 +261,21 @@ def test_ui_keeps_processing_events_during_a_convert_and_a_download(
     assert convert.state == fetch.state == JobState.SUCCEEDED
     assert len(gaps) > 20
     assert max(gaps[1:]) < 1000, f"the UI thread stalled for {max(gaps)} ms"
+
+
+def test_an_interrupted_fetch_resumes_from_the_panel(qtbot, window: MainWindow, server: ImageServer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data = bytes(range(256)) * (16 * 1024)  # 4 MiB
+    server.files["d.img"] = data
+    checksum = "sha256:" + hashlib.sha256(data).hexdigest()
+    request = FetchRequest(server.url("d.img", "cut"), tmp_path, checksum=checksum, to_raw=False, retries=0)
+    record = window.start_fetch(request)
+    wait_job(qtbot, window, record)
+    assert record.state == JobState.FAILED and "resume" in record.message
+    window.jobs_panel.select(record.id)
+    assert record.resumable and window.jobs_panel.buttons["Retry"].text() == "Resume"
+    window.jobs_panel.retry()
+    wait_job(qtbot, window, record)
+    assert record.state == JobState.SUCCEEDED, record.message
+    assert record.result.download.resumed_from == len(data) // 2
+    assert (tmp_path / "d.img").read_bytes() == data
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.img"]

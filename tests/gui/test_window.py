@@ -242,3 +242,31 @@ def test_no_display_is_one_sentence() -> None:
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "--screenshot" in done.stderr
+
+
+def test_log_view_shows_recent_lines(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    from diskscope.gui.dialogs.log_view import LogDialog
+    from diskscope.gui.logbuffer import LOG_BUFFER
+
+    logging.getLogger().addHandler(LOG_BUFFER)
+    logging.getLogger().setLevel(logging.INFO)
+    try:
+        open_and_wait(qtbot, window, create(tmp_path / "logged.qcow2", "qcow2", "1M"))
+        dialog = LogDialog(window)
+        qtbot.addWidget(dialog)
+        assert "qemu-img info -f qcow2" in dialog.text.toPlainText()
+        assert "logged.qcow2" in dialog.text.toPlainText()
+    finally:
+        logging.getLogger().removeHandler(LOG_BUFFER)
+
+
+def test_about_names_the_versions(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import qVersion
+
+    from diskscope import __version__
+    from diskscope.gui.dialogs.about import about_text
+
+    text = about_text(window.qemu.version)  # type: ignore[union-attr]
+    assert __version__ in text and qVersion() in text and window.qemu.version in text  # type: ignore[union-attr]
