@@ -21,7 +21,7 @@ from pathlib import Path
 
 import requests
 import urllib3
-from diskscope.core.checksums import BackgroundHasher, Checksum, parse_checksum
+from diskscope.core.checksums import BackgroundHasher, Checksum
 from diskscope.core.errors import Cancelled, DiskscopeError, UnsafeImage
 from diskscope.core.formats import ImageFormat
 from diskscope.core.http import (
@@ -394,7 +394,3 @@ def _reason(exc: BaseException) -> str:
     if "Name or service not known" in text or "Failed to resolve" in text:
         return "the host name is unknown"
     return text.split(":")[-1].strip().rstrip(".") or "connection error"
-
-
-def user_checksum(text: str | None) -> tuple[Checksum, ...]:
-    return (parse_checksum(text),) if text else ()

@@ -37,10 +37,6 @@ class ImageFormat(StrEnum):
 # Formats qemu opens with its raw driver: they differ only in what the bytes hold.
 RAW_FAMILY = frozenset({ImageFormat.RAW, ImageFormat.ISO, ImageFormat.GPT, ImageFormat.MBR})
 
-# Formats refused outright: obsolete, unmaintained, or read-only drivers with a
-# history of parser bugs, none of which a hypervisor should be handed.
-BANNED = frozenset({ImageFormat.QED, ImageFormat.QCOW, ImageFormat.BOCHS, ImageFormat.CLOOP, ImageFormat.DMG})
-
 # Only unambiguous extensions declare a format; `.img`, `.raw` and unknown ones do not.
 _EXTENSIONS = {
     ".qcow2": ImageFormat.QCOW2,

@@ -1,4 +1,9 @@
-"""Other formats qemu knows, recognised by their magic alone."""
+"""Other formats qemu knows, recognised by their magic alone.
+
+qed, bochs, cloop and dmg (like qcow v1, in qcow.py) are refused outright: obsolete,
+unmaintained, or read-only drivers with a history of parser bugs, none of which a
+hypervisor should be handed. Parallels images are accepted.
+"""
 
 from __future__ import annotations
 

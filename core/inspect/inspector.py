@@ -59,9 +59,6 @@ class InspectionResult:
     def safe(self) -> bool:
         return not self.violations
 
-    def has(self, code: ViolationCode) -> bool:
-        return any(v.code == code for v in self.violations)
-
 
 def analyze(view: HeaderView, declared: ImageFormat | None = None) -> InspectionResult:
     """The verdict on what the view holds."""

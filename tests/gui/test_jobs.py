@@ -263,7 +263,9 @@ def test_ui_keeps_processing_events_during_a_convert_and_a_download(
     assert max(gaps[1:]) < 1000, f"the UI thread stalled for {max(gaps)} ms"
 
 
-def test_an_interrupted_fetch_resumes_from_the_panel(qtbot, window: MainWindow, server: ImageServer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_interrupted_fetch_resumes_from_the_panel(
+    qtbot, window: MainWindow, server: ImageServer, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     data = bytes(range(256)) * (16 * 1024)  # 4 MiB
     server.files["d.img"] = data
     checksum = "sha256:" + hashlib.sha256(data).hexdigest()

@@ -263,10 +263,9 @@ def test_log_view_shows_recent_lines(qtbot, window: MainWindow, tmp_path: Path) 
 
 
 def test_about_names_the_versions(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
-    from PySide6.QtCore import qVersion
-
     from diskscope import __version__
     from diskscope.gui.dialogs.about import about_text
+    from PySide6.QtCore import qVersion
 
     text = about_text(window.qemu.version)  # type: ignore[union-attr]
     assert __version__ in text and qVersion() in text and window.qemu.version in text  # type: ignore[union-attr]
