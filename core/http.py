@@ -7,10 +7,12 @@ and a redirect can only lead to http or https.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
+import urllib3
 from diskscope import __version__
 from diskscope.core.errors import DiskscopeError
 
@@ -39,6 +41,8 @@ class HttpOptions:
 
 
 def session_for(options: HttpOptions) -> requests.Session:
+    if options.insecure:  # the caller has warned the user once, in words; no warning per request
+        warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
     session = requests.Session()
     session.verify = options.ca_bundle or not options.insecure
     session.trust_env = False  # no proxies or netrc credentials picked up behind our back

@@ -26,10 +26,11 @@ class ImageServer(ThreadingHTTPServer):
         self.hits: Counter[str] = Counter()
         self.lock = threading.Lock()
         self.stall_seconds = 5.0
+        self.scheme = "http"
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self.server_address[1]}"
 
     def url(self, name: str, fault: str = "files") -> str:
         return f"{self.base}/{fault}/{name}"
@@ -140,8 +141,16 @@ class Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serving() -> Iterator[ImageServer]:
+def serving(tls: tuple[str, str] | None = None) -> Iterator[ImageServer]:
+    """The server in a thread; with `tls` (certificate file, key file) it speaks https."""
     server = ImageServer()
+    if tls is not None:
+        import ssl
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        server.scheme = "https"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -1,0 +1,81 @@
+"""TLS: verification on by default, a CA bundle accepted, and turning it off only on request
+(with a warning). A real https server on 127.0.0.1 with a certificate made in the test."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import ipaddress
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from diskscope.core.checksums import parse_checksum
+from diskscope.core.fetch import Download, DownloadRequest, Expectation
+from diskscope.core.http import DownloadFailed, HttpOptions
+from httpserver import serving
+
+DATA = b"\x5a" * (256 * 1024)
+CHECKSUM = "sha256:" + hashlib.sha256(DATA).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    folder = tmp_path_factory.mktemp("tls")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))  # fmt: skip
+    return str(cert_file), str(key_file)
+
+
+def _download(url: str, dest: Path, options: HttpOptions) -> bytes:
+    expect = Expectation(checksums=(parse_checksum(CHECKSUM),))
+    return Download(DownloadRequest(url, dest, options, expect, retries=0)).run().part.read_bytes()
+
+
+def test_unknown_certificate_is_refused_in_one_sentence(certificate: tuple[str, str], tmp_path: Path) -> None:
+    with serving(tls=certificate) as server:
+        server.files["d.img"] = DATA
+        with pytest.raises(DownloadFailed, match=r"TLS verification failed for 127\.0\.0\.1"):
+            _download(server.url("d.img"), tmp_path / "d.img", HttpOptions())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ca_bundle_and_insecure(certificate: tuple[str, str], tmp_path: Path) -> None:
+    with serving(tls=certificate) as server:
+        server.files["d.img"] = DATA
+        assert (
+            _download(server.url("d.img"), tmp_path / "a.img", HttpOptions(ca_bundle=certificate[0])) == DATA
+        )
+        assert _download(server.url("d.img"), tmp_path / "b.img", HttpOptions(insecure=True)) == DATA
+
+
+def test_cli_warns_when_verification_is_off(certificate: tuple[str, str], tmp_path: Path) -> None:
+    with serving(tls=certificate) as server:
+        server.files["d.img"] = DATA
+        done = subprocess.run(
+            [sys.executable, "-m", "diskscope", "fetch", server.url("d.img"), str(tmp_path / "d.img"),
+             "--keep-format", "--checksum", CHECKSUM, "--insecure", "-q"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith("diskscope: warning: TLS verification is off")
+    assert done.stderr.count("\n") == 1
+    assert (tmp_path / "d.img").read_bytes() == DATA
