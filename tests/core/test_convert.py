@@ -165,21 +165,13 @@ def test_not_enough_space_is_refused_before_starting(tmp_path: Path) -> None:
     assert not any(call[0] == "convert" for call in qemu.calls)
 
 
-def test_real_disk_full_leaves_nothing(tmp_path: Path) -> None:
-    """A real 4 MiB tmpfs; the pre-flight check is told there is room, so qemu-img hits ENOSPC."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
-                      capture_output=True).returncode != 0:  # fmt: skip
-        pytest.skip("mounting a small tmpfs needs root")
-    try:
-        source = raw_with_data(tmp_path / "s.raw", 32 * MiB, ((0, 16 * MiB, 0x44),))
-        with pytest.raises(NotEnoughSpace, match="filled up"):
-            ConvertJob(ConvertRequest(source, mount / "o.raw", "raw"), QemuImg(),
-                       free_space=lambda _folder: 1 << 40).run()  # fmt: skip
-        assert list(mount.iterdir()) == []
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
+def test_real_disk_full_leaves_nothing(tmp_path: Path, small_filesystem: Path) -> None:
+    """The pre-flight check is told there is room, so qemu-img hits a real ENOSPC."""
+    source = raw_with_data(tmp_path / "s.raw", 32 * MiB, ((0, 16 * MiB, 0x44),))
+    with pytest.raises(NotEnoughSpace, match="filled up"):
+        ConvertJob(ConvertRequest(source, small_filesystem / "o.raw", "raw"), QemuImg(),
+                   free_space=lambda _folder: 1 << 40).run()  # fmt: skip
+    assert list(small_filesystem.iterdir()) == []
 
 
 def test_file_size_limit_on_the_child_is_reported_and_cleaned(tmp_path: Path) -> None:
