@@ -498,7 +498,11 @@ class MainWindow(QMainWindow):
         return self._submit("convert", name, Path(request.destination), factory)
 
     @Slot()
-    def fetch_dialog(self, url: str = "") -> None:
+    def fetch_dialog(self) -> None:
+        """File > Fetch, the toolbar button and Ctrl+Shift+F: the dialog, with no URL yet."""
+        self.open_fetch("")
+
+    def open_fetch(self, url: str) -> None:
         dialog = FetchDialog(self.settings, self.runner, url, self)
         if dialog.exec() and dialog.fetch_request is not None:
             self.start_fetch(dialog.fetch_request)
@@ -636,7 +640,7 @@ class MainWindow(QMainWindow):
         urls = event.mimeData().urls()
         if len(urls) == 1 and urls[0].scheme() in ("http", "https"):
             event.acceptProposedAction()
-            self.fetch_dialog(urls[0].toString())
+            self.open_fetch(urls[0].toString())
             return
         paths = [url.toLocalFile() for url in urls if url.isLocalFile()]
         if paths:
