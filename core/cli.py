@@ -117,6 +117,10 @@ def cmd_info(args: argparse.Namespace) -> int:
             return inspect_image(path, qemu, args.format)
         except DiskscopeError as exc:
             return exc
+        except Exception as exc:  # a bug must not cost the other files their reports
+            logger.debug("unexpected error inspecting %s", path, exc_info=True)
+            return DiskscopeError(f"{os.path.abspath(path)} could not be inspected (unexpected "
+                                  f"{type(exc).__name__}); run with --verbose for details.")  # fmt: skip
 
     workers = min(len(args.paths), 2 * (os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
