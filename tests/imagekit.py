@@ -12,7 +12,6 @@ import struct
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
-
 from typing import IO, Any
 
 from diskscope.core.qemu_img import Completed, Limits, QemuImg
