@@ -69,7 +69,12 @@ class PrivateFolder:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.parent_fd = os.open(folder, _DIRECTORY)
+        try:
+            self.parent_fd = os.open(folder, _DIRECTORY)
+        except OSError as exc:
+            raise DestinationChanged(
+                f"The destination folder {folder} cannot be opened: {exc.strerror}."
+            ) from None
         try:
             made = tempfile.mkdtemp(prefix=".diskscope-", dir=f"/proc/self/fd/{self.parent_fd}")
             self.name = os.path.basename(made)
