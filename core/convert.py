@@ -229,7 +229,9 @@ def settled_identity(path: str | os.PathLike[str]) -> FileIdentity:
 
     Timestamps come from a coarse clock (one tick, or a whole second on filesystems that
     store seconds only): a write in the same tick as the last one would keep st_ctime_ns.
-    Waiting until the clock has passed the tick makes any later write visible.
+    Waiting until the clock has passed the tick makes any later write visible. A ctime
+    in the future (a clock that was ahead) could be matched by a write once the clock gets
+    there, so such a file is refused.
     """
     for _ in range(3):
         identity = file_identity(path)
@@ -237,6 +239,9 @@ def settled_identity(path: str | os.PathLike[str]) -> FileIdentity:
         wait = identity.ctime_ns + grain - time.time_ns()
         if wait <= 0:
             return identity
+        if wait > 2 * grain:
+            raise SourceChanged("The source file was last changed in the future by this system's clock; "
+                                "fix the clock or touch the file, then convert it again.")  # fmt: skip
         time.sleep(wait / 1e9)
         if file_identity(path) == identity:
             return identity

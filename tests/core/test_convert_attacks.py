@@ -359,12 +359,15 @@ def test_destination_turned_into_a_device_during_the_conversion(tmp_path: Path) 
     assert names(tmp_path) == ["o.qcow2", "s.raw"]
 
 
-def _pids_named(name: str) -> set[int]:
+def _qemu_img_working_in(folder: Path) -> set[int]:
+    """qemu-img processes whose command line names `folder` (other tests may run qemu-img too)."""
     found = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if (entry / "comm").read_text().strip() == name:
+                if (entry / "comm").read_text().strip() == "qemu-img" and str(folder) in (
+                    entry / "cmdline"
+                ).read_text(errors="replace"):
                     found.add(int(entry.name))
             except OSError:
                 continue
@@ -374,7 +377,6 @@ def _pids_named(name: str) -> set[int]:
 @pytest.mark.parametrize("signo", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_sigterm_and_sighup_cancel_like_ctrl_c(tmp_path: Path, signo: int) -> None:
     source = raw_file(tmp_path / "s.raw", 128 * MiB)
-    qemu_before = _pids_named("qemu-img")
     proc = _cli("convert", source, tmp_path / "o.qcow2", "-O", "qcow2", "--rate-limit", str(4 * MiB), "-q")
     sizes: list[int] = []
     deadline = time.monotonic() + WAIT
@@ -384,13 +386,14 @@ def test_sigterm_and_sighup_cancel_like_ctrl_c(tmp_path: Path, signo: int) -> No
             sizes.append(parts[0].stat().st_blocks)
         time.sleep(0.05)
     assert len(set(sizes)) >= 2 and proc.poll() is None, "the partial file must be growing"
+    assert _qemu_img_working_in(tmp_path), "qemu-img is at work when the signal arrives"
     proc.send_signal(signo)
     _out, err = proc.communicate(timeout=WAIT)
     assert proc.returncode == 128 + signo, err
     one_sentence(err)
     assert "interrupted" in err
     assert names(tmp_path) == ["s.raw"]
-    assert _pids_named("qemu-img") - qemu_before == set()
+    assert _qemu_img_working_in(tmp_path) == set()
 
 
 # -- stalls -----------------------------------------------------------------------------------
