@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -239,6 +240,10 @@ def _add_convert(sub: argparse._SubParsersAction[argparse.ArgumentParser],
         "--rate-limit", type=_positive_int, metavar="BYTES_PER_S",
         help="throttle the conversion's I/O (qemu-img -r), to spare shared storage",
     )  # fmt: skip
+    convert.add_argument(
+        "--stall-timeout", type=_positive_int, default=300, metavar="SECONDS",
+        help="stop qemu-img when it makes no progress and does no I/O this long (default %(default)s)",
+    )  # fmt: skip
     convert.add_argument("--json", action="store_true", help="print the result as JSON")
     convert.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     convert.set_defaults(func=cmd_convert)
@@ -251,7 +256,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         subformat=args.subformat, compression=args.compress, preallocation=args.preallocation,
         cluster_size=args.cluster_size, compat=args.compat, overwrite=args.overwrite,
         compare=args.compare, allow_owned_backing=args.allow_owned_backing,
-        rate_limit=args.rate_limit,
+        rate_limit=args.rate_limit, stall_timeout=args.stall_timeout,
     )  # fmt: skip
     source, destination = Path(args.source), Path(args.destination)
     if args.preset:
@@ -423,12 +428,40 @@ def _end_progress(quiet: bool) -> None:
         print(file=sys.stderr)
 
 
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: handled like Ctrl-C; the exit status is 128 + the signal number."""
+
+    def __init__(self, signo: int) -> None:
+        super().__init__(signo)
+        self.signo = signo
+
+
+def _stop_on_signal(signo: int, _frame: object) -> None:
+    raise _Stopped(signo)
+
+
 def _run_cancellable(work: Callable[[], T], cancel: threading.Event) -> T:
-    """Run `work` in a thread so that Ctrl-C can ask it to cancel and wait for its clean-up.
+    """Run `work` in a thread so that Ctrl-C, SIGTERM or SIGHUP can ask it to cancel and
+    wait for its clean-up.
 
     The wait is on an Event, not on Thread.join: a join interrupted by Ctrl-C can
     return early on a second call, before the job has removed its partial output.
+    A second signal during the clean-up is ignored for the same reason.
     """
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        return _wait_for(work, cancel, ())
+    stopping = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {signo: signal.getsignal(signo) for signo in stopping}
+    for signo in stopping[1:]:
+        signal.signal(signo, _stop_on_signal)
+    try:
+        return _wait_for(work, cancel, stopping)
+    finally:
+        for signo, handler in previous.items():
+            signal.signal(signo, handler)
+
+
+def _wait_for(work: Callable[[], T], cancel: threading.Event, stopping: tuple[int, ...]) -> T:
     outcome: dict[str, Any] = {}
     finished = threading.Event()
 
@@ -446,6 +479,8 @@ def _run_cancellable(work: Callable[[], T], cancel: threading.Event) -> T:
             pass
     except KeyboardInterrupt:
         cancel.set()
+        for signo in stopping:
+            signal.signal(signo, lambda *_: None)
         finished.wait()
         raise
     if "error" in outcome:
@@ -480,9 +515,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(file=sys.stderr)
         _say(str(exc))
         return EXIT_INTERRUPTED if isinstance(exc, Cancelled) else EXIT_ERROR
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         _say("interrupted; nothing partial was left behind.")
-        return EXIT_INTERRUPTED
+        return 128 + exc.signo if isinstance(exc, _Stopped) else EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_ERROR
     except Exception as exc:  # a bug: one sentence, the traceback only with --verbose

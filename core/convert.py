@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from diskscope.core.chain import chain_is_sound, walk_backing_chain
+from diskscope.core.chain import ChainLayer, chain_is_sound, walk_backing_chain
 from diskscope.core.errors import (
     Cancelled,
     DiskscopeError,
@@ -33,7 +33,14 @@ from diskscope.core.errors import (
 from diskscope.core.formats import ImageFormat
 from diskscope.core.inspect.inspector import inspect_file
 from diskscope.core.inspect.verdict import ViolationCode
-from diskscope.core.placement import DestinationExists, free_space, place_file
+from diskscope.core.placement import (  # noqa: F401  (DestinationExists: re-exported)
+    DestinationChanged,
+    DestinationExists,
+    PrivateFolder,
+    check_destination,
+    free_space,
+    place_file,
+)
 from diskscope.core.presets import PRESETS
 from diskscope.core.progress import ProgressCallback, ProgressMeter
 from diskscope.core.qemu_img import CONVERSION_LIMITS, Completed, ConvertSpec, Limits, QemuImg
@@ -72,6 +79,22 @@ class SourceChanged(DiskscopeError):
     """The source file changed between inspection and the end of the conversion."""
 
 
+class ConversionStalled(DiskscopeError):
+    """qemu-img made no progress and did no I/O for the stall timeout."""
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    """Which file, and in what state: st_ctime_ns changes on every write, rename or chmod,
+    and unlike st_mtime_ns no `utime` can put it back."""
+
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+
+
 @dataclass(frozen=True)
 class ConvertRequest:
     source: Path
@@ -92,6 +115,7 @@ class ConvertRequest:
     coroutines: int = 8
     rate_limit: int | None = None
     preset: str | None = None
+    stall_timeout: float | None = 300.0  # seconds without progress or I/O; None: wait forever
 
     @classmethod
     def from_preset(cls, name: str, source: Path, destination: Path, **kw: object) -> ConvertRequest:
@@ -122,15 +146,15 @@ class ConvertPlan:
     free: int  # bytes free where it goes
     data_bytes: int | None  # allocated guest data, when known
     virtual_size: int  # of the output
-    source_fingerprint: tuple[int, int, int, int]  # as it was when it was inspected
+    source_identity: tuple[FileIdentity, ...]  # the source and its backing layers, before inspection
 
     @property
     def fits(self) -> bool:
         return self.required <= self.free
 
     @property
-    def part(self) -> Path:
-        return Path(self.spec.target)
+    def destination(self) -> Path:
+        return Path(os.path.abspath(self.request.destination))
 
 
 @dataclass(frozen=True)
@@ -191,30 +215,49 @@ def build_options(request: ConvertRequest) -> tuple[str, ...]:
     return tuple(f"{k}={v}" for k, v in options.items())
 
 
-def supports_direct_io(folder: Path) -> bool:
-    """Whether files in `folder` can be opened with O_DIRECT (tmpfs cannot)."""
-    try:
-        fd, name = tempfile.mkstemp(prefix=".diskscope-odirect-", dir=folder)
-    except OSError:
-        return False
-    os.close(fd)
-    try:
-        os.close(os.open(name, os.O_WRONLY | getattr(os, "O_DIRECT", 0)))
-        return hasattr(os, "O_DIRECT")
-    except OSError:
-        return False
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(name)
-
-
-def fingerprint(path: str | os.PathLike[str]) -> tuple[int, int, int, int]:
-    """Identity and state of a file: a replaced, truncated or rewritten source changes it."""
+def file_identity(path: str | os.PathLike[str]) -> FileIdentity:
+    """The identity and state of a file: a replaced, truncated or rewritten source changes it."""
     try:
         st = os.stat(path)
     except OSError:
         raise SourceChanged("The source file disappeared during the conversion.") from None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    return FileIdentity(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def settled_identity(path: str | os.PathLike[str]) -> FileIdentity:
+    """The identity, taken once the clock has moved past the file's last change.
+
+    Timestamps come from a coarse clock (one tick, or a whole second on filesystems that
+    store seconds only): a write in the same tick as the last one would keep st_ctime_ns.
+    Waiting until the clock has passed the tick makes any later write visible. A ctime
+    in the future (a clock that was ahead) could be matched by a write once the clock gets
+    there, so such a file is refused.
+    """
+    for _ in range(3):
+        identity = file_identity(path)
+        grain = 2_000_000_000 if identity.ctime_ns % 1_000_000_000 == 0 else 50_000_000
+        wait = identity.ctime_ns + grain - time.time_ns()
+        if wait <= 0:
+            return identity
+        if wait > 2 * grain:
+            raise SourceChanged("The source file was last changed in the future by this system's clock; "
+                                "fix the clock or touch the file, then convert it again.")  # fmt: skip
+        time.sleep(wait / 1e9)
+        if file_identity(path) == identity:
+            return identity
+    raise SourceChanged("The source file is still being written; convert it once it is finished.")
+
+
+def supports_direct_io(folder: Path) -> bool:
+    """Whether files in `folder` can be opened with O_DIRECT (tmpfs cannot). The probe is an
+    unnamed O_TMPFILE, so that it never creates or unlinks a name in a shared folder."""
+    if not hasattr(os, "O_TMPFILE") or not hasattr(os, "O_DIRECT"):
+        return False
+    try:
+        os.close(os.open(folder, os.O_WRONLY | os.O_TMPFILE | os.O_DIRECT, 0o600))
+    except OSError:
+        return False
+    return True
 
 
 def plan_conversion(
@@ -226,25 +269,21 @@ def plan_conversion(
     source = Path(os.path.abspath(request.source))
     destination = Path(os.path.abspath(request.destination))
     options = build_options(request)
-    before = fingerprint(os.path.realpath(source))  # taken before inspection: see ConvertJob.run
-    report = _gate(source, qemu, request.allow_owned_backing)
+    target = os.path.realpath(source)
+    before = settled_identity(target)  # taken before inspection: see ConvertJob.run
+    report, chain, layer_identities = _gate(source, qemu, request.allow_owned_backing)
     folder = destination.parent
     if not folder.is_dir():
         raise DiskscopeError(f"The destination folder {folder} does not exist.")
-    if os.path.lexists(destination):
-        if destination.exists() and os.path.samefile(destination, source):
-            raise DiskscopeError("The destination is the source itself.")
-        if not request.overwrite:
-            raise DestinationExists(f"{destination} exists; choose another name or allow overwriting.")
-        if destination.is_dir():
-            raise DiskscopeError(f"{destination} is a directory.")
+    if os.path.isfile(destination) and os.path.samefile(destination, source):
+        raise DiskscopeError("The destination is the source itself.")
+    check_destination(destination, request.overwrite)
     fmt = report.format.qemu_driver
-    target = os.path.realpath(source)
     virtual = report.virtual_size or 0
     if request.round_to:
         virtual = -(-virtual // request.round_to) * request.round_to
-    data_bytes = _data_bytes(qemu, target, fmt, virtual)
-    required = _required(qemu, request, target, fmt, options, data_bytes, virtual)
+    data_bytes = _data_bytes(qemu, target, fmt, virtual, chain)
+    required = _required(qemu, request, target, fmt, options, data_bytes, virtual, chain)
     free = free_space(folder)
     if required > free:
         raise NotEnoughSpace(
@@ -256,7 +295,7 @@ def plan_conversion(
     spec = ConvertSpec(
         source=target,
         source_format=fmt,
-        target=str(destination.with_name(destination.name + ".part")),
+        target=str(folder / ".diskscope-XXXXXXXX" / _part_name(destination)),  # made by run()
         target_format=request.target,
         options=options,
         compress=compress,
@@ -266,8 +305,14 @@ def plan_conversion(
         coroutines=request.coroutines,
         out_of_order=request.target in ("raw", "qcow2") and not compress,
         rate_limit=request.rate_limit,
+        source_chain=chain,
     )
-    return ConvertPlan(request, report, spec, required, free, data_bytes, virtual, before)
+    identities = (before, *layer_identities)
+    return ConvertPlan(request, report, spec, required, free, data_bytes, virtual, identities)
+
+
+def _part_name(destination: Path) -> str:
+    return destination.name + ".part"
 
 
 def _required(
@@ -278,13 +323,14 @@ def _required(
     options: tuple[str, ...],
     data_bytes: int | None,
     virtual: int,
+    chain: tuple[tuple[str, str], ...],
 ) -> int:
     """Bytes the output will take: `measure` where qemu-img can, an upper estimate elsewhere."""
     sparse = request.preallocation in (None, "off") and request.subformat != "fixed"
     if request.target == "raw" and sparse and data_bytes is not None:
         return data_bytes  # raw output stays sparse: only the data takes space
     try:
-        return qemu.measure(path, fmt, request.target, options).required
+        return qemu.measure(path, fmt, request.target, options, chain).required
     except QemuImgError as exc:
         if "does not support size measurement" not in str(exc):
             raise
@@ -293,27 +339,47 @@ def _required(
     return payload + payload // 64 + (8 << 20)
 
 
-def _gate(source: Path, qemu: QemuImg, allow_owned_backing: bool) -> ImageReport:
+Chain = tuple[tuple[str, str], ...]
+
+
+def _gate(
+    source: Path, qemu: QemuImg, allow_owned_backing: bool
+) -> tuple[ImageReport, Chain, tuple[FileIdentity, ...]]:
+    """The inspected source; with an owned chain, also its backing layers (path, format) and
+    their identities, taken before the inspection that is used (the walk runs twice)."""
     report = inspect_image(source, qemu)
     if report.safe:
-        return report
+        return report, (), ()
     only_backing = all(v.code == ViolationCode.BACKING_FILE for v in report.violations)
-    if allow_owned_backing and only_backing:
-        layers = walk_backing_chain(source, qemu)
-        if chain_is_sound(layers):
-            info = layers[0].info
-            return replace(report, info=info, violations=())
-        bad = next(layer for layer in layers if layer.status.value != "ok")
-        raise UnsafeImage(f"The backing chain cannot be used: {bad.path}: {bad.message}")
-    raise UnsafeImage(f"{source} was refused: {report.violations[0].message}", report.violations)
+    if not (allow_owned_backing and only_backing):
+        raise UnsafeImage(f"{source} was refused: {report.violations[0].message}", report.violations)
+    first = _sound_chain(walk_backing_chain(source, qemu))
+    identities = tuple(settled_identity(os.path.realpath(layer.path)) for layer in first[1:])
+    layers = _sound_chain(walk_backing_chain(source, qemu))
+    if [layer.path for layer in layers] != [layer.path for layer in first]:
+        raise SourceChanged("The backing chain changed while it was inspected; convert it again.")
+    chain = tuple((os.path.realpath(layer.path), _driver(layer)) for layer in layers[1:])
+    return replace(report, info=layers[0].info, violations=()), chain, identities
 
 
-def _data_bytes(qemu: QemuImg, path: str, fmt: str, size: int) -> int | None:
+def _sound_chain(layers: list[ChainLayer]) -> list[ChainLayer]:
+    if chain_is_sound(layers):
+        return layers
+    bad = next(layer for layer in layers if layer.status.value != "ok")
+    raise UnsafeImage(f"The backing chain cannot be used: {bad.path}: {bad.message}")
+
+
+def _driver(layer: ChainLayer) -> str:
+    assert layer.format is not None  # a sound layer was inspected
+    return layer.format.qemu_driver
+
+
+def _data_bytes(qemu: QemuImg, path: str, fmt: str, size: int, chain: Chain) -> int | None:
     """Allocated guest data, from a bounded map; None when the map is too fragmented."""
     if size == 0:
         return 0
     try:
-        extents = qemu.map(path, fmt, max_length=size, max_extents=100_000)
+        extents = qemu.map(path, fmt, max_length=size, max_extents=100_000, chain=chain)
     except QemuImgError:
         return None
     if sum(e.length for e in extents) < size:
@@ -343,38 +409,56 @@ class ConvertJob:
 
     def run(self) -> ConvertResult:
         started = time.monotonic()
-        plan = self.plan = plan_conversion(self.request, self.qemu, self.free_space)
-        part = plan.part
-        done = False
+        plan = plan_conversion(self.request, self.qemu, self.free_space)
+        destination = plan.destination
+        private = PrivateFolder(destination.parent)
         try:
-            self._remove(part)
-            if plan.spec.no_create:
-                self.qemu.create(part, plan.request.target, plan.virtual_size, plan.spec.options)
-            # The file qemu-img converts must be the one that was inspected, start to end.
-            self._check_source(plan)
-            self._convert(plan)
-            self._check_source(plan)
-            checks = self._verify(plan)
-            place_file(part, Path(os.path.abspath(plan.request.destination)), plan.request.overwrite)
-            done = True
+            name = _part_name(destination)
+            # What the user sees names the folder; what runs reaches it through our descriptor.
+            self.plan = replace(plan, spec=replace(plan.spec, target=str(private.shown / name)))
+            plan = replace(plan, spec=replace(plan.spec, target=private.path(name)))
+            checks = self._produce(plan, private)
+            place_file(name, destination, plan.request.overwrite, finished_dir_fd=private.fd,
+                       destination_dir_fd=private.parent_fd)  # fmt: skip
         finally:
-            if not done:
-                self._remove(part)
-        output = Path(os.path.abspath(plan.request.destination))
+            private.remove()
         return ConvertResult(
-            output=output,
+            output=destination,
             format=plan.request.target,
             subformat=plan.request.subformat,
             virtual_size=plan.virtual_size,
-            disk_usage=os.stat(output).st_blocks * 512,
+            disk_usage=os.stat(destination).st_blocks * 512,
             duration=time.monotonic() - started,
             command=self.command_line(),
             checks=checks,
         )
 
+    def _produce(self, plan: ConvertPlan, private: PrivateFolder) -> tuple[str, ...]:
+        """Write and verify the partial file. The file qemu-img reads must be the one that
+        was inspected, from before it starts until after the output was checked."""
+        if plan.spec.no_create:
+            self.qemu.create(plan.spec.target, plan.request.target, plan.virtual_size, plan.spec.options)
+        self._check_source(plan)
+        self._convert(plan)
+        self._check_source(plan)
+        self._check_folder(private)
+        checks = self._verify(plan)
+        self._check_source(plan)
+        self._check_folder(private)
+        return checks
+
+    @staticmethod
+    def _check_folder(private: PrivateFolder) -> None:
+        if not private.intact():
+            raise DestinationChanged(
+                f"The folder {private.folder} was removed or replaced during the conversion."
+            )
+
     @staticmethod
     def _check_source(plan: ConvertPlan) -> None:
-        if fingerprint(plan.spec.source) != plan.source_fingerprint:
+        paths = (plan.spec.source, *(path for path, _ in plan.spec.source_chain))
+        now = tuple(file_identity(path) for path in paths)
+        if now != plan.source_identity:
             raise SourceChanged("The source file changed after it was inspected; convert it again.")
 
     def command_line(self) -> str:
@@ -411,11 +495,13 @@ class ConvertJob:
         assert proc.stdout is not None
         fd = proc.stdout.fileno()
         buffer = b""
+        stall = _StallWatch(proc.pid, self.request.stall_timeout)
         with selectors.DefaultSelector() as selector:
             selector.register(fd, selectors.EVENT_READ)
             while True:
                 if self.cancel.is_set():
                     raise Cancelled("The conversion was cancelled.")
+                stall.check()
                 if not selector.select(timeout=0.1):
                     continue
                 chunk = os.read(fd, 4096)
@@ -427,6 +513,7 @@ class ConvertJob:
                     match = _PROGRESS.search(piece)
                     if match:
                         meter.update(int(total * float(match[1]) / 100))
+                        stall.advanced(float(match[1]))
         proc.wait()
         if self.cancel.is_set():
             raise Cancelled("The conversion was cancelled.")
@@ -434,7 +521,7 @@ class ConvertJob:
     def _verify(self, plan: ConvertPlan) -> tuple[str, ...]:
         meter = ProgressMeter("verifying output", None, self.on_progress)
         meter.update(0, force=True)
-        part, target = plan.part, plan.request.target
+        part, target = Path(plan.spec.target), plan.request.target
         ours = inspect_file(part, ImageFormat(target) if target != "raw" else None)
         if not ours.safe or ours.format.qemu_driver != target:
             why = ours.violations[0].message if ours.violations else f"it reads as {ours.format}"
@@ -455,16 +542,49 @@ class ConvertJob:
         if compare:
             if self.cancel.is_set():
                 raise Cancelled("The conversion was cancelled.")
-            same = self.qemu.compare(plan.spec.source, plan.spec.source_format, part, target, self.limits)
+            spec = plan.spec
+            same = self.qemu.compare(spec.source, spec.source_format, part, target, self.limits,
+                                     first_chain=spec.source_chain)  # fmt: skip
             if not same:
                 raise VerificationFailed("qemu-img compare found the output differs from the source.")
             checks.append("qemu-img compare: identical to the source")
         return tuple(checks)
 
-    @staticmethod
-    def _remove(path: Path) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+
+class _StallWatch:
+    """Whether qemu-img still moves: its progress, or the bytes it reads and writes
+    (/proc/PID/io), must change within `timeout` seconds. A disk of an exabyte of holes
+    makes qemu-img spin for hours at 0 % with neither."""
+
+    def __init__(self, pid: int, timeout: float | None) -> None:
+        self.io_path = f"/proc/{pid}/io"
+        self.timeout = timeout
+        self.last = (-1.0, self._io())
+        self.since = time.monotonic()
+
+    def _io(self) -> int:
+        try:
+            with open(self.io_path) as f:
+                fields = dict(line.split(":", 1) for line in f)
+        except (OSError, ValueError):
+            return -1
+        return int(fields.get("rchar", -1)) + int(fields.get("wchar", -1))
+
+    def advanced(self, percent: float) -> None:
+        if percent > self.last[0]:
+            self.last, self.since = (percent, self.last[1]), time.monotonic()
+
+    def check(self) -> None:
+        if self.timeout is None:
+            return
+        io = self._io()
+        if io != self.last[1]:
+            self.last, self.since = (self.last[0], io), time.monotonic()
+        elif time.monotonic() - self.since > self.timeout:
+            raise ConversionStalled(
+                f"qemu-img made no progress and did no I/O for {self.timeout:g} s and was stopped; "
+                "the image may be too large to convert (see --stall-timeout)."
+            )
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

@@ -1,16 +1,36 @@
-"""Putting finished output in place: fsync, then a rename that never clobbers by surprise."""
+"""Where output is made and how it is put in place.
+
+Partial output lives in a `PrivateFolder`: a 0700 folder made beside the destination
+and held open, so that a name that someone else can write (`DST.part`, the folder's own
+name in a shared folder) is never opened, unlinked or followed. The finished file is
+moved into place by a rename or link of our own file, which replaces a name and never
+writes through a link; the destination is a regular file or absent.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import stat
+import tempfile
 from pathlib import Path
 
 from diskscope.core.errors import DiskscopeError
 
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
 
 class DestinationExists(DiskscopeError):
     """The destination exists and overwriting was not asked for."""
+
+
+class UnsuitableDestination(DiskscopeError):
+    """The destination is not a regular file (a link, a device, a folder...)."""
+
+
+class DestinationChanged(DiskscopeError):
+    """The destination folder, or our private folder in it, was removed or replaced."""
 
 
 def free_space(folder: Path) -> int:
@@ -18,32 +38,140 @@ def free_space(folder: Path) -> int:
     return shutil.disk_usage(folder).free
 
 
-def place_file(finished: Path, destination: Path, overwrite: bool) -> None:
+def check_destination(destination: Path, overwrite: bool, dir_fd: int | None = None) -> None:
+    """Absent, or a regular file that may be replaced; never a link, a device or a folder.
+
+    A symbolic link is refused rather than replaced: a user who names a link most likely
+    means the file behind it, and writing there is exactly what we never do.
+    """
+    where: str | Path = destination.name if dir_fd is not None else destination
+    try:
+        st = os.stat(where, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if not overwrite:
+        raise DestinationExists(f"{destination} exists; choose another name or allow overwriting.")
+    if stat.S_ISLNK(st.st_mode):
+        raise UnsuitableDestination(
+            f"{destination} is a symbolic link; name the file itself or remove the link."
+        )
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "a device or other special file"
+        raise UnsuitableDestination(f"{destination} is {kind}; only a regular file is ever replaced.")
+
+
+class PrivateFolder:
+    """A folder only we can enter, beside the destination, reached only through descriptors.
+
+    `path(name)` is a /proc/PID/fd path: qemu-img (our child, same user) opens files in
+    this very folder even if its name in the destination folder is renamed or replaced.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        try:
+            self.parent_fd = os.open(folder, _DIRECTORY)
+        except OSError as exc:
+            raise DestinationChanged(
+                f"The destination folder {folder} cannot be opened: {exc.strerror}."
+            ) from None
+        try:
+            made = tempfile.mkdtemp(prefix=".diskscope-", dir=f"/proc/self/fd/{self.parent_fd}")
+            self.name = os.path.basename(made)
+            self.fd = os.open(self.name, _DIRECTORY | os.O_NOFOLLOW, dir_fd=self.parent_fd)
+        except OSError as exc:
+            os.close(self.parent_fd)
+            raise DiskscopeError(f"Nothing can be written in {folder}: {exc.strerror}.") from None
+        st = os.fstat(self.fd)
+        if st.st_uid != os.geteuid() or stat.S_IMODE(st.st_mode) != 0o700 or os.listdir(self.fd):
+            self.close()
+            raise DestinationChanged(f"Our private folder in {folder} was replaced; the job was stopped.")
+
+    @property
+    def shown(self) -> Path:
+        """Where the folder is, for messages and for the command a user copies."""
+        return self.folder / self.name
+
+    def path(self, name: str) -> str:
+        return f"/proc/{os.getpid()}/fd/{self.fd}/{name}"
+
+    def intact(self) -> bool:
+        """Whether the folder is still linked where we made it."""
+        with contextlib.suppress(OSError):
+            here = os.stat(self.name, dir_fd=self.parent_fd, follow_symlinks=False)
+            ours = os.fstat(self.fd)
+            return (here.st_dev, here.st_ino) == (ours.st_dev, ours.st_ino)
+        return False
+
+    def remove(self) -> None:
+        """Remove what we made: the files in our folder, then the folder if it is still ours."""
+        with contextlib.suppress(OSError):
+            for name in os.listdir(self.fd):
+                with contextlib.suppress(OSError):
+                    os.unlink(name, dir_fd=self.fd)
+        if self.intact():
+            with contextlib.suppress(OSError):
+                os.rmdir(self.name, dir_fd=self.parent_fd)
+        self.close()
+
+    def close(self) -> None:
+        for fd in (getattr(self, "fd", None), self.parent_fd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+
+def place_file(
+    finished: str | Path,
+    destination: Path,
+    overwrite: bool,
+    *,
+    finished_dir_fd: int | None = None,
+    destination_dir_fd: int | None = None,
+) -> None:
     """Move `finished` to `destination` durably; without `overwrite`, a file that appeared
-    at `destination` meanwhile is left untouched and DestinationExists is raised."""
-    fd = os.open(finished, os.O_RDONLY)
+    at `destination` meanwhile is left untouched and DestinationExists is raised.
+
+    With dir fds, names are relative to them: the folders opened when the job began.
+    """
+    fd = os.open(finished, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=finished_dir_fd)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-    if overwrite:
-        os.replace(finished, destination)
-    else:
-        try:
-            os.link(finished, destination)
-        except FileExistsError:
-            raise _appeared(destination) from None
-        except OSError:  # a filesystem without hard links: check, then rename
-            if os.path.lexists(destination):
-                raise _appeared(destination) from None
-            os.rename(finished, destination)
-        else:
-            os.unlink(finished)
-    dir_fd = os.open(destination.parent, os.O_RDONLY)
+    folder_fd = (
+        destination_dir_fd if destination_dir_fd is not None else os.open(destination.parent, _DIRECTORY)
+    )
+    name, src_fd = destination.name, finished_dir_fd
     try:
-        os.fsync(dir_fd)
+        if overwrite:
+            check_destination(destination, overwrite, folder_fd)
+            os.replace(
+                finished, name, src_dir_fd=src_fd, dst_dir_fd=folder_fd
+            )  # the name, not a link's target
+        else:
+            try:
+                os.link(finished, name, src_dir_fd=src_fd, dst_dir_fd=folder_fd, follow_symlinks=False)
+            except FileExistsError:
+                raise _appeared(destination) from None
+            except OSError:  # a filesystem without hard links: check, then rename
+                if _exists(name, folder_fd):
+                    raise _appeared(destination) from None
+                os.rename(finished, name, src_dir_fd=src_fd, dst_dir_fd=folder_fd)
+            else:
+                os.unlink(finished, dir_fd=finished_dir_fd)
+        os.fsync(folder_fd)
     finally:
-        os.close(dir_fd)
+        if destination_dir_fd is None:
+            os.close(folder_fd)
+
+
+def _exists(name: str, dir_fd: int) -> bool:
+    try:
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _appeared(destination: Path) -> DestinationExists:

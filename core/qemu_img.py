@@ -1,6 +1,8 @@
 """The one place that builds and runs qemu-img command lines.
 
-Every call: an argv list, absolute paths, an explicit `-f FORMAT`, `--output=json`
+Every call: an argv list, user images named by `image_reference` (a `json:` filename
+that names the driver and the file and cuts off any backing file), an explicit
+`-f FORMAT`, `--output=json`
 where qemu-img has it, `-U` (force share) for read-only inspection, `LC_ALL=C`,
 stdin from /dev/null, a process group of its own, and CPU-time and address-space
 limits applied by util-linux `prlimit` (never `preexec_fn`, which can deadlock
@@ -26,7 +28,7 @@ from functools import cached_property
 from subprocess import Popen
 from typing import IO, Any
 
-from diskscope.core.errors import QemuImgError, QemuImgLimitExceeded, QemuImgNotFound
+from diskscope.core.errors import InvalidPath, QemuImgError, QemuImgLimitExceeded, QemuImgNotFound
 from diskscope.core.image_info import ImageInfo, parse_info_json
 
 logger = logging.getLogger(__name__)
@@ -151,6 +153,7 @@ class ConvertSpec:
     coroutines: int = 8
     out_of_order: bool = False
     rate_limit: int | None = None  # bytes per second, for throttled runs
+    source_chain: tuple[tuple[str, str], ...] = ()  # backing layers (path, format) to follow
 
 
 def absolute(path: str | os.PathLike[str]) -> str:
@@ -159,6 +162,39 @@ def absolute(path: str | os.PathLike[str]) -> str:
     if "\0" in text:
         raise ValueError("A path cannot contain a NUL byte.")
     return os.path.abspath(text)
+
+
+def image_reference(
+    path: str | os.PathLike[str], fmt: str | None, chain: Sequence[tuple[str, str]] = ()
+) -> str:
+    """How every user image is named to qemu-img: a `json:` filename that names the driver
+    (None: qemu probes) and the file, and ends the backing chain where we say.
+
+    `chain` lists the backing layers below the image, (path, format) each, exactly as they
+    were inspected; empty, the image has no backing at all, even if its header names one
+    that was written after we looked. (An external data file cannot be switched off this
+    way in qemu 7.2: the source's identity check is what guards against one.) Built with
+    json.dumps, so quotes, commas and any Unicode in a path stay one string.
+    """
+    node: dict[str, Any] | None = None
+    for layer, layer_format in reversed(chain):
+        node = _image_node(layer, layer_format, node)
+    return "json:" + json.dumps(_image_node(path, fmt, node))
+
+
+def _image_node(
+    path: str | os.PathLike[str], fmt: str | None, backing: dict[str, Any] | None
+) -> dict[str, Any]:
+    filename = absolute(path)
+    try:
+        filename.encode()
+    except UnicodeEncodeError:
+        raise InvalidPath(
+            f"{filename!r} is not valid UTF-8 and cannot be passed to qemu-img; rename it."
+        ) from None
+    node: dict[str, Any] = {"driver": fmt} if fmt else {}
+    node.update(backing=backing, file={"driver": "file", "filename": filename})
+    return node
 
 
 def _environment() -> dict[str, str]:
@@ -303,7 +339,7 @@ class QemuImg:
     # -- inspection ---------------------------------------------------------------------------
 
     def info_args(self, path: str | os.PathLike[str], fmt: str) -> list[str]:
-        return ["info", "-f", fmt, "--output=json", "-U", absolute(path)]
+        return ["info", "-f", fmt, "--output=json", "-U", image_reference(path, fmt)]
 
     def info_json(self, path: str | os.PathLike[str], fmt: str) -> Any:
         """Raw `qemu-img info` JSON of one image (never its backing chain)."""
@@ -318,14 +354,14 @@ class QemuImg:
 
     def probe_info(self, path: str | os.PathLike[str]) -> ImageInfo:
         """`info` with qemu's own format probe. Only for files that passed our safety gate."""
-        data = self._json(["info", "--output=json", "-U", absolute(path)])
+        data = self._json(["info", "--output=json", "-U", image_reference(path, None)])
         try:
             return parse_info_json(data)
         except ValueError as exc:
             raise QemuImgError(f"qemu-img info output could not be read: {exc}") from None
 
     def check_args(self, path: str | os.PathLike[str], fmt: str) -> list[str]:
-        return ["check", "-f", fmt, "--output=json", "-U", absolute(path)]
+        return ["check", "-f", fmt, "--output=json", "-U", image_reference(path, fmt)]
 
     def check(self, path: str | os.PathLike[str], fmt: str) -> CheckResult:
         done = self.run(self.check_args(path, fmt))
@@ -357,11 +393,17 @@ class QemuImg:
         )
 
     def map_args(
-        self, path: str | os.PathLike[str], fmt: str, *, max_length: int, start: int = 0
+        self,
+        path: str | os.PathLike[str],
+        fmt: str,
+        *,
+        max_length: int,
+        start: int = 0,
+        chain: Sequence[tuple[str, str]] = (),
     ) -> list[str]:
         return [
-            "map", "-f", fmt, "--output=json", "-U",
-            f"--start-offset={start}", f"--max-length={max_length}", absolute(path),
+            "map", "-f", fmt, "--output=json", "-U", f"--start-offset={start}",
+            f"--max-length={max_length}", image_reference(path, fmt, chain),
         ]  # fmt: skip
 
     def map(
@@ -372,9 +414,10 @@ class QemuImg:
         max_length: int,
         start: int = 0,
         max_extents: int = 200_000,
+        chain: Sequence[tuple[str, str]] = (),
     ) -> list[MapExtent]:
         """Allocation extents of [start, start + max_length), at most `max_extents` of them."""
-        data = self._json(self.map_args(path, fmt, max_length=max_length, start=start))
+        data = self._json(self.map_args(path, fmt, max_length=max_length, start=start, chain=chain))
         if not isinstance(data, list):
             raise QemuImgError("qemu-img map printed something other than a list.")
         return [
@@ -396,11 +439,12 @@ class QemuImg:
         fmt: str,
         target: str,
         options: Sequence[str] = (),
+        chain: Sequence[tuple[str, str]] = (),
     ) -> Measurement:
         args = ["measure", "--output=json", "-f", fmt, "-O", target]
         if options:
             args += ["-o", ",".join(options)]
-        data = self._json([*args, absolute(path)])
+        data = self._json([*args, image_reference(path, fmt, chain)])
         return Measurement(
             required=int(data["required"]),
             fully_allocated=int(data["fully-allocated"]),
@@ -414,10 +458,12 @@ class QemuImg:
         second: str | os.PathLike[str],
         second_format: str,
         limits: Limits | None = None,
+        first_chain: Sequence[tuple[str, str]] = (),
     ) -> bool:
         """Whether both images hold the same guest data (qemu-img compare: 0 same, 1 differ)."""
         args = ["compare", "-q", "-U", "-f", first_format, "-F", second_format]
-        done = self.run([*args, absolute(first), absolute(second)], limits)
+        refs = [image_reference(first, first_format, first_chain), image_reference(second, second_format)]
+        done = self.run([*args, *refs], limits)
         if done.returncode in (0, 1):
             return done.returncode == 0
         raise QemuImgError(
@@ -442,7 +488,8 @@ class QemuImg:
             args.append("-W")
         if spec.rate_limit:
             args += ["-r", str(spec.rate_limit)]
-        return [*args, absolute(spec.source), absolute(spec.target)]
+        source = image_reference(spec.source, spec.source_format, spec.source_chain)
+        return [*args, source, absolute(spec.target)]
 
     # -- creating images (our own samples and test data; never user files) --------------------
 

@@ -6,13 +6,15 @@ images they check Diskscope against do not depend on the code under test.
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO, Any
 
-from diskscope.core.qemu_img import Completed, QemuImg
+from diskscope.core.qemu_img import Completed, Limits, QemuImg
 
 MiB = 1024 * 1024
 
@@ -87,7 +89,7 @@ def iso_volume_descriptors() -> bytes:
 
 
 class RecordingQemuImg(QemuImg):
-    """The real runner, which also remembers every argv it ran (a spy, not a mock)."""
+    """The real runner, which also remembers every argv it ran or started (a spy, not a mock)."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -97,6 +99,31 @@ class RecordingQemuImg(QemuImg):
         self.calls.append(tuple(args))
         return super().run(args, limits)  # type: ignore[arg-type]
 
+    def start(self, args: Sequence[str], limits: Limits, stderr: IO[bytes]) -> Any:
+        self.calls.append(tuple(args))
+        return super().start(args, limits, stderr)
+
     def opened(self, path: Path) -> bool:
+        return bool(self.commands_opening(path))
+
+    def commands_opening(self, path: Path) -> set[str]:
+        """The subcommands that named `path`, plainly or as a file inside a `json:` reference."""
         target = os.path.realpath(path)
-        return any(os.path.realpath(a) == target for call in self.calls for a in call[1:])
+        return {call[0] for call in self.calls for a in call[1:]
+                if any(os.path.realpath(name) == target for name in _files_named(a))}  # fmt: skip
+
+
+def _files_named(arg: str) -> list[str]:
+    if not arg.startswith("json:"):
+        return [arg]
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("filename"), str):
+                found.append(node["filename"])
+            for value in node.values():
+                walk(value)
+
+    walk(json.loads(arg[5:]))
+    return found

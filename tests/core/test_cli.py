@@ -189,10 +189,10 @@ def test_ctrl_c_cancels_cleanly(tmp_path: Path) -> None:
          "--rate-limit", str(2 * MiB), "-q"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    part = tmp_path / "o.qcow2.part"
     deadline = time.monotonic() + 60  # only to stop a hang
-    while not part.exists() and time.monotonic() < deadline and proc.poll() is None:
+    while not list(tmp_path.glob(".diskscope-*/o.qcow2.part")) and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert proc.poll() is None, "the conversion must still be running when Ctrl-C arrives"
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err

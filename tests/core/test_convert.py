@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import threading
 from pathlib import Path
@@ -14,6 +15,7 @@ from catalogue import qcow2_backing_host_path, vmdk_flat_absolute
 from diskscope.core.convert import (
     ConvertJob,
     ConvertRequest,
+    DestinationChanged,
     DestinationExists,
     NotEnoughSpace,
     plan_conversion,
@@ -131,6 +133,11 @@ def test_unsafe_sources_are_refused_before_qemu_opens_them(tmp_path: Path) -> No
             ConvertJob(ConvertRequest(source, tmp_path / "out.raw", "raw"), qemu).run()
         assert not qemu.opened(source)
         assert not (tmp_path / "out.raw").exists()
+    # The spy sees every way qemu-img opens a source: run() calls and the started convert.
+    safe = create(tmp_path / "safe.qcow2", "qcow2", "1M")
+    qemu = RecordingQemuImg()
+    ConvertJob(ConvertRequest(safe, tmp_path / "safe.raw", "raw"), qemu).run()
+    assert {"info", "map", "convert", "compare"} <= qemu.commands_opening(safe)
 
 
 def test_owned_backing_chain_is_flattened_on_request(tmp_path: Path) -> None:
@@ -163,6 +170,9 @@ def test_not_enough_space_is_refused_before_starting(tmp_path: Path) -> None:
                    free_space=lambda _folder: MiB).run()  # fmt: skip
     assert "1.0 MiB (1,048,576 bytes)" in str(exc.value)
     assert not any(call[0] == "convert" for call in qemu.calls)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.raw"]
+    ConvertJob(ConvertRequest(source, tmp_path / "o.qcow2", "qcow2"), qemu).run()  # the spy sees it
+    assert any(call[0] == "convert" for call in qemu.calls)
 
 
 def test_real_disk_full_leaves_nothing(tmp_path: Path, small_filesystem: Path) -> None:
@@ -208,21 +218,27 @@ def test_cancel_mid_progress_leaves_no_file_and_no_process(tmp_path: Path) -> No
     assert fractions == sorted(fractions)
 
 
-def test_removed_destination_folder_fails_cleanly(tmp_path: Path) -> None:
+def test_destination_folder_replaced_mid_conversion_fails_cleanly(tmp_path: Path) -> None:
+    """Another program removes the destination folder and makes a new one of the same name
+    while qemu-img writes: nothing may appear in the new folder, and the job says why."""
     source = _slow_source(tmp_path)
     folder = tmp_path / "out"
     folder.mkdir()
+    replaced: list[bool] = []
 
     def on_progress(p: Progress) -> None:
-        if p.phase == "converting" and p.done > 0 and folder.exists():
-            for child in folder.iterdir():
-                child.unlink()
-            folder.rmdir()
+        if p.phase == "converting" and p.done > 0 and not replaced:
+            shutil.rmtree(folder)
+            folder.mkdir()
+            replaced.append(True)
 
+    before = child_pids()
     request = ConvertRequest(source, folder / "o.qcow2", "qcow2", rate_limit=16 * MiB)
-    with pytest.raises(DiskscopeError):
+    with pytest.raises(DestinationChanged, match="removed or replaced"):
         ConvertJob(request, QemuImg(), on_progress=on_progress).run()
-    assert not folder.exists()
+    assert replaced and list(folder.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.raw", "out"]
+    assert child_pids() - before == set()
 
 
 def test_progress_is_throttled_and_reaches_the_end(tmp_path: Path) -> None:
@@ -278,5 +294,6 @@ def test_plan_shows_the_command_and_space(tmp_path: Path) -> None:
     plan = plan_conversion(ConvertRequest(source, tmp_path / "o.raw", "raw"), QemuImg())
     assert plan.required == sum(length for _, length, _ in DATA)
     assert plan.fits and plan.free > plan.required
-    assert plan.spec.target.endswith("o.raw.part")
+    assert plan.spec.target.endswith("/o.raw.part")
+    assert not (tmp_path / "o.raw.part").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["s.raw"]
     assert plan.spec.out_of_order
