@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import struct
+import subprocess
+import sys
 from pathlib import Path
 
 from catalogue import vmdk_flat_absolute
 from diskscope.core.chain import LayerStatus, chain_is_sound, walk_backing_chain
-from imagekit import RecordingQemuImg, create, qemu_img
+from imagekit import MiB, RecordingQemuImg, create, patch, qemu_img, vmdk_descriptor, write_pattern
+
+BACKING_FORMAT_EXTENSION = 0xE2792ACA
 
 
 def overlay(path: Path, backing: str, fmt: str = "qcow2") -> Path:
@@ -75,3 +81,155 @@ def test_unsafe_layer_stops_the_walk_before_qemu_opens_it(tmp_path: Path) -> Non
 def test_protocol_links_are_refused(tmp_path: Path) -> None:
     top = overlay(tmp_path / "top.qcow2", "nbd:127.0.0.1:10809", "raw")
     assert statuses(top) == [(None, "ok"), ("nbd:127.0.0.1:10809", "refused")]
+
+
+# -- `diskscope convert --allow-owned-backing` against links that lead out of the folder ------
+#
+# Each attack below converted before the walker followed links as qemu does: the test runs the
+# real CLI under strace and asserts a one-sentence refusal, no output, and that no process
+# (Diskscope, qemu-img) ever opened the secret that lies outside the top image's folder.
+
+SECRET = b"TOP-SECRET-HOST-DATA-"
+
+
+def write_secret(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes((SECRET * (MiB // len(SECRET) + 1))[:MiB])
+    return path
+
+
+def secret_vmdk(path: Path) -> Path:
+    """A VMDK whose guest data is the secret (written by qemu-io)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = write_secret(path.with_suffix(".raw"))
+    qemu_img("convert", "-q", "-f", "raw", "-O", "vmdk", raw, path)
+    raw.unlink()
+    return path
+
+
+def strip_backing_format(path: Path) -> None:
+    """qemu-img 7.2 refuses to write an overlay without a backing format (older ones did
+    not); end the header extensions where the backing-format extension begins."""
+    data = path.read_bytes()[:65536]
+    at = data.find(struct.pack(">I", BACKING_FORMAT_EXTENSION))
+    assert at > 0
+    patch(path, at, b"\0" * 8)
+
+
+def convert_traced(tmp_path: Path, top: Path) -> tuple[subprocess.CompletedProcess[str], str]:
+    """`diskscope convert --allow-owned-backing` as typed, under `strace -f -y` (every path
+    a process opened, the real one beside the name it used)."""
+    log = tmp_path / "strace.log"
+    out = tmp_path / "dest" / "flat.raw"
+    out.parent.mkdir(exist_ok=True)
+    done = subprocess.run(
+        ["strace", "-f", "-y", "-qq", "-e", "trace=%file", "-o", str(log),
+         sys.executable, "-m", "diskscope", "convert", "--allow-owned-backing", "-q",
+         "-O", "raw", str(top), str(out)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    return done, log.read_text()
+
+
+def assert_refused_unread(done: subprocess.CompletedProcess[str], trace: str, secret: Path) -> None:
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert list((secret.parent.parent / "dest").iterdir()) == [], "an output was left behind"
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("diskscope: "), done.stderr
+    assert "Traceback" not in done.stderr
+    assert SECRET.decode() not in done.stderr
+    assert opened(trace, secret) == [], "the secret was opened"
+
+
+def opened(trace: str, path: Path) -> list[str]:
+    """The trace lines in which any process opened `path`, by whatever name."""
+    real = os.path.realpath(path)
+    return [line for line in trace.splitlines() if "open" in line and f"<{real}>" in line]
+
+
+def test_attack_backing_without_format_is_refused(tmp_path: Path) -> None:
+    """(1) A VMDK descriptor our inspector takes for raw (a control byte in a comment, which
+    qemu's probe skips), named with no backing format: qemu would probe it and follow its
+    extent to the secret."""
+    secret = write_secret(tmp_path / "outside" / "secret.raw")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    extent = f'RW 2048 FLAT "{os.path.relpath(secret, folder)}" 0'
+    descriptor = vmdk_descriptor("monolithicFlat", [extent], comment="# \x01")
+    (folder / "base.img").write_bytes(descriptor)
+    top = overlay(folder / "top.qcow2", "base.img", "raw")
+    strip_backing_format(top)
+    assert "backing file format" not in qemu_img("info", top)
+    done, trace = convert_traced(tmp_path, top)
+    assert_refused_unread(done, trace, secret)
+    assert "format is not recorded" in done.stderr
+
+
+def test_attack_symlink_before_dotdot_is_refused(tmp_path: Path) -> None:
+    """(2) `sub/../base.raw` with `sub` a symbolic link out of the folder: normpath folds
+    it to the harmless folder/base.raw, the kernel goes through sub first."""
+    secret = write_secret(tmp_path / "outside" / "base.raw")
+    (tmp_path / "outside" / "deep").mkdir()
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    create(folder / "base.raw", "raw", "1M")
+    (folder / "sub").symlink_to("../outside/deep")
+    top = overlay(folder / "top.qcow2", "sub/../base.raw", "raw")
+    done, trace = convert_traced(tmp_path, top)
+    assert_refused_unread(done, trace, secret)
+    assert f"leads outside the folder, to {secret}" in done.stderr
+
+
+def test_attack_vmdk_parent_hint_is_refused(tmp_path: Path) -> None:
+    """(3) A VMDK whose descriptor names a parent (parentFileNameHint) outside the folder."""
+    secret = secret_vmdk(tmp_path / "outside" / "parent.vmdk")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    top = folder / "top.vmdk"
+    qemu_img("create", "-q", "-f", "vmdk", "-b", "../outside/parent.vmdk", "-F", "vmdk", top, "1M")
+    done, trace = convert_traced(tmp_path, top)
+    assert_refused_unread(done, trace, secret)
+
+
+def test_attack_vmdk_layer_with_empty_descriptor_size_is_refused(tmp_path: Path) -> None:
+    """(4) A backing VMDK whose header says its descriptor is 0 sectors long: qemu reads the
+    embedded descriptor anyway, and with it a parent outside the folder."""
+    secret = secret_vmdk(tmp_path / "outside" / "parent.vmdk")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    base = folder / "base.vmdk"
+    qemu_img("create", "-q", "-f", "vmdk", "-b", "../outside/parent.vmdk", "-F", "vmdk", base, "1M")
+    patch(base, 36, struct.pack("<Q", 0))  # desc_size
+    assert "parent.vmdk" in qemu_img("info", "-f", "vmdk", base)
+    top = overlay(folder / "top.qcow2", "base.vmdk", "vmdk")
+    done, trace = convert_traced(tmp_path, top)
+    assert_refused_unread(done, trace, secret)
+
+
+def test_sound_owned_chain_through_an_inner_symlink_is_flattened(tmp_path: Path) -> None:
+    """base.raw <- mid.qcow2 <- top.qcow2, every link with its format, the middle one through
+    a symbolic link that stays inside the folder: converted, and exactly flattened."""
+    folder = tmp_path / "folder"
+    (folder / "store").mkdir(parents=True)
+    (folder / "sub").symlink_to("store")
+    base = create(folder / "store" / "base.raw", "raw", "4M")
+    write_pattern(base, "raw", 0, 2 * MiB, 0x11)
+    mid = overlay(folder / "store" / "mid.qcow2", "base.raw", "raw")
+    write_pattern(mid, "qcow2", MiB, MiB, 0x22)
+    top = overlay(folder / "top.qcow2", "sub/mid.qcow2", "qcow2")
+    write_pattern(top, "qcow2", 3 * MiB, 64 * 1024, 0x33)
+    expected = create(tmp_path / "expected.raw", "raw", "16M")
+    for offset, length, pattern in ((0, 2 * MiB, 0x11), (MiB, MiB, 0x22), (3 * MiB, 65536, 0x33)):
+        write_pattern(expected, "raw", offset, length, pattern)
+    layers = walk_backing_chain(top, RecordingQemuImg())
+    assert [(la.link, la.status) for la in layers] == [
+        (None, LayerStatus.OK), ("sub/mid.qcow2", LayerStatus.OK), ("base.raw", LayerStatus.OK),
+    ]  # fmt: skip
+    assert layers[2].path == folder / "sub" / "base.raw"
+    done, trace = convert_traced(tmp_path, top)
+    assert done.returncode == 0, done.stderr
+    assert opened(trace, base), "the trace must show what qemu-img opened"
+    out = tmp_path / "dest" / "flat.raw"
+    assert (
+        subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "raw", "-s", expected, out]).returncode == 0
+    )
