@@ -75,10 +75,7 @@ class InspectionPolicy:
     def __post_init__(self) -> None:
         wider = sorted(self.vmdk_allowed_types - SINGLE_FILE_TYPES)
         if wider:
-            raise InvalidPolicy(
-                f"The VMDK create type {wider[0]} cannot be allowed: only "
-                f"{_names(VMDK_SINGLE_FILE_TYPES)} keep all their data in one file."
-            )
+            raise InvalidPolicy(_not_single_file(wider[0]))
         if self.max_virtual_size is not None and self.max_virtual_size <= 0:
             raise InvalidPolicy("The maximum virtual size must be greater than zero.")
 
@@ -105,10 +102,14 @@ class InspectionPolicy:
 
     def _type_violation(self, ctype: str) -> PolicyViolation:
         allowed = [t for t in VMDK_SINGLE_FILE_TYPES if t in self.vmdk_allowed_types]
-        among = f"among the allowed types ({_names(allowed)})" if allowed else "allowed: no VMDK type is"
+        why = (
+            f"among the allowed types ({_names(allowed)})"
+            if allowed
+            else "allowed: your policy accepts no VMDK"
+        )
         return PolicyViolation(
             ViolationCode.VMDK_CREATE_TYPE,
-            f"The VMDK create type {ctype} is not {among}.",
+            f"The VMDK create type {ctype} is not {why}.",
             PolicyRule.VMDK_ALLOWED_TYPES,
         )
 
@@ -125,11 +126,15 @@ def parse_vmdk_types(text: str) -> frozenset[str]:
     names = [part.strip() for part in text.split(",") if part.strip()]
     for name in names:
         if name not in SINGLE_FILE_TYPES:
-            raise InvalidPolicy(
-                f"{name!r} cannot be allowed: choose among {_names(VMDK_SINGLE_FILE_TYPES)}, "
-                "the VMDK types that keep all their data in one file."
-            )
+            raise InvalidPolicy(_not_single_file(name))
     return frozenset(names)
+
+
+def _not_single_file(name: str) -> str:
+    return (
+        f"The VMDK create type {name!r} cannot be allowed: only "
+        f"{' and '.join(VMDK_SINGLE_FILE_TYPES)} keep all their data in one file."
+    )
 
 
 def parse_size(text: str) -> int:
