@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from catalogue import vmdk_flat_absolute
 from diskscope.core.chain import LayerStatus, chain_is_sound, walk_backing_chain
+from diskscope.core.details import gather_details
 from imagekit import MiB, RecordingQemuImg, create, patch, qemu_img, vmdk_descriptor, write_pattern
 
 BACKING_FORMAT_EXTENSION = 0xE2792ACA
@@ -233,3 +236,98 @@ def test_sound_owned_chain_through_an_inner_symlink_is_flattened(tmp_path: Path)
     assert (
         subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "raw", "-s", expected, out]).returncode == 0
     )
+
+
+# -- how a link is read and joined: as qemu does ----------------------------------------------
+
+
+def test_formats_must_agree_and_be_recorded(tmp_path: Path) -> None:
+    create(tmp_path / "base.qcow2", "qcow2", "16M")
+    top = overlay(tmp_path / "top.qcow2", "base.qcow2", "raw")  # recorded, but not what it is
+    layers = walk_backing_chain(top, RecordingQemuImg())
+    assert [la.status for la in layers] == [LayerStatus.OK, LayerStatus.REFUSED]
+    assert "claims to be raw but its content is qcow2" in layers[1].message
+    strip_backing_format(top)
+    qemu = RecordingQemuImg()
+    layers = walk_backing_chain(top, qemu)
+    assert [(la.link, la.status) for la in layers] == [(None, "ok"), ("base.qcow2", "refused")]
+    assert layers[1].message == (
+        "The backing file's format is not recorded, so qemu would guess it from the content."
+    )
+    assert not qemu.opened(tmp_path / "base.qcow2")
+
+
+def test_a_linked_layer_reads_its_own_links_beside_the_link(tmp_path: Path) -> None:
+    """qemu joins a layer's relative link to the directory of the name it opened, not to the
+    directory the symbolic link points into."""
+    (tmp_path / "store").mkdir()
+    create(tmp_path / "store" / "base.qcow2", "qcow2", "16M")
+    overlay(tmp_path / "store" / "mid.qcow2", "base.qcow2")
+    (tmp_path / "mid.qcow2").symlink_to("store/mid.qcow2")
+    top = overlay(tmp_path / "top.qcow2", "mid.qcow2")
+    assert statuses(top) == [(None, "ok"), ("mid.qcow2", "ok"), ("base.qcow2", "missing")]
+    create(tmp_path / "base.qcow2", "qcow2", "16M")
+    layers = walk_backing_chain(top, RecordingQemuImg())
+    assert chain_is_sound(layers) and layers[2].path == tmp_path / "base.qcow2"
+    theirs = json.loads(qemu_img("info", "--backing-chain", "--output=json", top))
+    assert [e["filename"] for e in theirs] == [str(la.path) for la in layers]
+
+
+def test_a_linked_top_is_read_from_its_real_folder(tmp_path: Path) -> None:
+    """Every qemu-img call of ours names the top by its real path, so its links are read
+    from (and must stay inside) the folder it really lies in."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "shown").mkdir()
+    create(tmp_path / "real" / "base.qcow2", "qcow2", "16M")
+    overlay(tmp_path / "real" / "top.qcow2", "base.qcow2")
+    (tmp_path / "shown" / "top.qcow2").symlink_to(tmp_path / "real" / "top.qcow2")
+    layers = walk_backing_chain(tmp_path / "shown" / "top.qcow2", RecordingQemuImg())
+    assert chain_is_sound(layers) and layers[1].path == tmp_path / "real" / "base.qcow2"
+
+
+def test_protocol_names_as_qemu_tells_them(tmp_path: Path) -> None:
+    for name in ("my_disk:1", "json:{}", "file:base.qcow2"):
+        top = overlay(tmp_path / "top.qcow2", name, "raw")
+        assert statuses(top) == [(None, "ok"), (name, "refused")], name
+    create(tmp_path / "a:b.qcow2", "qcow2", "16M")
+    top = overlay(tmp_path / "top.qcow2", "./a:b.qcow2")  # a `/` before the `:`: a file
+    assert statuses(top) == [(None, "ok"), ("./a:b.qcow2", "ok")]
+
+
+def test_a_hard_link_loop_is_a_loop(tmp_path: Path) -> None:
+    overlay(tmp_path / "a.qcow2", "b.qcow2")
+    os.link(tmp_path / "a.qcow2", tmp_path / "b.qcow2")
+    assert statuses(tmp_path / "a.qcow2") == [(None, "ok"), ("b.qcow2", "loop")]
+
+
+def test_qemu_info_never_opens_a_backing_file(tmp_path: Path) -> None:
+    """The walker relies on `qemu-img info -f FORMAT` reading a layer's link without
+    opening what it names: checked on this qemu-img, under strace."""
+    secret = write_secret(tmp_path / "outside" / "secret.raw")
+    top = overlay(tmp_path / "top.qcow2", str(secret), "raw")
+    log = tmp_path / "strace.log"
+    script = f"from diskscope.core.qemu_img import QemuImg; print(QemuImg().info({str(top)!r}, 'qcow2'))"
+    subprocess.run(["strace", "-f", "-y", "-qq", "-e", "trace=%file", "-o", str(log),
+                    sys.executable, "-c", script], check=True, capture_output=True)  # fmt: skip
+    trace = log.read_text()
+    assert opened(trace, top), "the trace must show what qemu-img opened"
+    assert opened(trace, secret) == []
+
+
+def test_the_window_reads_the_top_image_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 17: gather_details hands its report of the top to the walker."""
+    import diskscope.core.safety as safety
+
+    read: list[str] = []
+    real_inspect = safety.inspect_file
+
+    def counting(path: str | os.PathLike[str], declared: object = None) -> object:
+        read.append(os.path.basename(path))
+        return real_inspect(path, declared)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(safety, "inspect_file", counting)
+    create(tmp_path / "base.qcow2", "qcow2", "16M")
+    top = overlay(tmp_path / "top.qcow2", "base.qcow2")
+    details = gather_details(top, RecordingQemuImg())
+    assert [la.status for la in details.chain] == [LayerStatus.OK, LayerStatus.OK]
+    assert sorted(read) == ["base.qcow2", "top.qcow2"]
