@@ -209,6 +209,23 @@ def test_attack_vmdk_layer_with_empty_descriptor_size_is_refused(tmp_path: Path)
     assert_refused_unread(done, trace, secret)
 
 
+def test_attack_linked_top_with_a_decoy_beside_the_link_is_refused(tmp_path: Path) -> None:
+    """(5) The top is a symbolic link into another folder: its relative link was read beside
+    the link (a harmless decoy), while qemu reads it beside the real file (one that leads out)."""
+    secret = write_secret(tmp_path / "outside" / "secret.raw")
+    (tmp_path / "real").mkdir()
+    overlay(tmp_path / "real" / "base.qcow2", str(secret), "raw")
+    overlay(tmp_path / "real" / "top.qcow2", "base.qcow2")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    create(folder / "base.qcow2", "qcow2", "16M")
+    top = folder / "top.qcow2"
+    top.symlink_to(tmp_path / "real" / "top.qcow2")
+    done, trace = convert_traced(tmp_path, top)
+    assert_refused_unread(done, trace, secret)
+    assert f"leads outside the folder, to {secret}" in done.stderr
+
+
 def test_sound_owned_chain_through_an_inner_symlink_is_flattened(tmp_path: Path) -> None:
     """base.raw <- mid.qcow2 <- top.qcow2, every link with its format, the middle one through
     a symbolic link that stays inside the folder: converted, and exactly flattened."""
