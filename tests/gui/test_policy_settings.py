@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
+from diskscope.core.pipeline import FetchRequest
 from diskscope.gui.dialogs.settings_dialog import SettingsDialog
+from diskscope.gui.jobs import JobState
 from diskscope.gui.main_window import MainWindow
 from diskscope.gui.settings import Settings
 from guikit import WAIT_MS, wait_idle
+from httpserver import serving
 from imagekit import create
 from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
@@ -125,3 +129,18 @@ def test_overview_names_where_a_link_leads(qtbot, window: MainWindow, tmp_path: 
     window.list.setCurrentIndex(window.model.index(window.model.row_of(str(host)), 0))
     assert overview.field("Path") == str(host)
     assert not overview.form.isRowVisible(overview.values["Link to"])
+
+
+def test_fetches_from_the_window_follow_the_policy(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data = create(tmp_path / "src.qcow2", "qcow2", "64M").read_bytes()
+    out = tmp_path / "out"
+    out.mkdir()
+    set_policy(qtbot, window, {"streamOptimized", "monolithicSparse"}, "32M")
+    with serving() as server:
+        server.files["cloud.qcow2"] = data
+        checksum = "sha256:" + hashlib.sha256(data).hexdigest()
+        record = window.start_fetch(FetchRequest(server.url("cloud.qcow2"), out, checksum=checksum))
+        qtbot.waitUntil(lambda: record.finished, timeout=WAIT_MS)
+    assert record.state == JobState.FAILED
+    assert "The downloaded image was refused: The virtual size of 64.0 MiB" in record.message
+    assert list(out.iterdir()) == []
