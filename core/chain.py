@@ -108,9 +108,9 @@ def walk_backing_chain(
             if depth == MAX_DEPTH:
                 raise _Refused(LayerStatus.REFUSED, "The chain is too deep.")
         except _Refused as exc:
-            name = _backing_link(above) or ""
-            where = Path(path_combine(str(above.path), name)) if name else above.path
-            layers.append(ChainLayer(depth, name, where, exc.status, str(exc)))
+            named = _backing_link(above) or ""
+            where = Path(path_combine(str(above.path), named)) if named else above.path
+            layers.append(ChainLayer(depth, named, where, exc.status, str(exc)))
             return layers
         layers.append(_follow(walk, depth, link[0], str(above.path), link[1]))
     return layers
