@@ -18,6 +18,14 @@ from typing import Any, TypeVar
 from diskscope import __version__
 from diskscope.core.errors import Cancelled, DiskscopeError, UnsafeImage
 from diskscope.core.formats import ImageFormat, parse_format_name
+from diskscope.core.policy import (
+    DEFAULT_POLICY,
+    InspectionPolicy,
+    InvalidPolicy,
+    PolicyViolation,
+    parse_size,
+    parse_vmdk_types,
+)
 from diskscope.core.qemu_img import INSPECTION_LIMITS, Limits, QemuImg
 from diskscope.core.safety import ImageReport, inspect_image
 
@@ -44,6 +52,48 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _policy_arg(parse: Callable[[str], T]) -> Callable[[str], T]:
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except InvalidPolicy as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
+def _policy_options() -> argparse.ArgumentParser:
+    """--vmdk-allowed-types and --max-virtual-size, for info, convert and fetch."""
+    policy = argparse.ArgumentParser(add_help=False)
+    policy.add_argument(
+        "--vmdk-allowed-types", type=_policy_arg(parse_vmdk_types), metavar="TYPES",
+        help="the VMDK create types to accept, comma-separated (default and widest: "
+        "monolithicSparse,streamOptimized; an empty list accepts no VMDK)",
+    )  # fmt: skip
+    policy.add_argument(
+        "--max-virtual-size", type=_policy_arg(parse_size), metavar="SIZE",
+        help="refuse a disk larger than this, e.g. 20G (K, M, G, T: binary units; default: no limit)",
+    )  # fmt: skip
+    return policy
+
+
+def _policy(args: argparse.Namespace) -> InspectionPolicy:
+    types = args.vmdk_allowed_types
+    return InspectionPolicy(
+        DEFAULT_POLICY.vmdk_allowed_types if types is None else types, args.max_virtual_size
+    )
+
+
+def _refuse_by_policy(path: str | os.PathLike[str], qemu: QemuImg, policy: InspectionPolicy) -> None:
+    """The user's policy, before a conversion (whose own gate applies the default one)."""
+    if policy == DEFAULT_POLICY:
+        return
+    report = inspect_image(path, qemu, policy=policy)
+    broken = [v for v in report.violations if isinstance(v, PolicyViolation)]
+    if broken:
+        raise UnsafeImage(f"{report.path} was refused: {broken[0].message}", tuple(broken))
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--qemu-img", metavar="PATH", help="the qemu-img binary to use")
@@ -65,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"diskscope {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    info = sub.add_parser("info", parents=[common], help="describe images and say whether they are safe")
+    info = sub.add_parser(
+        "info", parents=[common, _policy_options()], help="describe images and say whether they are safe"
+    )
     info.add_argument("paths", nargs="+", metavar="PATH")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.add_argument(
@@ -111,11 +163,11 @@ def _say(message: str) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    qemu = _qemu(args)
+    qemu, policy = _qemu(args), _policy(args)
 
     def one(path: str) -> ImageReport | DiskscopeError:
         try:
-            return inspect_image(path, qemu, args.format)
+            return inspect_image(path, qemu, args.format, policy)
         except DiskscopeError as exc:
             return exc
         except Exception as exc:  # a bug must not cost the other files their reports
@@ -205,7 +257,8 @@ def _add_convert(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     from diskscope.core.presets import PRESETS
 
     convert = sub.add_parser(
-        "convert", parents=[common], help="convert an image, with progress and verification",
+        "convert", parents=[common, _policy_options()],
+        help="convert an image, with progress and verification",
         epilog="presets: " + "; ".join(f"{p.name}: {p.why}" for p in PRESETS.values()),
     )  # fmt: skip
     convert.add_argument("source", metavar="SRC")
@@ -266,7 +319,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
         request = ConvertRequest(
             source, destination, args.target, extra_options=tuple(args.options), **options
         )
-    job = ConvertJob(request, _qemu(args), on_progress=_progress_printer(args.quiet))
+    qemu = _qemu(args)
+    _refuse_by_policy(source, qemu, _policy(args))
+    job = ConvertJob(request, qemu, on_progress=_progress_printer(args.quiet))
     result = _run_cancellable(job.run, job.cancel)
     _end_progress(args.quiet)
     if args.json:
@@ -305,7 +360,7 @@ def _add_http(parser: argparse.ArgumentParser) -> None:
 def _add_fetch(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                common: argparse.ArgumentParser) -> None:  # fmt: skip
     fetch = sub.add_parser(
-        "fetch", parents=[common],
+        "fetch", parents=[common, _policy_options()],
         help="download an image (URL or Glance), verify it, and by default convert it to raw",
     )  # fmt: skip
     fetch.add_argument("source", metavar="URL_OR_IMAGE",
@@ -354,7 +409,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     request = FetchRequest(
         source=args.source, destination=Path(args.destination), options=_http_options(args),
         endpoint=args.endpoint or endpoint_from_env(), checksum=checksum, to_raw=args.to_raw,
-        overwrite=args.overwrite, allow_unverified=args.unverified,
+        overwrite=args.overwrite, allow_unverified=args.unverified, policy=_policy(args),
     )  # fmt: skip
     job = FetchJob(request, _qemu(args), on_progress=_progress_printer(args.quiet))
     result = _run_cancellable(job.run, job.cancel)

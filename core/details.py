@@ -9,6 +9,7 @@ from pathlib import Path
 
 from diskscope.core.chain import ChainLayer, chain_is_sound, walk_backing_chain
 from diskscope.core.errors import QemuImgError
+from diskscope.core.policy import DEFAULT_POLICY, InspectionPolicy
 from diskscope.core.qemu_img import MapExtent, QemuImg
 from diskscope.core.safety import ImageReport, inspect_image
 
@@ -28,11 +29,13 @@ class ImageDetails:
         return self.report.path
 
 
-def gather_details(path: str | os.PathLike[str], qemu: QemuImg) -> ImageDetails:
-    report = inspect_image(path, qemu)
+def gather_details(
+    path: str | os.PathLike[str], qemu: QemuImg, policy: InspectionPolicy = DEFAULT_POLICY
+) -> ImageDetails:
+    report = inspect_image(path, qemu, policy=policy)
     chain: tuple[ChainLayer, ...] = ()
-    if report.inspection.backing_file:
-        chain = tuple(walk_backing_chain(report.path, qemu))
+    if report.inspection.backing_file or (report.info and report.info.backing_filename):
+        chain = tuple(walk_backing_chain(report.path, qemu, policy, top=report))
     extents, note = _allocation(report, chain, qemu)
     return ImageDetails(report, chain, extents, note, _commands(report, qemu))
 

@@ -26,6 +26,7 @@ from diskscope.core.formats import ImageFormat, format_from_extension, parse_for
 from diskscope.core.glance import GlanceClient, GlanceImage, parse_image_url
 from diskscope.core.http import HttpOptions, session_for
 from diskscope.core.placement import DestinationExists, free_space, place_file
+from diskscope.core.policy import DEFAULT_POLICY, InspectionPolicy
 from diskscope.core.progress import Progress, ProgressCallback
 from diskscope.core.qemu_img import QemuImg
 from diskscope.core.safety import inspect_image
@@ -43,6 +44,7 @@ class FetchRequest:
     allow_unverified: bool = False
     retries: int = 4
     backoff: float = 0.5
+    policy: InspectionPolicy = DEFAULT_POLICY  # the user's rules on top of the safety gate
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,9 @@ class FetchJob:
         try:
             self._phase("verifying")
             self._phase("inspecting")
-            report = inspect_image(download.part, self.qemu, source.expect.declared_format)
+            report = inspect_image(
+                download.part, self.qemu, source.expect.declared_format, self.request.policy
+            )
             if not report.safe:
                 raise UnsafeImage(f"The downloaded image was refused: "
                                   f"{report.violations[0].message}", report.violations)  # fmt: skip

@@ -18,8 +18,10 @@ def format_report(report: ImageReport) -> str:
     data = report.to_json()
     ours = report.inspection
     kind = ours.format.value + (f" ({ours.subformat})" if ours.subformat else "")
-    lines = [
-        str(report.path),
+    lines = [str(report.path)]
+    if report.resolved:
+        lines.append(_row("link to", report.resolved))
+    lines += [
         _row("format", kind),
         _row("virtual size", size_with_exact(data["virtual_size"])),
         _row("on disk", size_with_exact(data["actual_size"] or ours.file_size)),

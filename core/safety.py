@@ -1,8 +1,9 @@
 """The safety gate: our inspector first, then qemu-img's own view as a second opinion.
 
-qemu-img never opens a file that our inspector refused, and it is always told
-the format our inspector found (`-f`). Only after that has passed do we let qemu
-probe the format itself, to learn whether it would read the file differently.
+qemu-img never opens a file that our inspector refused, and it is always told the
+format our inspector found (`-f`). Only after that has passed do we let qemu probe the
+format itself, to learn whether it would read the file differently. Last come the
+rules of the user's policy (core/policy.py), which can only refuse more.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from diskscope.core.image_info import ImageInfo
 from diskscope.core.inspect.inspector import InspectionResult, inspect_file
 from diskscope.core.inspect.verdict import Violation, ViolationCode
 from diskscope.core.inspect.vmdk import SINGLE_FILE_TYPES
+from diskscope.core.policy import DEFAULT_POLICY, InspectionPolicy
 from diskscope.core.qemu_img import QemuImg
 
 # Formats whose virtual size our inspector reads exactly as qemu does.
@@ -32,6 +34,7 @@ class ImageReport:
     inspection: InspectionResult
     info: ImageInfo | None  # qemu-img's view; None when our inspector refused the file
     violations: tuple[Violation, ...]
+    resolved: Path | None = None  # where a symbolic link leads, when the path is one
 
     @property
     def safe(self) -> bool:
@@ -49,6 +52,7 @@ class ImageReport:
         info, ours = self.info, self.inspection
         return {
             "path": str(self.path),
+            "resolved_path": str(self.resolved) if self.resolved else None,
             "format": ours.format.value,
             "subformat": ours.subformat,
             "virtual_size": self.virtual_size,
@@ -79,15 +83,21 @@ def inspect_image(
     path: str | os.PathLike[str],
     qemu: QemuImg,
     declared: ImageFormat | None = None,
+    policy: InspectionPolicy = DEFAULT_POLICY,
 ) -> ImageReport:
-    """Inspect a local image: our verdict, then, if it is safe, qemu-img's second opinion."""
+    """Inspect a local image: our verdict, then, if it is safe, qemu-img's second opinion;
+    then the rules of the user's policy."""
     ours = inspect_file(path, declared)
     given = Path(os.path.abspath(path))
-    if not ours.safe:
-        return ImageReport(given, ours, None, ours.violations)
     target = os.path.realpath(given)
-    info, problems = second_opinion(target, ours, qemu)
-    return ImageReport(given, ours, info, tuple(problems))
+    resolved = Path(target) if target != str(given) else None
+    info, problems = None, list(ours.violations)
+    if ours.safe:
+        info, problems = second_opinion(target, ours, qemu)
+    create_types = (ours.subformat, info.vmdk.create_type if info and info.vmdk else None)
+    size = info.virtual_size if info else ours.virtual_size
+    problems += policy.violations(ours.format, create_types, size)
+    return ImageReport(given, ours, info, tuple(problems), resolved)
 
 
 def second_opinion(

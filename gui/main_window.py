@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -313,7 +314,7 @@ class MainWindow(QMainWindow):
                 continue
             qemu = self.qemu
             self.runner.submit(
-                partial(gather_details, path, qemu),
+                partial(gather_details, path, qemu, self.settings.policy()),
                 partial(self._inspected, path),
                 partial(self._failed, path),
             )
@@ -510,6 +511,8 @@ class MainWindow(QMainWindow):
     def start_fetch(self, request: FetchRequest) -> JobRecord:
         qemu = self.qemu
         assert qemu is not None
+
+        request = replace(request, policy=self.settings.policy())
 
         def factory(on_progress: Callable[[Progress], None]) -> FetchJob:
             return FetchJob(request, qemu, on_progress=on_progress)

@@ -5,6 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from diskscope.core.policy import (
+    DEFAULT_POLICY,
+    VMDK_SINGLE_FILE_TYPES,
+    InspectionPolicy,
+    InvalidPolicy,
+    parse_vmdk_types,
+)
 from diskscope.core.qemu_img import INSPECTION_LIMITS, Limits
 from PySide6.QtCore import QByteArray, QSettings
 
@@ -111,6 +118,33 @@ class Settings:
     @verify_after_convert.setter
     def verify_after_convert(self, value: bool) -> None:
         self.store.setValue("convert/verify", value)
+
+    @property
+    def vmdk_allowed_types(self) -> frozenset[str]:
+        """Stored as `a,b`; an empty text allows no VMDK, a damaged one falls back to both."""
+        default = ",".join(VMDK_SINGLE_FILE_TYPES)
+        try:
+            return parse_vmdk_types(self._str("inspect/vmdk_allowed_types", default))
+        except InvalidPolicy:
+            return DEFAULT_POLICY.vmdk_allowed_types
+
+    @vmdk_allowed_types.setter
+    def vmdk_allowed_types(self, value: frozenset[str]) -> None:
+        names = [t for t in VMDK_SINGLE_FILE_TYPES if t in value]
+        self.store.setValue("inspect/vmdk_allowed_types", ",".join(names))
+
+    @property
+    def max_virtual_size(self) -> int | None:
+        """Bytes; None (stored as 0) for no limit."""
+        value = self._int("inspect/max_virtual_size", 0)
+        return value if value > 0 else None
+
+    @max_virtual_size.setter
+    def max_virtual_size(self, value: int | None) -> None:
+        self.store.setValue("inspect/max_virtual_size", value or 0)
+
+    def policy(self) -> InspectionPolicy:
+        return InspectionPolicy(self.vmdk_allowed_types, self.max_virtual_size)
 
     def limits(self) -> Limits:
         return Limits(cpu_seconds=self.cpu_limit, memory_bytes=self.memory_limit_mib << 20)

@@ -1,8 +1,12 @@
-"""Settings: the qemu-img binary, its limits, and how many inspections run at once."""
+"""Settings: the qemu-img binary, its limits, how many inspections run at once, and the
+inspection policy (VMDK types accepted, largest disk)."""
 
 from __future__ import annotations
 
+from diskscope.core.errors import DiskscopeError
+from diskscope.core.policy import VMDK_SINGLE_FILE_TYPES, InspectionPolicy, parse_size
 from diskscope.gui.settings import Settings
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -10,6 +14,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
@@ -43,6 +48,19 @@ class SettingsDialog(QDialog):
         self.verify_tls = QCheckBox("Verify TLS certificates")
         self.verify_tls.setChecked(settings.verify_tls)
         self.verify_tls.setToolTip("Turning this off lets anyone on the network path alter images.")
+        self.vmdk_types = {name: QCheckBox(name) for name in VMDK_SINGLE_FILE_TYPES}
+        vmdk_row = QHBoxLayout()
+        for name, box in self.vmdk_types.items():
+            box.setChecked(name in settings.vmdk_allowed_types)
+            vmdk_row.addWidget(box)
+        vmdk_row.addStretch()
+        size = settings.max_virtual_size
+        self.max_size = QLineEdit("" if size is None else _size_text(size))
+        self.max_size.setPlaceholderText("no limit (e.g. 20G)")
+        self.error = QLabel()
+        self.error.setTextFormat(Qt.TextFormat.PlainText)
+        self.error.setStyleSheet("color: #b91c1c")
+        self.error.hide()
         form = QFormLayout(self)
         form.addRow("qemu-img binary:", row)
         form.addRow("CPU time per qemu-img call:", self.cpu)
@@ -54,6 +72,9 @@ class SettingsDialog(QDialog):
         form.addRow("", self.verify_convert)
         form.addRow("CA bundle:", self.ca_bundle)
         form.addRow("", self.verify_tls)
+        form.addRow("VMDK types accepted:", vmdk_row)
+        form.addRow("Largest virtual size:", self.max_size)
+        form.addRow(self.error)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -66,7 +87,21 @@ class SettingsDialog(QDialog):
         if path:
             self.qemu_path.setText(path)
 
+    def policy(self) -> InspectionPolicy:
+        """The policy the form describes; DiskscopeError (one sentence) if it cannot be used."""
+        text = self.max_size.text().strip()
+        allowed = frozenset(name for name, box in self.vmdk_types.items() if box.isChecked())
+        return InspectionPolicy(allowed, parse_size(text) if text else None)
+
     def accept(self) -> None:
+        try:
+            policy = self.policy()
+        except DiskscopeError as exc:
+            self.error.setText(str(exc))
+            self.error.show()
+            return
+        self.settings.vmdk_allowed_types = policy.vmdk_allowed_types
+        self.settings.max_virtual_size = policy.max_virtual_size
         self.settings.qemu_img_path = self.qemu_path.text().strip()
         self.settings.cpu_limit = self.cpu.value()
         self.settings.memory_limit_mib = self.memory.value()
@@ -79,6 +114,14 @@ class SettingsDialog(QDialog):
         self.settings.verify_tls = self.verify_tls.isChecked()
         self.settings.sync()
         super().accept()
+
+
+def _size_text(n: int) -> str:
+    """`20G` when a unit divides the size exactly, plain bytes otherwise."""
+    for unit, shift in (("T", 40), ("G", 30), ("M", 20), ("K", 10)):
+        if n % (1 << shift) == 0:
+            return f"{n >> shift}{unit}"
+    return str(n)
 
 
 def _spin(low: int, high: int, value: int, suffix: str) -> QSpinBox:

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
 FIELDS = (
     "Format", "Virtual size", "Size on disk", "Cluster size", "qcow2 compat", "Compression",
-    "Lazy refcounts", "Encryption", "Dirty", "Corrupt", "Bitmaps", "Path",
+    "Lazy refcounts", "Encryption", "Dirty", "Corrupt", "Bitmaps", "Path", "Link to",
 )  # fmt: skip
 
 
@@ -61,9 +61,10 @@ class OverviewPanel(QWidget):
         super().__init__()
         self.banner = VerdictBanner()
         self.values: dict[str, QLabel] = {}
-        form = QFormLayout()
+        self.form = form = QFormLayout()
         for name in FIELDS:
             label = QLabel()
+            label.setTextFormat(Qt.TextFormat.PlainText)  # file names are chosen by others
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setWordWrap(True)
             self.values[name] = label
@@ -93,6 +94,9 @@ class OverviewPanel(QWidget):
         self._set("Encryption", _encryption(info) if encrypted else "none")
         self._set("Dirty", "yes: not cleanly shut down" if info and info.dirty else "no")
         self._set("Path", entry.key if entry.state != EntryState.PASTED else "(pasted text)")
+        target = details.report.resolved if details else None
+        self._set("Link to", str(target) if target else "")
+        self.form.setRowVisible(self.values["Link to"], target is not None)
 
     def _qcow2(self, info: ImageInfo | None) -> None:
         q = info.qcow2 if info else None
