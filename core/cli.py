@@ -22,7 +22,6 @@ from diskscope.core.policy import (
     DEFAULT_POLICY,
     InspectionPolicy,
     InvalidPolicy,
-    PolicyViolation,
     parse_size,
     parse_vmdk_types,
 )
@@ -82,16 +81,6 @@ def _policy(args: argparse.Namespace) -> InspectionPolicy:
     return InspectionPolicy(
         DEFAULT_POLICY.vmdk_allowed_types if types is None else types, args.max_virtual_size
     )
-
-
-def _refuse_by_policy(path: str | os.PathLike[str], qemu: QemuImg, policy: InspectionPolicy) -> None:
-    """The user's policy, before a conversion (whose own gate applies the default one)."""
-    if policy == DEFAULT_POLICY:
-        return
-    report = inspect_image(path, qemu, policy=policy)
-    broken = [v for v in report.violations if isinstance(v, PolicyViolation)]
-    if broken:
-        raise UnsafeImage(f"{report.path} was refused: {broken[0].message}", tuple(broken))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -319,9 +308,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
         request = ConvertRequest(
             source, destination, args.target, extra_options=tuple(args.options), **options
         )
-    qemu = _qemu(args)
-    _refuse_by_policy(source, qemu, _policy(args))
-    job = ConvertJob(request, qemu, on_progress=_progress_printer(args.quiet))
+    request = replace(request, policy=_policy(args))
+    job = ConvertJob(request, _qemu(args), on_progress=_progress_printer(args.quiet))
     result = _run_cancellable(job.run, job.cancel)
     _end_progress(args.quiet)
     if args.json:

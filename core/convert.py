@@ -41,6 +41,7 @@ from diskscope.core.placement import (  # noqa: F401  (DestinationExists: re-exp
     free_space,
     place_file,
 )
+from diskscope.core.policy import DEFAULT_POLICY, InspectionPolicy
 from diskscope.core.presets import PRESETS
 from diskscope.core.progress import ProgressCallback, ProgressMeter
 from diskscope.core.qemu_img import CONVERSION_LIMITS, Completed, ConvertSpec, Limits, QemuImg
@@ -116,6 +117,7 @@ class ConvertRequest:
     rate_limit: int | None = None
     preset: str | None = None
     stall_timeout: float | None = 300.0  # seconds without progress or I/O; None: wait forever
+    policy: InspectionPolicy = DEFAULT_POLICY  # the user's rules, for every layer
 
     @classmethod
     def from_preset(cls, name: str, source: Path, destination: Path, **kw: object) -> ConvertRequest:
@@ -271,7 +273,7 @@ def plan_conversion(
     options = build_options(request)
     target = os.path.realpath(source)
     before = settled_identity(target)  # taken before inspection: see ConvertJob.run
-    report, chain, layer_identities = _gate(source, qemu, request.allow_owned_backing)
+    report, chain, layer_identities = _gate(source, qemu, request.allow_owned_backing, request.policy)
     folder = destination.parent
     if not folder.is_dir():
         raise DiskscopeError(f"The destination folder {folder} does not exist.")
@@ -343,19 +345,19 @@ Chain = tuple[tuple[str, str], ...]
 
 
 def _gate(
-    source: Path, qemu: QemuImg, allow_owned_backing: bool
+    source: Path, qemu: QemuImg, allow_owned_backing: bool, policy: InspectionPolicy
 ) -> tuple[ImageReport, Chain, tuple[FileIdentity, ...]]:
     """The inspected source; with an owned chain, also its backing layers (path, format) and
     their identities, taken before the inspection that is used (the walk runs twice)."""
-    report = inspect_image(source, qemu)
+    report = inspect_image(source, qemu, policy=policy)
     if report.safe:
         return report, (), ()
     only_backing = all(v.code == ViolationCode.BACKING_FILE for v in report.violations)
     if not (allow_owned_backing and only_backing):
         raise UnsafeImage(f"{source} was refused: {report.violations[0].message}", report.violations)
-    first = _sound_chain(walk_backing_chain(source, qemu))
+    first = _sound_chain(walk_backing_chain(source, qemu, policy, top=report))
     identities = tuple(settled_identity(os.path.realpath(layer.path)) for layer in first[1:])
-    layers = _sound_chain(walk_backing_chain(source, qemu))
+    layers = _sound_chain(walk_backing_chain(source, qemu, policy))
     if [layer.path for layer in layers] != [layer.path for layer in first]:
         raise SourceChanged("The backing chain changed while it was inspected; convert it again.")
     chain = tuple((os.path.realpath(layer.path), _driver(layer)) for layer in layers[1:])

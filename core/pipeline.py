@@ -166,7 +166,9 @@ class FetchJob:
             raise Cancelled("The fetch was cancelled.")
         # The download is already verified by its checksums; the conversion is verified as
         # raw of the expected virtual size (our inspector and qemu-img info), as Nova does.
-        request = ConvertRequest(part, converted, "raw", overwrite=True, compare=False)
+        request = ConvertRequest(
+            part, converted, "raw", overwrite=True, compare=False, policy=self.request.policy
+        )
         job = ConvertJob(request, self.qemu, self._forward, self.cancel, self.free_space)
         return job.run()
 

@@ -491,6 +491,7 @@ class MainWindow(QMainWindow):
     def start_convert(self, request: ConvertRequest) -> JobRecord:
         qemu = self.qemu
         assert qemu is not None
+        request = replace(request, policy=self.settings.policy())
 
         def factory(on_progress: Callable[[Progress], None]) -> ConvertJob:
             return ConvertJob(request, qemu, on_progress=on_progress)
