@@ -313,6 +313,11 @@ def _add_fetch(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     fetch.add_argument("--unverified", action="store_true",
                        help="accept a download that nothing can verify")  # fmt: skip
     fetch.add_argument("--overwrite", action="store_true", help="replace DEST if it exists")
+    fetch.add_argument(
+        "--stall-timeout", type=_positive_int, default=120, metavar="SECONDS",
+        help="give up (keeping what arrived, to resume) when less than 64 KiB arrive in this "
+        "many seconds (default %(default)s)",
+    )  # fmt: skip
     fetch.add_argument("--json", action="store_true", help="print the result as JSON")
     fetch.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_http(fetch)
@@ -345,7 +350,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     request = FetchRequest(
         source=args.source, destination=Path(args.destination), options=_http_options(args),
         endpoint=args.endpoint or endpoint_from_env(), checksum=checksum, to_raw=args.to_raw,
-        overwrite=args.overwrite, allow_unverified=args.unverified,
+        overwrite=args.overwrite, allow_unverified=args.unverified, stall_timeout=args.stall_timeout,
     )  # fmt: skip
     job = FetchJob(request, _qemu(args), on_progress=_progress_printer(args.quiet))
     result = _run_cancellable(job.run, job.cancel)
@@ -443,6 +448,8 @@ def _run_cancellable(work: Callable[[], T], cancel: threading.Event) -> T:
     except KeyboardInterrupt:
         cancel.set()
         finished.wait()
+        if isinstance(outcome.get("error"), DiskscopeError):
+            raise outcome["error"] from None  # it says what the job kept or removed
         raise
     if "error" in outcome:
         raise outcome["error"]
@@ -477,7 +484,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(str(exc))
         return EXIT_INTERRUPTED if isinstance(exc, Cancelled) else EXIT_ERROR
     except KeyboardInterrupt:
-        _say("interrupted; nothing partial was left behind.")
+        _say("interrupted before the clean-up finished; partial output may remain.")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_ERROR
