@@ -157,6 +157,9 @@ class FetchJob:
                 place_download(download, destination, self.request.overwrite)
                 fmt = report.format.value
             finished = True
+        except Cancelled:
+            raise Cancelled(f"The fetch was cancelled after the download; {download.part} was "
+                            "removed.") from None  # fmt: skip
         finally:
             if not finished:
                 remove_download(download)

@@ -24,12 +24,14 @@ from pathlib import Path
 import pytest
 from diskscope.core import fetch
 from diskscope.core.checksums import parse_checksum
+from diskscope.core.errors import Cancelled
 from diskscope.core.fetch import Download, DownloadRequest, Expectation
 from diskscope.core.http import HttpOptions
 from diskscope.core.pipeline import FetchJob, FetchRequest
 from diskscope.core.qemu_img import QemuImg
+from glancekit import glance, upload  # noqa: F401 - the fixture
 from httpserver import ImageServer, serving
-from imagekit import MiB
+from imagekit import MiB, qemu_img
 
 NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
 NOBODY_UID = 65534
@@ -304,3 +306,32 @@ def test_a_destination_name_too_long_is_one_sentence(
     message = one_sentence(done.stderr)
     assert done.returncode == 2 and "too long" in message
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_real_glance_name_of_255_letters_fits(glance, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """Glance allows 255 characters; in UTF-8 these are 510 bytes, twice what a file name may have."""
+    data = image_bytes(MiB)
+    image_id = upload(glance, "é" * 255, data, "raw")
+    request = FetchRequest(image_id, tmp_path, HttpOptions(token=glance.token), endpoint=glance.endpoint)
+    result = FetchJob(request, QemuImg()).run()
+    assert result.destination.read_bytes() == data
+    assert result.destination.name == "é" * 98 + ".raw"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [result.destination.name]
+
+
+def test_cancel_while_converting_says_what_was_removed(server: ImageServer, tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "s.raw").write_bytes(image_bytes(4 * MiB))
+    qemu_img("convert", "-f", "raw", "-O", "qcow2", source / "s.raw", source / "s.qcow2")
+    server.files["cloud.qcow2"] = data = (source / "s.qcow2").read_bytes()
+    out = tmp_path / "out"
+    out.mkdir()
+    job = FetchJob(FetchRequest(server.url("cloud.qcow2"), out, checksum=sha256(data)), QemuImg())
+    job.on_progress = lambda p: job.cancel.set() if p.phase == "converting" else None
+    with pytest.raises(Cancelled) as exc:
+        job.run()
+    assert (
+        str(exc.value) == f"The fetch was cancelled after the download; {out / 'cloud.raw.part'} was removed."
+    )
+    assert list(out.iterdir()) == []
