@@ -123,10 +123,10 @@ def test_planted_symlink_part_is_left_alone(
     as_nobody(f"import os; os.symlink({str(victim)!r}, {str(part)!r}); "
               f"open({str(meta)!r}, 'w').write({sidecar_for(url, image)!r})")  # fmt: skip
     done = cli(url, shared / "d.img", "--keep-format", "--checksum", sha256(image), "-q")
+    assert victim.read_bytes() == before
     message = one_sentence(done.stderr)
     assert done.returncode == 2
     assert str(part) in message and "symbolic link" in message and "left untouched" in message
-    assert victim.read_bytes() == before
     assert part.is_symlink() and os.readlink(part) == str(victim)
     assert meta.read_text() == sidecar_for(url, image)
     assert not os.path.lexists(shared / "d.img")
@@ -146,10 +146,10 @@ def test_planted_hard_link_part_is_left_alone(server: ImageServer, image: bytes,
         as_nobody(f"import os; os.link({str(victim)!r}, {str(part)!r}); "
                   f"open({str(meta)!r}, 'w').write({sidecar_for(url, image)!r})")  # fmt: skip
         done = cli(url, shared / "d.img", "--keep-format", "--checksum", sha256(image), "-q")
+        assert victim.read_bytes() == before and victim.stat().st_nlink == 2
         message = one_sentence(done.stderr)
         assert done.returncode == 2
         assert str(part) in message and "hard link" in message
-        assert victim.read_bytes() == before and victim.stat().st_nlink == 2
         assert not os.path.lexists(shared / "d.img")
     finally:
         shutil.rmtree(elsewhere)
@@ -164,11 +164,11 @@ def test_planted_part_of_another_user_is_not_adopted(server: ImageServer, image:
     as_nobody(f"import sys; open({str(part)!r}, 'wb').write(sys.stdin.buffer.read()); "
               f"open({str(meta)!r}, 'w').write({sidecar_for(url, image)!r})", half)  # fmt: skip
     done = cli(url, shared / "d.img", "--keep-format", "--checksum", sha256(image), "-q")
+    assert not os.path.lexists(shared / "d.img")
+    assert part.read_bytes() == half and part.stat().st_uid == NOBODY_UID
     message = one_sentence(done.stderr)
     assert done.returncode == 2
     assert str(part) in message and "another user" in message
-    assert part.read_bytes() == half and part.stat().st_uid == NOBODY_UID
-    assert not os.path.lexists(shared / "d.img")
 
 
 def test_overwrite_never_replaces_a_link(
