@@ -470,6 +470,7 @@ def place_download(result: DownloadResult, destination: Path, overwrite: bool) -
         placed = os.lstat(destination)
         held = os.fstat(fd)
         if (placed.st_dev, placed.st_ino) != (held.st_dev, held.st_ino):
+            os.unlink(destination)  # the name we just made, for what was swapped in at .part
             raise _changed(result.part)
         folder = os.open(destination.parent, os.O_RDONLY | os.O_DIRECTORY)
         try:

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from diskscope.core import fetch
 from diskscope.core.checksums import parse_checksum
-from diskscope.core.errors import Cancelled
+from diskscope.core.errors import Cancelled, DiskscopeError
 from diskscope.core.fetch import Download, DownloadRequest, Expectation
 from diskscope.core.http import HttpOptions
 from diskscope.core.pipeline import FetchJob, FetchRequest
@@ -335,3 +335,30 @@ def test_cancel_while_converting_says_what_was_removed(server: ImageServer, tmp_
         str(exc.value) == f"The fetch was cancelled after the download; {out / 'cloud.raw.part'} was removed."
     )
     assert list(out.iterdir()) == []
+
+
+def test_part_swapped_after_the_download_is_not_placed(
+    server: ImageServer, image: bytes, tmp_path: Path
+) -> None:
+    """Without the sticky bit anyone may rename our `.part`: `nobody` swaps in a link to a
+    victim just after the download was verified (at the "inspecting" phase)."""
+    folder = public_folder(0o777)
+    try:
+        victim = tmp_path / "victim"
+        victim.write_bytes(b"root's own notes\n")
+        part = folder / "d.img.part"
+        swap = f"import os; os.rename({str(part)!r}, {str(part) + '.stolen'!r}); os.symlink({str(victim)!r}, {str(part)!r})"
+
+        def on_progress(progress: object) -> None:
+            if getattr(progress, "phase", "") == "inspecting":
+                as_nobody(swap)
+
+        request = FetchRequest(server.url("disk.img"), folder / "d.img", checksum=sha256(image), to_raw=False)
+        with pytest.raises(DiskscopeError) as exc:
+            FetchJob(request, QemuImg(), on_progress=on_progress).run()
+        assert victim.read_bytes() == b"root's own notes\n"
+        assert not os.path.lexists(folder / "d.img")
+        assert isinstance(exc.value, fetch.PartialFileChanged)
+        assert part.is_symlink(), "a name that is no longer ours is left alone"
+    finally:
+        shutil.rmtree(folder)
