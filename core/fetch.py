@@ -422,7 +422,10 @@ class Download:
             why = inspection.violations[0].message
             raise UnsafeImage(f"The downloaded image was refused: {why}", inspection.violations)
         fd = self._part_fd()
-        os.fsync(fd)
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            raise _write_error(req.part, exc) from None
         if self._part is None or not self._part.still_named():
             raise _changed(req.part)
         if self._sidecar is not None:
@@ -463,10 +466,14 @@ def place_download(result: DownloadResult, destination: Path, overwrite: bool) -
     fd = _open_unchanged(result)
     try:
         check_destination(destination, overwrite)
-        if overwrite:
-            os.rename(result.part, destination)
-        else:
-            _rename_noreplace(result.part, destination)
+        try:
+            if overwrite:
+                os.rename(result.part, destination)
+            else:
+                _rename_noreplace(result.part, destination)
+        except OSError as exc:
+            raise DestinationNotWritable(f"Could not move {result.part} to {destination}: "
+                                         f"{exc.strerror}.") from None  # fmt: skip
         placed = os.lstat(destination)
         held = os.fstat(fd)
         if (placed.st_dev, placed.st_ino) != (held.st_dev, held.st_ino):
