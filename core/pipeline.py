@@ -2,7 +2,8 @@
 whole file, ask qemu-img, convert to raw if asked, verify, and rename into place.
 
 The descendant of Nova's `fetch_to_raw`. Any failure or cancel removes `.part` and
-`.converted`, except a `.part` kept on purpose so that a broken download resumes.
+`.converted`, except a `.part` kept on purpose so that a broken, stalled or cancelled
+download resumes.
 """
 
 from __future__ import annotations
