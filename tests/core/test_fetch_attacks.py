@@ -111,6 +111,18 @@ def one_sentence(stderr: str) -> str:
 # -- planted partial files ------------------------------------------------------------------
 
 
+def fetch_after_planting(
+    server: ImageServer, image: bytes, folder: Path, plant: str, data: bytes = b""
+) -> subprocess.CompletedProcess[str]:
+    """`nobody` runs `plant` (with `os`, `sys` and PART, the .part's name) and writes the
+    matching sidecar; then root runs the real CLI to fetch DEST in that folder."""
+    url = server.url("disk.img")
+    part, meta = folder / "d.img.part", folder / "d.img.part.meta"
+    as_nobody(f"import os, sys; PART = {str(part)!r}; {plant}; "
+              f"open({str(meta)!r}, 'w').write({sidecar_for(url, image)!r})", data)  # fmt: skip
+    return cli(url, folder / "d.img", "--keep-format", "--checksum", sha256(image), "-q")
+
+
 def test_planted_symlink_part_is_left_alone(
     server: ImageServer, image: bytes, shared: Path, tmp_path: Path
 ) -> None:
@@ -118,17 +130,14 @@ def test_planted_symlink_part_is_left_alone(
     victim.write_bytes(b"root's own notes\n" * 10)
     victim.chmod(0o600)
     before = victim.read_bytes()
-    url = server.url("disk.img")
-    part, meta = shared / "d.img.part", shared / "d.img.part.meta"
-    as_nobody(f"import os; os.symlink({str(victim)!r}, {str(part)!r}); "
-              f"open({str(meta)!r}, 'w').write({sidecar_for(url, image)!r})")  # fmt: skip
-    done = cli(url, shared / "d.img", "--keep-format", "--checksum", sha256(image), "-q")
+    done = fetch_after_planting(server, image, shared, f"os.symlink({str(victim)!r}, PART)")
     assert victim.read_bytes() == before
+    part, meta = shared / "d.img.part", shared / "d.img.part.meta"
     message = one_sentence(done.stderr)
     assert done.returncode == 2
     assert str(part) in message and "symbolic link" in message and "left untouched" in message
     assert part.is_symlink() and os.readlink(part) == str(victim)
-    assert meta.read_text() == sidecar_for(url, image)
+    assert meta.read_text() == sidecar_for(server.url("disk.img"), image)
     assert not os.path.lexists(shared / "d.img")
 
 
@@ -141,11 +150,8 @@ def test_planted_hard_link_part_is_left_alone(server: ImageServer, image: bytes,
         victim.write_bytes(b"root's notes that others may edit\n" * 10)
         victim.chmod(0o666)
         before = victim.read_bytes()
-        url = server.url("disk.img")
-        part, meta = shared / "d.img.part", shared / "d.img.part.meta"
-        as_nobody(f"import os; os.link({str(victim)!r}, {str(part)!r}); "
-                  f"open({str(meta)!r}, 'w').write({sidecar_for(url, image)!r})")  # fmt: skip
-        done = cli(url, shared / "d.img", "--keep-format", "--checksum", sha256(image), "-q")
+        done = fetch_after_planting(server, image, shared, f"os.link({str(victim)!r}, PART)")
+        part = shared / "d.img.part"
         assert victim.read_bytes() == before and victim.stat().st_nlink == 2
         message = one_sentence(done.stderr)
         assert done.returncode == 2
@@ -158,12 +164,11 @@ def test_planted_hard_link_part_is_left_alone(server: ImageServer, image: bytes,
 def test_planted_part_of_another_user_is_not_adopted(server: ImageServer, image: bytes, shared: Path) -> None:
     """The attacker's file holds the image's true first half, so that adopting it would end
     in a verified download that the attacker owns, and can rewrite after the check."""
-    url = server.url("disk.img")
-    part, meta = shared / "d.img.part", shared / "d.img.part.meta"
     half = image[: len(image) // 2]
-    as_nobody(f"import sys; open({str(part)!r}, 'wb').write(sys.stdin.buffer.read()); "
-              f"open({str(meta)!r}, 'w').write({sidecar_for(url, image)!r})", half)  # fmt: skip
-    done = cli(url, shared / "d.img", "--keep-format", "--checksum", sha256(image), "-q")
+    done = fetch_after_planting(
+        server, image, shared, "open(PART, 'wb').write(sys.stdin.buffer.read())", half
+    )
+    part = shared / "d.img.part"
     assert not os.path.lexists(shared / "d.img")
     assert part.read_bytes() == half and part.stat().st_uid == NOBODY_UID
     message = one_sentence(done.stderr)
