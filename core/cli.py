@@ -365,6 +365,11 @@ def _add_fetch(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     fetch.add_argument("--unverified", action="store_true",
                        help="accept a download that nothing can verify")  # fmt: skip
     fetch.add_argument("--overwrite", action="store_true", help="replace DEST if it exists")
+    fetch.add_argument(
+        "--stall-timeout", type=_positive_int, default=120, metavar="SECONDS",
+        help="give up (keeping what arrived, to resume) when less than 64 KiB arrive in this "
+        "many seconds (default %(default)s)",
+    )  # fmt: skip
     fetch.add_argument("--json", action="store_true", help="print the result as JSON")
     fetch.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_http(fetch)
@@ -398,6 +403,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         source=args.source, destination=Path(args.destination), options=_http_options(args),
         endpoint=args.endpoint or endpoint_from_env(), checksum=checksum, to_raw=args.to_raw,
         overwrite=args.overwrite, allow_unverified=args.unverified, policy=_policy(args),
+        stall_timeout=args.stall_timeout,
     )  # fmt: skip
     job = FetchJob(request, _qemu(args), on_progress=_progress_printer(args.quiet))
     result = _run_cancellable(job.run, job.cancel)
@@ -520,11 +526,16 @@ def _wait_for(work: Callable[[], T], cancel: threading.Event, stopping: tuple[in
     try:
         while not finished.wait(0.2):
             pass
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         cancel.set()
         for signo in stopping:
             signal.signal(signo, lambda *_: None)
         finished.wait()
+        error = outcome.get("error")
+        if isinstance(error, Cancelled) and isinstance(stop, _Stopped):
+            error.signo = stop.signo
+        if isinstance(error, DiskscopeError):
+            raise error from None  # it says what the job kept or removed
         raise
     if "error" in outcome:
         raise outcome["error"]
@@ -557,9 +568,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "quiet", True) is False and sys.stderr.isatty():
             print(file=sys.stderr)
         _say(str(exc))
-        return EXIT_INTERRUPTED if isinstance(exc, Cancelled) else EXIT_ERROR
+        return 128 + exc.signo if isinstance(exc, Cancelled) else EXIT_ERROR
     except KeyboardInterrupt as exc:
-        _say("interrupted; nothing partial was left behind.")
+        _say("interrupted.")
         return 128 + exc.signo if isinstance(exc, _Stopped) else EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_ERROR

@@ -68,6 +68,9 @@ ALLOWED_OPTIONS = frozenset(
 _PROGRESS = re.compile(rb"\((\d+(?:\.\d+)?)/100%\)")
 
 
+_CANCELLED = "The conversion was cancelled; its partial output was removed."
+
+
 class NotEnoughSpace(DiskscopeError):
     """The destination filesystem cannot hold the output."""
 
@@ -502,7 +505,7 @@ class ConvertJob:
             selector.register(fd, selectors.EVENT_READ)
             while True:
                 if self.cancel.is_set():
-                    raise Cancelled("The conversion was cancelled.")
+                    raise Cancelled(_CANCELLED)
                 stall.check()
                 if not selector.select(timeout=0.1):
                     continue
@@ -518,7 +521,7 @@ class ConvertJob:
                         stall.advanced(float(match[1]))
         proc.wait()
         if self.cancel.is_set():
-            raise Cancelled("The conversion was cancelled.")
+            raise Cancelled(_CANCELLED)
 
     def _verify(self, plan: ConvertPlan) -> tuple[str, ...]:
         meter = ProgressMeter("verifying output", None, self.on_progress)
@@ -543,7 +546,7 @@ class ConvertJob:
             compare = target == "raw"
         if compare:
             if self.cancel.is_set():
-                raise Cancelled("The conversion was cancelled.")
+                raise Cancelled(_CANCELLED)
             spec = plan.spec
             same = self.qemu.compare(spec.source, spec.source_format, part, target, self.limits,
                                      first_chain=spec.source_chain)  # fmt: skip

@@ -35,4 +35,6 @@ class UnsafeImage(DiskscopeError):
 
 
 class Cancelled(DiskscopeError):
-    """The user cancelled the job."""
+    """The user cancelled the job; `signo` is the signal that asked (the CLI exits 128 + it)."""
+
+    signo: int = 2  # SIGINT: Ctrl-C, or Cancel in the window

@@ -2,7 +2,8 @@
 whole file, ask qemu-img, convert to raw if asked, verify, and rename into place.
 
 The descendant of Nova's `fetch_to_raw`. Any failure or cancel removes `.part` and
-`.converted`, except a `.part` kept on purpose so that a broken download resumes.
+`.converted`, except a `.part` kept on purpose so that a broken, stalled or cancelled
+download resumes.
 """
 
 from __future__ import annotations
@@ -21,11 +22,19 @@ import requests
 from diskscope.core.checksums import Checksum, parse_checksum
 from diskscope.core.convert import ConvertJob, ConvertRequest, ConvertResult
 from diskscope.core.errors import Cancelled, DiskscopeError, UnsafeImage
-from diskscope.core.fetch import Download, DownloadRequest, DownloadResult, Expectation
+from diskscope.core.fetch import (
+    Download,
+    DownloadRequest,
+    DownloadResult,
+    Expectation,
+    check_download,
+    place_download,
+    remove_download,
+)
 from diskscope.core.formats import ImageFormat, format_from_extension, parse_format_name
 from diskscope.core.glance import GlanceClient, GlanceImage, parse_image_url
 from diskscope.core.http import HttpOptions, session_for
-from diskscope.core.placement import DestinationExists, free_space, place_file
+from diskscope.core.placement import check_destination, free_space, place_file
 from diskscope.core.policy import DEFAULT_POLICY, InspectionPolicy
 from diskscope.core.progress import Progress, ProgressCallback
 from diskscope.core.qemu_img import QemuImg
@@ -45,6 +54,7 @@ class FetchRequest:
     retries: int = 4
     backoff: float = 0.5
     policy: InspectionPolicy = DEFAULT_POLICY  # the user's rules on top of the safety gate
+    stall_timeout: float = 120.0  # seconds in which a download must make some progress
 
 
 @dataclass(frozen=True)
@@ -119,12 +129,12 @@ class FetchJob:
         started = time.monotonic()
         source = self.resolve()
         destination = self._destination(source)
-        if os.path.lexists(destination) and not self.request.overwrite:
-            raise DestinationExists(f"{destination} exists; choose another name or allow overwriting.")
+        check_destination(destination, self.request.overwrite)
         self.download = Download(
             DownloadRequest(
                 source.url, destination, self.request.options, source.expect,
                 self.request.allow_unverified, self.request.retries, self.request.backoff,
+                self.request.stall_timeout,
             ),
             self.on_progress, self.cancel, self.free_space, self.session,
         )  # fmt: skip
@@ -143,18 +153,22 @@ class FetchJob:
             conversion = None
             if self.request.to_raw and report.format.qemu_driver != "raw":
                 conversion = self._convert(download.part, converted)
+                check_download(download)  # what was converted is what was verified
                 place_file(converted, destination, self.request.overwrite)
-                download.part.unlink()
+                remove_download(download)
                 fmt = "raw"
             else:
-                place_file(download.part, destination, self.request.overwrite)
+                place_download(download, destination, self.request.overwrite)
                 fmt = report.format.value
             finished = True
+        except Cancelled:
+            raise Cancelled(f"The fetch was cancelled after the download; {download.part} was "
+                            "removed.") from None  # fmt: skip
         finally:
             if not finished:
-                for leftover in (download.part, converted):
-                    with contextlib.suppress(FileNotFoundError):
-                        leftover.unlink()
+                remove_download(download)
+                with contextlib.suppress(FileNotFoundError):
+                    converted.unlink()
         return FetchResult(
             destination=destination, format=fmt, source_format=report.format.value,
             virtual_size=report.virtual_size, download=download, conversion=conversion,
@@ -202,11 +216,25 @@ class FetchJob:
     def _destination(self, source: _Source) -> Path:
         destination = Path(os.path.abspath(self.request.destination))
         if destination.is_dir():
-            name = re.sub(r"[^\w.+-]", "_", source.name).lstrip(".") or "image"
-            if self.request.to_raw:
-                name = os.path.splitext(name)[0] + ".raw"
-            destination = destination / name
+            destination = destination / file_name(source.name, self.request.to_raw)
         return destination
+
+
+NAME_BYTES = 200  # NAME_MAX is 255 bytes: room for the suffixes partial files add (.part.meta, ...)
+
+
+def file_name(name: str, to_raw: bool) -> str:
+    """A file name from a name the server chose: letters, digits and `_.+-` only, no leading
+    dot or dash, at most NAME_BYTES bytes of UTF-8, its extension kept (`.raw` if converted)."""
+    name = re.sub(r"[^\w.+-]", "_", name).lstrip(".-") or "image"
+    stem, extension = os.path.splitext(name)
+    if to_raw:
+        extension = ".raw"
+    elif len(extension) > 16:
+        stem, extension = name, ""
+    room = NAME_BYTES - len(extension.encode())
+    stem = stem.encode()[:room].decode(errors="ignore") or "image"
+    return stem + extension
 
 
 def _glance_source(client: GlanceClient, image: GlanceImage, user: tuple[Checksum, ...]) -> _Source:

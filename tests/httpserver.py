@@ -2,12 +2,15 @@
 
 Each fault is a path prefix, e.g. /cut/disk.qcow2; the file part names a served file.
 The server records every request's path and headers for the tests to check.
+`drip_after` makes /files/ send that many bytes, then one byte every `drip_seconds`;
+`glance_images` are served as Glance v2 records at /v2/images/ID (data at .../file).
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import threading
 import time
 from collections import Counter
@@ -26,6 +29,11 @@ class ImageServer(ThreadingHTTPServer):
         self.hits: Counter[str] = Counter()
         self.lock = threading.Lock()
         self.stall_seconds = 5.0
+        self.drip_after: int | None = None
+        self.drip_seconds = 20.0
+        self.dripping = threading.Event()  # set once the quick part of a drip was sent
+        self.closing = threading.Event()
+        self.glance_images: dict[str, dict[str, object]] = {}
         self.scheme = "http"
 
     @property
@@ -57,6 +65,14 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "redirect-host":
             port = self.server.server_address[1]
             return self._redirect(f"http://localhost:{port}/files/{name}")
+        if fault == "v2":
+            image_id, _, tail = name.removeprefix("images/").partition("/")
+            if not tail:
+                record = self.server.glance_images.get(image_id)
+                if record is None:
+                    return self._plain(404, b"no such image", "text/plain")
+                return self._plain(200, json.dumps(record).encode(), "application/json")
+            fault, name = "files", image_id
         data = self.server.files.get(name)
         if data is None:
             return self._plain(404, b"<html>not found</html>", "text/html")
@@ -109,6 +125,8 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(0.0005)
             self._write(body[2048:])
             return
+        if fault == "files" and self.server.drip_after is not None:
+            return self._drip(body, self.server.drip_after)
         if fault == "slow" and hit == 1:
             for i in range(0, len(body), 64 * 1024):
                 self._write(body[i : i + 64 * 1024])
@@ -118,11 +136,23 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "wronglength":
             self.close_connection = True
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes) -> bool:
         try:
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+            return False
+        return True
+
+    def _drip(self, body: bytes, quick: int) -> None:
+        """A server that never quite stops: the first bytes at once, then one at a time."""
+        self._write(body[:quick])
+        self.wfile.flush()
+        self.server.dripping.set()
+        for i in range(quick, len(body)):
+            if self.server.closing.wait(self.server.drip_seconds) or not self._write(body[i : i + 1]):
+                self.close_connection = True
+                return
 
     def _plain(self, code: int, body: bytes, kind: str, extra: dict[str, str] | None = None) -> None:
         self.send_response(code)
@@ -156,6 +186,7 @@ def serving(tls: tuple[str, str] | None = None) -> Iterator[ImageServer]:
     try:
         yield server
     finally:
+        server.closing.set()
         server.shutdown()
         server.server_close()
         thread.join()
