@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 
 from diskscope.core.formats import ImageFormat
-from diskscope.core.inspect.detection import Detection, truncated
+from diskscope.core.inspect.detection import Detection
 from diskscope.core.inspect.verdict import Violation, ViolationCode
 from diskscope.core.inspect.view import HeaderView
 
@@ -49,7 +49,7 @@ def detect_gpt(view: HeaderView) -> Detection | None:
         if head[sector : sector + 8] != b"EFI PART":
             continue
         if len(head) < sector + GPT_HEADER:
-            return Detection(ImageFormat.GPT, violations=(truncated("GPT", sector + GPT_HEADER, len(head)),))
+            return Detection(ImageFormat.GPT, violations=(_truncated_gpt(sector, len(head)),))
         (entries,) = struct.unpack_from("<I", head, sector + 80)
         return Detection(
             ImageFormat.GPT,
@@ -58,6 +58,14 @@ def detect_gpt(view: HeaderView) -> Detection | None:
             details={"partition_entries": entries},
         )
     return None
+
+
+def _truncated_gpt(sector: int, size: int) -> Violation:
+    return Violation(
+        ViolationCode.TRUNCATED,
+        f"The file has the GPT signature at byte {sector} but is only {size} bytes long, "
+        f"too short for its {GPT_HEADER}-byte header.",
+    )
 
 
 def detect_mbr(view: HeaderView) -> Detection | None:

@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import random
-import subprocess
 from functools import cache
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from diskscope.core.inspect.view import HEAD_SIZE, TAIL_SIZE, HeaderView
 from hypothesis import given
 from hypothesis import strategies as st
 from imagekit import qemu_img
+from qemu_trace import strace_info
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
@@ -156,16 +156,6 @@ def test_inspector_on_mutated_real_headers(data: st.DataObject) -> None:
 SECRET_NAME = "secret-host-file"
 
 
-def _strace_opened(image: Path, fmt: str) -> list[str]:
-    log = image.with_suffix(".strace")
-    subprocess.run(
-        ["strace", "-f", "-qq", "-e", "trace=%file", "-o", str(log), "prlimit", "--cpu=10",
-         f"--as={2 << 30}", "--", "qemu-img", "info", "-f", fmt, "-U", "--output=json", str(image)],
-        capture_output=True, timeout=60, check=False,
-    )  # fmt: skip
-    return log.read_text(errors="replace").splitlines()
-
-
 @pytest.mark.parametrize("seed", range(3))
 def test_what_the_inspector_calls_safe_opens_nothing_else(tmp_path: Path, seed: int) -> None:
     """Fuzzed hostile images point at a secret file; wherever our inspector says safe,
@@ -186,7 +176,7 @@ def test_what_the_inspector_calls_safe_opens_nothing_else(tmp_path: Path, seed: 
         hostile.append(path.read_bytes())
     # The check can fail: qemu-img does follow a VMDK extent, and strace shows it.
     control = tmp_path / "extent.img"
-    assert any(SECRET_NAME in line for line in _strace_opened(control, "vmdk"))
+    assert any(SECRET_NAME in line for line in strace_info(control, "vmdk"))
     checked = safe = 0
     for i in range(40):
         buf = bytearray(rng.choice(hostile))
@@ -200,7 +190,7 @@ def test_what_the_inspector_calls_safe_opens_nothing_else(tmp_path: Path, seed: 
         if not result.safe:
             continue
         safe += 1
-        opened = _strace_opened(image, result.format.qemu_driver)
+        opened = strace_info(image, result.format.qemu_driver)
         assert not any(SECRET_NAME in line for line in opened), (i, result)
         assert any(image.name in line for line in opened)  # strace did watch qemu-img open it
     assert checked == 40 and safe > 0
