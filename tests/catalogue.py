@@ -420,6 +420,20 @@ def raw_zeros(folder: Path) -> Path:
     return path
 
 
+def raw_printable_fill(folder: Path) -> Path:
+    """A test disk filled with one letter from its first byte: binary to us, not text."""
+    path = folder / "letters.raw"
+    path.write_bytes(b"D" * MiB)
+    return path
+
+
+def raw_printable_lines(folder: Path) -> Path:
+    """Printable bytes with no line break in the first 4 KiB, as guest data may be."""
+    path = folder / "lines.raw"
+    path.write_bytes((b"0123456789abcdef" * 512 + b"\n") * 128)
+    return path
+
+
 def tiny_binary(folder: Path) -> Path:
     path = folder / "tiny.img"
     path.write_bytes(bytes(range(200, 237)))
@@ -678,6 +692,8 @@ CASES = [
     _case(raw_empty, "raw", C.NOT_A_DISK_IMAGE),
     _case(raw_random, "raw"),
     _case(raw_zeros, "raw"),
+    _case(raw_printable_fill, "raw"),
+    _case(raw_printable_lines, "raw"),
     _case(tiny_binary, "raw", C.NOT_A_DISK_IMAGE),
     _case(text_passwd, "raw", C.NOT_A_DISK_IMAGE),
     _case(text_sha256sums, "raw", C.NOT_A_DISK_IMAGE),

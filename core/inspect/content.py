@@ -4,10 +4,11 @@ archives and compressed files.
 qemu would open any of them as a raw disk, and a VM would boot from garbage, so they
 are refused with a sentence that says what they are. Only files in which no format was
 found get here. "Text" is decided on the first 4 KiB: no NUL byte, valid UTF-8, no
-control characters but tab, newlines, form feeds and escape. A real raw disk cannot
-pass: a fresh one is all zeros, a partitioned one has binary boot code and the
-0x55 0xAA boot signature (not UTF-8), and filesystems start with zeros or binary
-superblocks.
+control characters but tab, newlines, form feeds and escape, more than one distinct
+byte, and a line break (unless the whole file is shorter than that). A real raw disk
+cannot pass: a fresh one is all zeros, a partitioned one has binary boot code and the
+0x55 0xAA boot signature (not UTF-8), filesystems start with zeros or binary
+superblocks, and a disk filled with one repeated letter is no text.
 """
 
 from __future__ import annotations
@@ -79,12 +80,15 @@ def _archive(head: bytes) -> tuple[str, str] | None:
 def is_text(head: bytes) -> bool:
     """Whether the file starts like text (see the module docstring)."""
     sample = head[:TEXT_SAMPLE]
-    if not sample or b"\0" in sample:
+    whole = len(head) <= TEXT_SAMPLE
+    if not sample or b"\0" in sample or sample.count(sample[:1]) == len(sample):
+        return False
+    if not whole and b"\n" not in sample and b"\r" not in sample:
         return False
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         # A multi-byte character cut at the sample's end is fine unless the file ends there.
-        chars = decoder.decode(sample, final=len(head) <= TEXT_SAMPLE)
+        chars = decoder.decode(sample, final=whole)
     except UnicodeDecodeError:
         return False
     return _CONTROL.search(chars) is None
