@@ -430,7 +430,7 @@ def raw_printable_fill(folder: Path) -> Path:
 def raw_printable_lines(folder: Path) -> Path:
     """Printable bytes with no line break in the first 4 KiB, as guest data may be."""
     path = folder / "lines.raw"
-    path.write_bytes((b"0123456789abcdef" * 512 + b"\n") * 128)
+    path.write_bytes(((b"0123456789abcdef" * 512)[:-1] + b"\n") * 128)
     return path
 
 
