@@ -97,27 +97,28 @@ def probes_as_descriptor(head: bytes) -> bool:
 
 
 def create_type(text: bytes) -> str | None:
-    """`createType` as qemu's vmdk_parse_description() finds it."""
-    pos = text.find(b"createType")
-    if pos < 0:
-        return None
-    start = pos + len(b"createType") + 2
-    end = text.find(b'"', start)
-    if start >= len(text) or end < 0 or end - start >= 128:
-        return None
-    return text[start:end].decode("ascii", "replace")
+    """`createType` as qemu's vmdk_parse_description() finds it (into a 128-byte buffer)."""
+    value = _quoted_after(text, b"createType", 127)
+    return None if value is None else value.decode("ascii", "replace")
 
 
 def parent_hint(text: bytes) -> str | None:
     """`parentFileNameHint` as qemu's vmdk_parent_open() finds it: the backing file."""
-    pos = text.find(b"parentFileNameHint")
+    value = _quoted_after(text, b"parentFileNameHint", 4095)
+    return value.decode("utf-8", "replace") if value else None
+
+
+def _quoted_after(text: bytes, key: bytes, limit: int) -> bytes | None:
+    """What qemu reads after the first `key` anywhere: skip `="`, take up to the next `"`.
+    None where qemu fails (no closing quote, longer than its buffer)."""
+    pos = text.find(key)
     if pos < 0:
         return None
-    start = pos + len(b"parentFileNameHint") + 2
+    start = pos + len(key) + 2
     end = text.find(b'"', start)
-    if start > len(text) or end < 0 or end - start > 4095:
-        return None  # qemu fails to open the image
-    return text[start:end].decode("utf-8", "replace") or None
+    if start > len(text) or end < 0 or end - start > limit:
+        return None
+    return text[start:end]
 
 
 def extents(text: bytes) -> list[Extent]:
