@@ -307,3 +307,11 @@ def test_what_the_inspector_calls_safe_opens_nothing_else(tmp_path: Path, seed: 
             assert not any(SECRET_NAME in line for line in opened), (i, fmt, result)
             assert any(image.name in line for line in opened)  # strace did watch qemu-img open it
     assert checked == 40 and safe > 0
+
+
+def test_json_parser_refuses_a_required_field_that_is_null() -> None:
+    """Found by the mutation fuzz: `"virtual-size": null` was a TypeError, not a ValueError."""
+    original, _text, _headers = real_outputs()
+    doc = {**original, "virtual-size": None}
+    with pytest.raises(ValueError, match="virtual-size"):
+        parse_info_json(doc)
