@@ -25,21 +25,22 @@ SECTOR = 512
 TEXT_SAMPLE = 4096
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
 
-# (offset, magic, what the file is, what to do about it)
-_UNPACK = "unpack it first"
-_ARCHIVES: tuple[tuple[int, tuple[bytes, ...], str, str], ...] = (
-    (257, (b"ustar\x00", b"ustar  \x00"), "a tar archive (an OVA appliance?)", _UNPACK),
-    (0, (b"\xfd7zXZ\x00",), "an xz-compressed file", "decompress it first"),
-    (0, (b"\x1f\x8b\x08",), "a gzip-compressed file", "decompress it first"),
-    (0, (b"\x28\xb5\x2f\xfd",), "a zstd-compressed file", "decompress it first"),
-    (0, (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"), "a zip archive", _UNPACK),
-    (0, (b"7z\xbc\xaf\x27\x1c",), "a 7-Zip archive", _UNPACK),
+# (name, offset, magic, what the file is, what to do about it)
+_UNPACK, _DECOMPRESS = "unpack it first", "decompress it first"
+_ARCHIVES: tuple[tuple[str, int, tuple[bytes, ...], str, str], ...] = (
+    ("tar", 257, (b"ustar\x00", b"ustar  \x00"), "a tar archive (an OVA appliance?)", _UNPACK),
+    ("xz", 0, (b"\xfd7zXZ\x00",), "an xz-compressed file", _DECOMPRESS),
+    ("gzip", 0, (b"\x1f\x8b\x08",), "a gzip-compressed file", _DECOMPRESS),
+    ("zstd", 0, (b"\x28\xb5\x2f\xfd",), "a zstd-compressed file", _DECOMPRESS),
+    ("zip", 0, (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"), "a zip archive", _UNPACK),
+    ("7z", 0, (b"7z\xbc\xaf\x27\x1c",), "a 7-Zip archive", _UNPACK),
 )
-_BZIP2 = re.compile(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)")
+_BZIP2 = re.compile(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)")  # the level, then a block or the end
 
 
 def detect(view: HeaderView) -> Detection | None:
-    """Why a file in which no format was found is not a disk image, if it is not one."""
+    """Why a file in which no format was found is not a disk image, if it is not one;
+    `details["content"]` names what it is (empty, fragment, text, tar, xz, ...)."""
     kind, message = _classify(view)
     if kind is None:
         return None
@@ -57,8 +58,8 @@ def _classify(view: HeaderView) -> tuple[str | None, str]:
         return "empty", "The file is empty, not a disk image."
     archive = _archive(head)
     if archive is not None:
-        what, action = archive
-        return what, f"The file is {what}, not a disk image; {action}."
+        name, what, action = archive
+        return name, f"The file is {what}, not a disk image; {action}."
     if is_text(head):
         return "text", "The file is a text file, not a disk image."
     if view.size is not None and view.size < SECTOR:
@@ -68,12 +69,12 @@ def _classify(view: HeaderView) -> tuple[str | None, str]:
     return None, ""
 
 
-def _archive(head: bytes) -> tuple[str, str] | None:
-    for offset, magics, what, action in _ARCHIVES:
+def _archive(head: bytes) -> tuple[str, str, str] | None:
+    for name, offset, magics, what, action in _ARCHIVES:
         if head.startswith(magics, offset):
-            return what, action
+            return name, what, action
     if _BZIP2.match(head):
-        return "a bzip2-compressed file", "decompress it first"
+        return "bzip2", "a bzip2-compressed file", _DECOMPRESS
     return None
 
 

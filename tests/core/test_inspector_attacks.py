@@ -199,3 +199,34 @@ def test_vhd_checksum_covers_every_footer_byte(tmp_path: Path) -> None:
         assert C.IMPLAUSIBLE_HEADER in codes or offset < 8, offset
     (stored,) = struct.unpack(">I", data[64:68])
     assert stored == ~(sum(data[:512]) - sum(data[64:68])) & 0xFFFFFFFF
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("qcow2_xz", "xz", "The file is an xz-compressed file, not a disk image; decompress it first."),
+        (
+            "ova_tar",
+            "tar",
+            "The file is a tar archive (an OVA appliance?), not a disk image; unpack it first.",
+        ),
+        (
+            "qcow2_zstd_file",
+            "zstd",
+            "The file is a zstd-compressed file, not a disk image; decompress it first.",
+        ),
+        (
+            "qcow2_bzip2",
+            "bzip2",
+            "The file is a bzip2-compressed file, not a disk image; decompress it first.",
+        ),
+        ("text_ovf", "text", "The file is a text file, not a disk image."),
+        ("raw_empty", "empty", "The file is empty, not a disk image."),
+        ("tiny_binary", "fragment", "The file is only 37 bytes long, smaller than one 512-byte sector."),
+    ],
+)
+def test_not_a_disk_says_what_the_file_is(name: str, content: str, message: str, tmp_path: Path) -> None:
+    path = build(next(c for c in CASES if c.name == name), tmp_path)
+    result = inspect_file(path)
+    assert result.details["content"] == content
+    assert [v.message for v in result.violations] == [message]
