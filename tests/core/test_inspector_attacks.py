@@ -22,9 +22,11 @@ from catalogue import (
     vmdk_parent_hint,
     vpc_bad_checksum,
 )
+from diskscope.core.chain import chain_is_sound, walk_backing_chain
 from diskscope.core.formats import ImageFormat
 from diskscope.core.inspect.inspector import inspect_file
 from diskscope.core.inspect.verdict import ViolationCode as C
+from diskscope.core.qemu_img import QemuImg
 from diskscope.core.safety import inspect_image
 from imagekit import RecordingQemuImg, patch, qemu_img
 from qemu_trace import others_touched, probed_format, strace_info, touched
@@ -78,6 +80,9 @@ def test_vmdk_parent_link_is_reported_as_qemu_reads_it(tmp_path: Path) -> None:
     assert {v.code for v in result.violations} == {C.BACKING_FILE}
     told = qemu_img("info", "-f", "vmdk", "--output=json", path)
     assert f'"backing-filename": "{tmp_path / "base.vmdk"}"' in told
+    layers = walk_backing_chain(path, QemuImg())  # the walker reads the same link
+    assert [layer.path for layer in layers] == [path, tmp_path / "base.vmdk"]
+    assert chain_is_sound(layers)
 
 
 def test_text_that_mentions_vmdk_words_is_text_to_qemu_and_to_us(tmp_path: Path) -> None:
