@@ -236,7 +236,7 @@ def _child(raw: Any) -> ChildNode:
 
 
 def _req(d: Mapping[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
-    if key not in d:
+    if d.get(key) is None:
         raise ValueError(f"qemu-img info output lacks {key!r}.")
     return _opt(d[key], kind, key)
 

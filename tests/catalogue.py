@@ -6,10 +6,17 @@ our inspector must report (empty: safe). Several test modules walk this list.
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
+import json
+import lzma
 import os
 import random
 import struct
 import subprocess
+import tarfile
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +40,7 @@ class Case:
     build: Callable[[Path], Path]
     format: str
     codes: frozenset[C] = frozenset()
+    warnings: frozenset[C] = frozenset()
 
     @property
     def safe(self) -> bool:
@@ -204,6 +212,58 @@ def vmdk_capacity0_embedded_flat(folder: Path) -> Path:
     return path
 
 
+def vmdk_capacity0_desc_size0(folder: Path) -> Path:
+    """Capacity 0 and a descriptor size of 0: qemu still reads up to 1 MiB at the offset."""
+    path = vmdk_capacity0_embedded_flat(folder)
+    patch(path, 36, struct.pack("<Q", 0))
+    return path
+
+
+def vmdk_descriptor_control_byte(folder: Path) -> Path:
+    """qemu's probe skips comment lines whatever they hold; the name declares nothing."""
+    path = folder / "ctl.img"
+    path.write_bytes(vmdk_descriptor("monolithicFlat", ['RW 2048 FLAT "flat.img" 0'], comment="#\x01\x7f"))
+    (folder / "flat.img").write_bytes(b"\0" * MiB)
+    return path
+
+
+def vmdk_descriptor_multiline_extent(folder: Path) -> Path:
+    """qemu's sscanf() reads an extent line across newlines."""
+    path = folder / "lines.img"
+    path.write_bytes(vmdk_descriptor("monolithicFlat", ["RW", "2048", "FLAT", '"flat.img" 0']))
+    return path
+
+
+def vmdk_huge_sector_count(folder: Path) -> Path:
+    path = folder / "digits.img"
+    path.write_bytes(vmdk_descriptor("monolithicFlat", [f'RW {"9" * 5000} FLAT "flat.img" 0']))
+    return path
+
+
+def vmdk_parent_hint(folder: Path) -> Path:
+    base = create(folder / "base.vmdk", "vmdk", "16M")
+    path = folder / "child.vmdk"
+    qemu_img("create", "-q", "-f", "vmdk", "-b", base, "-F", "vmdk", path, "16M")
+    return path
+
+
+def text_mentioning_create_type(folder: Path) -> Path:
+    """Like a test module of oslo.utils: VMDK words, but no `version=` line first."""
+    path = folder / "test_vmdk.py"
+    path.write_text(
+        "import unittest\n\nDESCRIPTOR = (\n    'version=1\\n'\n    'createType=\"monolithicFlat\"\\n'\n"
+        "    'RW 2048 FLAT \"/etc/passwd\" 0\\n'\n)\n"
+    )
+    return path
+
+
+def text_descriptor_after_blank_line(folder: Path) -> Path:
+    """An empty line before `version=`: qemu's probe says raw, so this is only text."""
+    path = folder / "blank.img"
+    path.write_bytes(b"\n" + vmdk_descriptor("monolithicFlat", ['RW 2048 FLAT "/etc/passwd" 0']))
+    return path
+
+
 def vmdk_footer_mismatch(folder: Path) -> Path:
     path = _sparse_vmdk(folder, "foot.vmdk", "streamOptimized")
     patch(path, 56, struct.pack("<Q", 0xFFFFFFFFFFFFFFFF))
@@ -227,9 +287,48 @@ def vpc_fixed(folder: Path) -> Path:
     return create(folder / "fixed.vhd", "vpc", "16M", "subformat=fixed")
 
 
+def vhd_checksum(footer: bytes) -> bytes:
+    """The footer with its checksum made right, as the VHD specification computes it."""
+    blank = footer[:64] + b"\0\0\0\0" + footer[68:]
+    return footer[:64] + struct.pack(">I", ~sum(blank) & 0xFFFFFFFF) + footer[68:]
+
+
+def _patch_vhd_footers(path: Path, offset: int, data: bytes) -> None:
+    """Change a field in both copies of a VHD footer, keeping the checksums right."""
+    size = path.stat().st_size
+    with open(path, "r+b") as f:
+        for at in (0, size - 512):
+            f.seek(at)
+            footer = bytearray(f.read(512))
+            if footer.startswith(b"conectix"):
+                footer[offset : offset + len(data)] = data
+                f.seek(at)
+                f.write(vhd_checksum(bytes(footer)))
+
+
 def vpc_differencing(folder: Path) -> Path:
     path = create(folder / "diff.vhd", "vpc", "16M")
-    patch(path, 60, struct.pack(">I", 4))
+    _patch_vhd_footers(path, 60, struct.pack(">I", 4))
+    return path
+
+
+def vpc_bad_checksum(folder: Path) -> Path:
+    """qemu 7.2 refuses it: "Incorrect header checksum"."""
+    path = create(folder / "sum.vhd", "vpc", "16M")
+    with open(path, "r+b") as f:
+        (stored,) = struct.unpack(">I", f.read(68)[64:])
+        f.seek(64)
+        f.write(struct.pack(">I", stored ^ 1))
+    return path
+
+
+def vpc_fixed_bad_checksum(folder: Path) -> Path:
+    path = create(folder / "fixsum.vhd", "vpc", "16M", "subformat=fixed")
+    with open(path, "r+b") as f:
+        f.seek(-512 + 64, os.SEEK_END)
+        (stored,) = struct.unpack(">I", f.read(4))
+        f.seek(-512 + 64, os.SEEK_END)
+        f.write(struct.pack(">I", stored ^ 1))
     return path
 
 
@@ -275,6 +374,29 @@ def luks(folder: Path) -> Path:
     return path
 
 
+def _luks2(folder: Path, metadata: bytes) -> Path:
+    path = folder / "disk2.luks"
+    header = bytearray(16384)
+    header[0:8] = b"LUKS\xba\xbe\x00\x02"
+    header[8:16] = struct.pack(">Q", 16384)
+    header[4096 : 4096 + len(metadata)] = metadata
+    path.write_bytes(bytes(header) + b"\0" * MiB)
+    return path
+
+
+def luks2(folder: Path) -> Path:
+    meta = {"keyslots": {"0": {}}, "segments": {"0": {}}, "digests": {}, "config": {}}
+    return _luks2(folder, json.dumps(meta).encode())
+
+
+def luks2_deep_json(folder: Path) -> Path:
+    return _luks2(folder, b"[" * 50_000 + b"]" * 50_000)
+
+
+def luks2_keyslots_number(folder: Path) -> Path:
+    return _luks2(folder, b'{"keyslots": 5, "segments": {}}')
+
+
 def parallels(folder: Path) -> Path:
     return create(folder / "disk.hds", "parallels", "16M")
 
@@ -288,6 +410,108 @@ def raw_empty(folder: Path) -> Path:
 def raw_random(folder: Path) -> Path:
     path = folder / "random.img"
     path.write_bytes(random.Random(7).randbytes(MiB))
+    return path
+
+
+def raw_zeros(folder: Path) -> Path:
+    """A freshly made VM disk: nothing but zeros."""
+    path = folder / "blank.raw"
+    path.write_bytes(b"\0" * MiB)
+    return path
+
+
+def raw_printable_fill(folder: Path) -> Path:
+    """A test disk filled with one letter from its first byte: binary to us, not text."""
+    path = folder / "letters.raw"
+    path.write_bytes(b"D" * MiB)
+    return path
+
+
+def raw_printable_lines(folder: Path) -> Path:
+    """Printable bytes with no line break in the first 4 KiB, as guest data may be."""
+    path = folder / "lines.raw"
+    path.write_bytes(((b"0123456789abcdef" * 512)[:-1] + b"\n") * 128)
+    return path
+
+
+def tiny_binary(folder: Path) -> Path:
+    path = folder / "tiny.img"
+    path.write_bytes(bytes(range(200, 237)))
+    return path
+
+
+def text_passwd(folder: Path) -> Path:
+    path = folder / "passwd"
+    path.write_bytes(Path("/etc/passwd").read_bytes())
+    return path
+
+
+def text_sha256sums(folder: Path) -> Path:
+    path = folder / "SHA256SUMS"
+    path.write_text("".join(f"{random.Random(i).randbytes(32).hex()}  disk-{i}.qcow2\n" for i in range(40)))
+    return path
+
+
+def text_ovf(folder: Path) -> Path:
+    path = folder / "appliance.ovf"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1">\n'
+        '  <References><File ovf:href="disk1.vmdk" ovf:id="file1"/></References>\n</Envelope>\n'
+    )
+    return path
+
+
+def _qcow2_bytes(folder: Path) -> bytes:
+    data = _qcow2(folder, "inner.qcow2", "16M").read_bytes()
+    (folder / "inner.qcow2").unlink()
+    return data
+
+
+def qcow2_xz(folder: Path) -> Path:
+    path = folder / "disk.qcow2.xz"
+    path.write_bytes(lzma.compress(_qcow2_bytes(folder)))
+    return path
+
+
+def qcow2_gzip(folder: Path) -> Path:
+    path = folder / "disk.qcow2.gz"
+    path.write_bytes(gzip.compress(_qcow2_bytes(folder)))
+    return path
+
+
+def qcow2_bzip2(folder: Path) -> Path:
+    path = folder / "disk.qcow2.bz2"
+    path.write_bytes(bz2.compress(_qcow2_bytes(folder)))
+    return path
+
+
+def qcow2_zstd_file(folder: Path) -> Path:
+    """A zstd frame of raw (stored) blocks, built by hand: Python 3.11 has no zstd."""
+    data = _qcow2_bytes(folder)
+    blocks = [data[i : i + 128 * 1024] for i in range(0, len(data), 128 * 1024)]
+    frame = b"\x28\xb5\x2f\xfd\x00\x58"  # magic, no checksum or size, a 2 MiB window
+    for i, block in enumerate(blocks):
+        frame += (len(block) << 3 | (i == len(blocks) - 1)).to_bytes(3, "little") + block
+    path = folder / "disk.qcow2.zst"
+    path.write_bytes(frame)
+    return path
+
+
+def qcow2_zip(folder: Path) -> Path:
+    path = folder / "disk.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("disk.qcow2", _qcow2_bytes(folder))
+    return path
+
+
+def ova_tar(folder: Path) -> Path:
+    """An OVA: a tar of an OVF descriptor and a disk."""
+    path = folder / "appliance.ova"
+    with tarfile.open(path, "w") as archive:
+        for name, data in (("appliance.ovf", b"<Envelope/>\n"), ("disk.qcow2", _qcow2_bytes(folder))):
+            member = tarfile.TarInfo(name)
+            member.size = len(data)
+            archive.addfile(member, io.BytesIO(data))
     return path
 
 
@@ -354,6 +578,51 @@ def gpt_disk(folder: Path) -> Path:
     return path
 
 
+def gpt_signature_in_530_bytes(folder: Path) -> Path:
+    path = folder / "gpt530.img"
+    path.write_bytes(b"\0" * 512 + b"EFI PART" + b"\0" * 10)
+    return path
+
+
+def _mbr_disk(folder: Path, name: str, entries: list[bytes]) -> Path:
+    path = folder / name
+    mbr = bytearray(512)
+    mbr[0:3] = b"\xeb\x63\x90"  # boot code starts with a jump
+    for i, entry in enumerate(entries):
+        mbr[446 + 16 * i : 462 + 16 * i] = entry
+    mbr[510:512] = b"\x55\xaa"
+    with open(path, "wb") as f:
+        f.write(bytes(mbr))
+        f.truncate(4 * MiB)
+    return path
+
+
+def mbr_disk(folder: Path) -> Path:
+    return _mbr_disk(
+        folder, "mbr.img", [bytes([0x80, 1, 1, 0, 0x83, 0xFE, 0xFF, 0xFF]) + struct.pack("<II", 2048, 6144)]
+    )
+
+
+def mbr_bad_boot_flag(folder: Path) -> Path:
+    """oslo.utils refuses it; qemu opens it as raw like any disk, so we only warn."""
+    return _mbr_disk(
+        folder, "flag.img", [bytes([0x42, 1, 1, 0, 0x83, 0xFE, 0xFF, 0xFF]) + struct.pack("<II", 2048, 6144)]
+    )
+
+
+def gpt_protective_wrong_start(folder: Path) -> Path:
+    path = gpt_disk(folder)
+    patch(path, 446 + 8, struct.pack("<I", 7))
+    return path
+
+
+def qcow2_aes(folder: Path) -> Path:
+    path = folder / "aes.qcow2"
+    qemu_img("create", "-q", "-f", "qcow2", "--object", "secret,id=s0,data=key", "-o",
+             "encrypt.format=aes,encrypt.key-secret=s0", path, "16M")  # fmt: skip
+    return path
+
+
 def named_dash_f(folder: Path) -> Path:
     return _qcow2(folder, "-f", "16M")
 
@@ -366,8 +635,8 @@ def named_nbd(folder: Path) -> Path:
     return _qcow2(folder, "nbd:localhost:10809", "16M")
 
 
-def _case(build: Callable[[Path], Path], fmt: str, *codes: C) -> Case:
-    return Case(build.__name__, build, fmt, frozenset(codes))
+def _case(build: Callable[[Path], Path], fmt: str, *codes: C, warns: tuple[C, ...] = ()) -> Case:
+    return Case(build.__name__, build, fmt, frozenset(codes), frozenset(warns))
 
 
 CASES = [
@@ -397,24 +666,54 @@ CASES = [
     _case(vmdk_sparse_text_descriptor, "vmdk", C.VMDK_EXTENT),
     _case(vmdk_create_type_in_comment, "vmdk", C.VMDK_EXTENT),
     _case(vmdk_capacity0_embedded_flat, "vmdk", C.VMDK_CREATE_TYPE, C.VMDK_EXTENT),
+    _case(vmdk_capacity0_desc_size0, "vmdk", C.VMDK_CREATE_TYPE, C.VMDK_EXTENT),
+    _case(vmdk_descriptor_control_byte, "vmdk", C.VMDK_CREATE_TYPE, C.VMDK_EXTENT),
+    _case(vmdk_descriptor_multiline_extent, "vmdk", C.VMDK_CREATE_TYPE, C.VMDK_EXTENT),
+    _case(vmdk_huge_sector_count, "vmdk", C.VMDK_CREATE_TYPE, C.VMDK_EXTENT),
+    _case(vmdk_parent_hint, "vmdk", C.BACKING_FILE),
+    _case(text_mentioning_create_type, "raw", C.NOT_A_DISK_IMAGE),
+    _case(text_descriptor_after_blank_line, "raw", C.NOT_A_DISK_IMAGE),
     _case(vmdk_footer_mismatch, "vmdk", C.VMDK_FOOTER),
     _case(vmdk_truncated, "vmdk", C.TRUNCATED),
     _case(vpc_dynamic, "vpc"),
     _case(vpc_fixed, "vpc"),
     _case(vpc_differencing, "vpc", C.BACKING_FILE),
+    _case(vpc_bad_checksum, "vpc", C.IMPLAUSIBLE_HEADER),
+    _case(vpc_fixed_bad_checksum, "vpc", C.IMPLAUSIBLE_HEADER),
     _case(vhdx, "vhdx"),
     _case(vhdx_truncated, "vhdx", C.TRUNCATED),
     _case(vdi, "vdi"),
     _case(vdi_fixed, "vdi"),
     _case(luks, "luks"),
+    _case(luks2, "luks", C.BANNED_FORMAT),
+    _case(luks2_deep_json, "luks", C.BANNED_FORMAT, C.IMPLAUSIBLE_HEADER),
+    _case(luks2_keyslots_number, "luks", C.BANNED_FORMAT, C.IMPLAUSIBLE_HEADER),
     _case(parallels, "parallels"),
-    _case(raw_empty, "raw"),
+    _case(raw_empty, "raw", C.NOT_A_DISK_IMAGE),
     _case(raw_random, "raw"),
+    _case(raw_zeros, "raw"),
+    _case(raw_printable_fill, "raw"),
+    _case(raw_printable_lines, "raw"),
+    _case(tiny_binary, "raw", C.NOT_A_DISK_IMAGE),
+    _case(text_passwd, "raw", C.NOT_A_DISK_IMAGE),
+    _case(text_sha256sums, "raw", C.NOT_A_DISK_IMAGE),
+    _case(text_ovf, "raw", C.NOT_A_DISK_IMAGE),
+    _case(qcow2_xz, "raw", C.NOT_A_DISK_IMAGE),
+    _case(qcow2_gzip, "raw", C.NOT_A_DISK_IMAGE),
+    _case(qcow2_bzip2, "raw", C.NOT_A_DISK_IMAGE),
+    _case(qcow2_zstd_file, "raw", C.NOT_A_DISK_IMAGE),
+    _case(qcow2_zip, "raw", C.NOT_A_DISK_IMAGE),
+    _case(ova_tar, "raw", C.NOT_A_DISK_IMAGE),
     _case(random_named_qcow2, "raw", C.FORMAT_MISMATCH),
     _case(raw_sparse, "raw"),
     _case(iso, "iso"),
     _case(iso_with_qcow2_header, "qcow2", C.AMBIGUOUS_FORMAT, C.FORMAT_MISMATCH),
     _case(gpt_disk, "gpt"),
+    _case(gpt_signature_in_530_bytes, "gpt", C.TRUNCATED),
+    _case(gpt_protective_wrong_start, "gpt", warns=(C.PARTITION_TABLE,)),
+    _case(mbr_disk, "mbr"),
+    _case(mbr_bad_boot_flag, "raw", warns=(C.PARTITION_TABLE,)),
+    _case(qcow2_aes, "qcow2", C.LEGACY_ENCRYPTION),
     _case(named_dash_f, "qcow2"),
     _case(named_json, "qcow2"),
     _case(named_nbd, "qcow2"),

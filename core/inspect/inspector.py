@@ -16,7 +16,7 @@ from pathlib import Path
 
 from diskscope.core.errors import InvalidPath
 from diskscope.core.formats import ImageFormat, format_from_extension, same_driver
-from diskscope.core.inspect import by_magic, luks, partitions, qcow, vdi, vhd, vmdk
+from diskscope.core.inspect import by_magic, content, luks, partitions, qcow, vdi, vhd, vmdk
 from diskscope.core.inspect.detection import Detection
 from diskscope.core.inspect.verdict import Violation, ViolationCode
 from diskscope.core.inspect.view import HeaderView, Region, StreamCollector, read_file_view
@@ -54,6 +54,8 @@ class InspectionResult:
     matches: tuple[ImageFormat, ...] = ()
     declared: ImageFormat | None = None
     violations: tuple[Violation, ...] = ()
+    # Worth telling the user, but no danger to the host: they do not make the file unsafe.
+    warnings: tuple[Violation, ...] = ()
 
     @property
     def safe(self) -> bool:
@@ -84,13 +86,14 @@ def analyze(view: HeaderView, declared: ImageFormat | None = None) -> Inspection
         matches=tuple(d.format for d in found),
         declared=declared,
         violations=_unique([*primary.violations, *problems]),
+        warnings=partitions.table_warnings(view.head) if primary.format.is_raw_family else (),
     )
 
 
 def _choose(found: list[Detection], view: HeaderView) -> tuple[Detection, list[Violation]]:
     """The one format the file is, or the first of several with an ambiguity violation."""
     if not found:
-        return Detection(ImageFormat.RAW, virtual_size=view.size), []
+        return content.detect(view) or Detection(ImageFormat.RAW, virtual_size=view.size), []
     images = [d for d in found if not d.format.is_raw_family]
     disks = [d for d in found if d.format.is_raw_family]
     if not images:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import struct
+from typing import Any
 
 from diskscope.core.formats import ImageFormat
-from diskscope.core.inspect.detection import Detection, implausible, truncated
+from diskscope.core.inspect.detection import Detection, implausible, truncated, violation
+from diskscope.core.inspect.verdict import ViolationCode
 from diskscope.core.inspect.view import HeaderView
 
 MAGIC = b"LUKS\xba\xbe"
 LUKS1_HEADER = 592
 LUKS2_HEADER = 4096
 KEYSLOT_ACTIVE = 0x00AC71F3
+MAX_JSON_DEPTH = 32  # real LUKS2 metadata nests 4 deep; qemu's own JSON parser stops at 1024
 
 
 def _text(data: bytes) -> str:
@@ -58,22 +61,61 @@ def _luks1(view: HeaderView) -> Detection:
 
 
 def _luks2(view: HeaderView) -> Detection:
+    """qemu 7.2 has no LUKS2 support (its probe calls such a file raw), so it is refused;
+    the metadata is still read for the report."""
     head = view.head
+    unsupported = violation(
+        ViolationCode.BANNED_FORMAT, "This is a LUKS2 container, which qemu 7.2 cannot open."
+    )
     if len(head) < LUKS2_HEADER:
-        return Detection(ImageFormat.LUKS, violations=(truncated("LUKS2", LUKS2_HEADER, len(head)),))
+        return Detection(
+            ImageFormat.LUKS, violations=(unsupported, truncated("LUKS2", LUKS2_HEADER, len(head)))
+        )
     (hdr_size,) = struct.unpack_from(">Q", head, 8)
     details: dict[str, object] = {"header_size": hdr_size}
+    problems = [unsupported]
     area = view.read(LUKS2_HEADER, hdr_size - LUKS2_HEADER) if hdr_size > LUKS2_HEADER else None
     if area is not None:
-        try:
-            meta = json.loads(_text(area))
-            details["keyslots"] = sorted(meta.get("keyslots", {}))
-            details["segments"] = meta.get("segments", {})
-        except (ValueError, AttributeError):
-            return Detection(
-                ImageFormat.LUKS,
-                subformat="luks2",
-                encrypted=True,
-                violations=(implausible("The LUKS2 metadata is not valid JSON."),),
-            )
-    return Detection(ImageFormat.LUKS, subformat="luks2", encrypted=True, details=details)
+        meta, problem = _metadata(_text(area))
+        if problem is not None:
+            problems.append(implausible(problem))
+        else:
+            details["keyslots"] = sorted(meta["keyslots"])
+            details["segments"] = meta["segments"]
+    return Detection(
+        ImageFormat.LUKS, subformat="luks2", encrypted=True, details=details, violations=tuple(problems)
+    )
+
+
+def _metadata(text: str) -> tuple[dict[str, Any], str | None]:
+    """The LUKS2 JSON metadata, or why it is unusable."""
+    depth = _nesting(text)
+    if depth > MAX_JSON_DEPTH:
+        return {}, f"The LUKS2 metadata is nested {depth} levels deep."
+    try:
+        meta = json.loads(text)
+    except ValueError:
+        return {}, "The LUKS2 metadata is not valid JSON."
+    if not isinstance(meta, dict):
+        return {}, "The LUKS2 metadata is not a JSON object."
+    for key in ("keyslots", "segments"):
+        if not isinstance(meta.get(key, {}), dict):
+            return {}, f"The LUKS2 metadata's {key!r} is not a JSON object."
+    return {"keyslots": meta.get("keyslots", {}), "segments": meta.get("segments", {})}, None
+
+
+def _nesting(text: str) -> int:
+    """The deepest bracket nesting outside strings: checked before json.loads() recurses."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (ch == "\\", ch != '"')
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest

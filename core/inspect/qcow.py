@@ -18,6 +18,7 @@ V3_HEADER = 104
 DIRTY, CORRUPT, DATA_FILE, COMPRESSION, EXTENDED_L2 = (1 << b for b in range(5))
 KNOWN_INCOMPATIBLE = DIRTY | CORRUPT | DATA_FILE | COMPRESSION | EXTENDED_L2
 AUTOCLEAR_DATA_FILE_RAW = 2
+CRYPT_AES = 1
 
 EXT_END = 0
 EXT_BACKING_FORMAT = 0xE2792ACA
@@ -155,6 +156,13 @@ def _detect_qcow2(view: HeaderView, version: int) -> Detection:
             violation(
                 ViolationCode.UNKNOWN_FEATURES,
                 f"The image needs qcow2 features we do not know (incompatible bits {unknown:#x}).",
+            )
+        )
+    if crypt_method == CRYPT_AES:
+        problems.append(
+            violation(
+                ViolationCode.LEGACY_ENCRYPTION,
+                "The image uses qcow2's old AES encryption, which QEMU's emulators refuse to run.",
             )
         )
     if incompatible & CORRUPT:

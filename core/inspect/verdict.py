@@ -21,6 +21,9 @@ class ViolationCode(StrEnum):
     BANNED_FORMAT = "banned_format"
     QEMU_DISAGREES = "qemu_disagrees"
     QEMU_FAILED = "qemu_failed"
+    NOT_A_DISK_IMAGE = "not_a_disk_image"
+    LEGACY_ENCRYPTION = "legacy_encryption"
+    PARTITION_TABLE = "partition_table"
 
 
 ADVICE: dict[ViolationCode, str] = {
@@ -58,6 +61,18 @@ ADVICE: dict[ViolationCode, str] = {
     ViolationCode.QEMU_DISAGREES: ("qemu-img reads the file differently from our inspector; do not use it."),
     ViolationCode.QEMU_FAILED: (
         "qemu-img could not read the image within its limits; the file is damaged or crafted."
+    ),
+    ViolationCode.NOT_A_DISK_IMAGE: (
+        "Check that you picked the right file; unpack or decompress an archive first and "
+        "inspect the disk image inside it."
+    ),
+    ViolationCode.LEGACY_ENCRYPTION: (
+        "QEMU's emulators refuse the old qcow2 AES encryption; if you have the key, qemu-img "
+        "can still convert the image to a plain or LUKS-encrypted qcow2."
+    ),
+    ViolationCode.PARTITION_TABLE: (
+        "qemu opens the disk as raw whatever its partition table says; check the table with "
+        "a partitioning tool before booting from it."
     ),
 }
 

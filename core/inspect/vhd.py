@@ -70,6 +70,7 @@ def _vpc_from_footer(view: HeaderView, footer: bytes, *, at_start: bool) -> Dete
         )
     if current_size > (1 << 48):
         problems.append(implausible(f"The VHD size of {current_size} bytes is absurd."))
+    problems += _check_checksum(footer)
     return Detection(
         ImageFormat.VPC,
         virtual_size=current_size,
@@ -78,6 +79,21 @@ def _vpc_from_footer(view: HeaderView, footer: bytes, *, at_start: bool) -> Dete
         details=details,
         violations=tuple(problems),
     )
+
+
+def _check_checksum(footer: bytes) -> list[Violation]:
+    """qemu 7.2 refuses a footer whose checksum is wrong ("Incorrect header checksum"): the
+    one's complement of the sum of its bytes, the checksum field counted as zeros."""
+    (stored,) = struct.unpack_from(">I", footer, 64)
+    computed = ~(sum(footer) - sum(footer[64:68])) & 0xFFFFFFFF
+    if stored == computed:
+        return []
+    return [
+        implausible(
+            f"The VHD footer checksum is wrong ({stored:#010x} stored, {computed:#010x} computed), "
+            "so qemu refuses the image."
+        )
+    ]
 
 
 def wants_vhdx(view: HeaderView) -> list[Region]:

@@ -20,6 +20,8 @@ def test_inspector_verdict(case: Case, tmp_path: Path) -> None:
     result = inspect_file(path)
     assert result.format.value == case.format
     assert {v.code for v in result.violations} == case.codes
+    assert {w.code for w in result.warnings} == case.warnings
+    assert all(v.message.endswith(".") and "\n" not in v.message for v in result.violations)
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
@@ -48,6 +50,7 @@ def test_stream_verdict_is_independent_of_chunking(case: Case, tmp_path: Path) -
     for sizes in ([1 << 20], [4096], [7], [rng.randint(1, 70000) for _ in range(64)]):
         assert _stream(data, sizes, declared) == whole
     assert whole.violations == inspect_file(path).violations
+    assert whole.warnings == inspect_file(path).warnings
     assert whole.format == inspect_file(path).format
 
 

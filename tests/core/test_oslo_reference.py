@@ -35,6 +35,30 @@ STRICTER = {
     "vhdx_truncated": "oslo accepts a VHDX cut short",
     # oslo checks the feature bit only; qemu also follows the data-file header extension.
     "qcow2_data_file_extension_only": "oslo ignores the data-file header extension",
+    # qemu's probe skips comment lines whatever bytes they hold; oslo stops at a control byte.
+    "vmdk_descriptor_control_byte": "oslo misses a descriptor with a control byte in a comment",
+    # oslo does not read parentFileNameHint, which qemu turns into a backing file.
+    "vmdk_parent_hint": "oslo ignores the VMDK parent link",
+    # qemu 7.2 refuses a VHD whose footer checksum is wrong; oslo does not check it.
+    "vpc_bad_checksum": "oslo does not check the VHD footer checksum",
+    # A GPT signature with no room for the header: oslo reads the boot sector only.
+    "gpt_signature_in_530_bytes": "oslo does not read the GPT header",
+    # qemu's system emulators refuse the legacy AES encryption; oslo does not look at it.
+    "qcow2_aes": "oslo ignores the qcow2 encryption method",
+    # Not disk images at all. oslo calls all of these raw and safe; our verdict changed on
+    # purpose (issue 11): a text file, an archive or a compressed image is never a disk a
+    # user meant to boot, and each is refused with a sentence that says what it is.
+    "raw_empty": "oslo calls an empty file a raw disk",
+    "tiny_binary": "oslo calls a 37-byte file a raw disk",
+    "text_passwd": "oslo calls text a raw disk",
+    "text_sha256sums": "oslo calls text a raw disk",
+    "text_ovf": "oslo calls an OVF descriptor a raw disk",
+    "qcow2_xz": "oslo calls an xz file a raw disk",
+    "qcow2_gzip": "oslo calls a gzip file a raw disk",
+    "qcow2_bzip2": "oslo calls a bzip2 file a raw disk",
+    "qcow2_zstd_file": "oslo calls a zstd file a raw disk",
+    "qcow2_zip": "oslo calls a zip archive a raw disk",
+    "ova_tar": "oslo calls a tar archive (an OVA) a raw disk",
 }
 
 # Where oslo.utils refuses a legitimate file.
@@ -44,6 +68,13 @@ OSLO_WRONG = {
     # A fixed VHD keeps its only footer at the end; oslo reads it as raw, which a .vhd
     # name then contradicts.
     "vpc_fixed": "oslo cannot see a fixed VHD",
+}
+
+# Where oslo.utils refuses a partition table that qemu does not care about: qemu opens the
+# disk as raw whatever its boot sector says, so we adopt oslo's checks as warnings only.
+WARN_ONLY = {
+    "gpt_protective_wrong_start": "oslo refuses a protective MBR entry that does not start at LBA 1",
+    "mbr_bad_boot_flag": "oslo refuses an MBR entry with an invalid boot flag",
 }
 
 
@@ -70,6 +101,8 @@ def test_we_refuse_whatever_oslo_refuses(case: Case, tmp_path: Path) -> None:
     ours = inspect_file(path)
     if case.name in OSLO_WRONG:
         assert not oslo_safe and ours.safe, f"{case.name} is listed as oslo's mistake"
+    elif case.name in WARN_ONLY:
+        assert not oslo_safe and ours.safe and ours.warnings, f"{case.name} is listed as a warning"
     elif not oslo_safe:
         assert not ours.safe, f"oslo refuses {case.name} but we pass it"
     elif case.name in STRICTER:
@@ -79,4 +112,4 @@ def test_we_refuse_whatever_oslo_refuses(case: Case, tmp_path: Path) -> None:
 
 
 def test_the_stricter_list_names_real_cases() -> None:
-    assert set(STRICTER) | set(OSLO_WRONG) <= set(CASE_IDS)
+    assert set(STRICTER) | set(OSLO_WRONG) | set(WARN_ONLY) <= set(CASE_IDS)
