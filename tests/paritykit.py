@@ -15,7 +15,9 @@ import os
 import random
 import struct
 import subprocess
+import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,8 @@ GLANCE_CONVERSION = "glance/tests/unit/async_/flows/plugins/test_image_conversio
 GLANCE_DECOMPRESSION = "glance/tests/unit/async_/flows/plugins/test_image_decompression.py"
 GLANCE_STORE = "glance/tests/unit/test_store_image.py"
 GLANCE_FUNCTIONAL = "glance/tests/functional/v2/test_images.py"
+GLANCE_OVF = "glance/tests/unit/async_/flows/test_ovf_process.py"
+NOVA_REGRESSION = "nova/tests/functional/regressions/test_bug_2079850.py"
 
 # Violation codes by value, so that codes the inspector branch is adding can be named
 # before they exist in ViolationCode.
@@ -79,6 +83,7 @@ class ParityCase:
     exact: bool = True
     differs: str | None = None
     pending: str | None = None
+    subformat: str | None = None
 
 
 def source(peer: str, file: str, *tests: str) -> tuple[Source, ...]:
@@ -140,10 +145,22 @@ def luks(size: int) -> Builder:
         stderr = b""
         for _ in range(10):  # qemu's key-derivation benchmark fails now and then when busy
             done = subprocess.run(
-                ["qemu-img", "create", "-q", "-f", "luks", "--object", "secret,id=sec0,data=secret-passphrase",
-                 "-o", "key-secret=sec0,iter-time=10", str(path), str(size)],
-                capture_output=True, check=False,
-            )  # fmt: skip
+                [
+                    "qemu-img",
+                    "create",
+                    "-q",
+                    "-f",
+                    "luks",
+                    "--object",
+                    "secret,id=sec0,data=secret-passphrase",
+                    "-o",
+                    "key-secret=sec0,iter-time=10",
+                    str(path),
+                    str(size),
+                ],
+                capture_output=True,
+                check=False,
+            )
             if done.returncode == 0:
                 return path
             stderr = done.stderr
@@ -359,8 +376,9 @@ def mbr_disk(size: int, *entries: bytes, name: str = "disk.img") -> Builder:
 def iso_gpt_hybrid(folder: Path) -> Path:
     """An isohybrid-style ISO: a protective MBR and a GPT header in the system area."""
     sectors = 4 * MiB // 512
-    gpt = b"EFI PART" + struct.pack("<IIIIQQQQ16sQII", 0x10000, 92, 0, 0, 1, sectors - 1, 34,
-                                    sectors - 34, b"\0" * 16, 2, 128, 128)  # fmt: skip
+    gpt = b"EFI PART" + struct.pack(
+        "<IIIIQQQQ16sQII", 0x10000, 92, 0, 0, 1, sectors - 1, 34, sectors - 34, b"\0" * 16, 2, 128, 128
+    )
     mbr = bytearray(512)
     mbr[446:462] = pte()
     mbr[510:512] = b"\x55\xaa"
@@ -385,9 +403,18 @@ def luks1_header(
     """A 592-byte LUKS1 phdr: the fields oslo's _build_luks_header fills, one active slot."""
     head = struct.pack(
         ">6sH32s32s32sII20s32sI40s",
-        b"LUKS\xba\xbe", version, cipher, mode, hash_spec, payload_offset, key_bytes,
-        b"\x11" * 20, b"\x22" * 32, 1000, b"00000000-0000-0000-0000-000000000000",
-    )  # fmt: skip
+        b"LUKS\xba\xbe",
+        version,
+        cipher,
+        mode,
+        hash_spec,
+        payload_offset,
+        key_bytes,
+        b"\x11" * 20,
+        b"\x22" * 32,
+        1000,
+        b"00000000-0000-0000-0000-000000000000",
+    )
     slots = b""
     for i in range(8):
         state = KEYSLOT_ACTIVE if i < active_slots else KEYSLOT_DISABLED
@@ -424,4 +451,80 @@ def qcow2_holding_vmdk(folder: Path) -> Path:
     path = folder / "outer.qcow2"
     qemu_img("convert", "-f", "raw", "-O", "qcow2", inner, path)
     os.unlink(inner)
+    return path
+
+
+# -- Nova's regression test for bug 2079850: whole-disk filesystems without a partition table
+
+
+def vfat_ephemeral(size: int) -> Builder:
+    """A sparse disk holding a FAT32 filesystem and no partition table, as Nova's
+    `_create_ephemeral` makes it with `mkfs.vfat -n ephemeral0`: the boot sector mkfs.fat
+    writes (jump, BPB, its "not a bootable disk" stub, 0x55AA), written here byte by byte
+    because dosfstools is not a test dependency."""
+
+    def build(folder: Path) -> Path:
+        sectors = size // 512
+        boot = bytearray(512)
+        boot[0:11] = b"\xeb\x58\x90mkfs.fat"
+        struct.pack_into("<HBHBHHBHHHII", boot, 11, 512, 8, 32, 2, 0, 0, 0xF8, 0, 32, 64, 0, sectors)
+        struct.pack_into("<IHHIHH", boot, 36, 2048, 0, 0, 2, 1, 6)
+        struct.pack_into("<BBBI11s8s", boot, 64, 0x80, 0, 0x29, 0x1234ABCD, b"ephemeral0 ", b"FAT32   ")
+        stub = bytes.fromhex("0e1fbe777cac22c0740b56b40ebb0700cd105eebf032e4cd16cd19ebfe")
+        message = b"This is not a bootable disk.  Please insert a bootable floppy and\r\n"
+        message += b"press any key to try again ... \r\n"
+        boot[90 : 90 + len(stub)] = stub
+        boot[0x77 : 0x77 + len(message)] = message
+        boot[510:512] = b"\x55\xaa"
+        path = folder / "ephemeral_1073741824_.img"
+        with open(path, "wb") as f:
+            f.write(bytes(boot))
+            f.truncate(size)
+        return path
+
+    return build
+
+
+# -- Glance's OVA packages (glance/tests/var/*.ova), rebuilt as the same kind of tar ----------
+
+OVF = b"""<?xml version="1.0"?>
+<Envelope ovf:version="1.0" xmlns="http://schemas.dmtf.org/ovf/envelope/1"
+          xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1">
+  <References><File ovf:href="testserver-disk1.vmdk" ovf:id="file1"/></References>
+  <DiskSection><Disk ovf:diskId="vmdisk1" ovf:fileRef="file1" ovf:format="vmdk"/></DiskSection>
+</Envelope>
+"""
+
+
+def ova(*members: tuple[str, bytes]) -> Builder:
+    """A GNU tar holding `members`, as Glance's test packages are."""
+
+    def build(folder: Path) -> Path:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
+            for name, content in members:
+                info = tarfile.TarInfo(name)
+                info.size = len(content)
+                info.mtime = 1439201220
+                tar.addfile(info, io.BytesIO(content))
+        path = folder / "testserver.ova"
+        path.write_bytes(buffer.getvalue())
+        return path
+
+    return build
+
+
+def png_image(folder: Path) -> Path:
+    """Glance's testserver-not-tar.ova is a PNG picture (2000 x 2000, RGBA)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\0" + bytes(4 * 2000) for _ in range(2000))
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2000, 2000, 8, 6, 0, 0, 0))
+    png += (
+        chunk(b"bKGD", b"\0\xff\0\xff\0\xff") + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b"")
+    )
+    path = folder / "testserver-not-tar.ova"
+    path.write_bytes(png)
     return path
