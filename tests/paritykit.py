@@ -35,7 +35,6 @@ GLANCE = "glance 33.0.0"
 PEERS = (OSLO, NOVA_OLD, NOVA, GLANCE_OLD, GLANCE)
 
 OSLO_FI = "oslo_utils/tests/imageutils/test_format_inspector.py"
-OSLO_QEMU = "oslo_utils/tests/imageutils/test_qemu.py"
 NOVA_FI = "nova/tests/unit/image/test_format_inspector.py"
 NOVA_IMAGES = "nova/tests/unit/virt/test_images.py"
 GLANCE_FI = "glance/tests/unit/common/test_format_inspector.py"

@@ -4,8 +4,8 @@ Every concrete image in their format-inspector and fetch/convert tests is rebuil
 here (tests/paritykit.py says how) and judged by our inspector and our safety gate
 with the real qemu-img. Each case names its sources; where we deliberately differ
 from a peer the case says why (`differs`), and docs/reliability.md lists every such
-difference. Cases marked `pending` expect the policy of the inspector branch of issue
-11 and are strict xfails until it lands.
+difference. Cases marked `pending` expect a policy that another branch of issue 11
+brings (each says which) and are strict xfails until it lands.
 """
 
 from __future__ import annotations
@@ -1128,9 +1128,7 @@ def test_the_documented_counts_and_differences_match_the_cases() -> None:
             assert f"`{case.id}`" in section, case.id
 
 
-# -- oslo.utils' qemu-img info parser tests (oslo.utils 7.3.0, the last with the human parser) --
-
-OSLO_QEMU_OLD = "oslo.utils 7.3.0: oslo_utils/tests/imageutils/test_qemu.py"
+# -- oslo.utils 7.3.0's oslo_utils/tests/imageutils/test_qemu.py (the last with the human parser) --
 
 # (what qemu-img printed, oslo's bytes, ours). Where the two differ, qemu printed three
 # significant digits and no byte count: the true size is unknown, and we take the floor.
