@@ -31,7 +31,7 @@ from diskscope.core.errors import (
     UnsafeImage,
 )
 from diskscope.core.formats import ImageFormat
-from diskscope.core.inspect.inspector import inspect_file
+from diskscope.core.inspect.inspector import check_regular_file, inspect_file
 from diskscope.core.inspect.verdict import ViolationCode
 from diskscope.core.placement import (  # noqa: F401  (DestinationExists: re-exported)
     DestinationChanged,
@@ -274,7 +274,7 @@ def plan_conversion(
     source = Path(os.path.abspath(request.source))
     destination = Path(os.path.abspath(request.destination))
     options = build_options(request)
-    target = os.path.realpath(source)
+    target = str(check_regular_file(os.path.realpath(source)))  # one sentence if it is not there
     before = settled_identity(target)  # taken before inspection: see ConvertJob.run
     report, chain, layer_identities = _gate(source, qemu, request.allow_owned_backing, request.policy)
     folder = destination.parent

@@ -20,7 +20,8 @@ from typing import Any
 from diskscope.core.image_info import ImageInfo, parse_info_json
 
 _UNITS = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
-_HUMAN_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMGTPE]?)(?:i?B)?$", re.I)
+# Older qemu-img printed 1000 to 1023 units in %g style: `1e+03 MiB`.
+_HUMAN_SIZE = re.compile(r"^(\d+(?:\.\d+)?(?:e\+\d+)?)\s*([KMGTPE]?)(?:i?B)?$", re.I)
 _EXACT_SIZE = re.compile(r"\((\d+) bytes\)\s*$")
 _LINE = re.compile(r"^(?P<indent> *)(?P<key>[^:]+?):(?: (?P<value>.*))?$")
 _SNAPSHOT = re.compile(

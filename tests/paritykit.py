@@ -68,8 +68,8 @@ class ParityCase:
 
     `codes` are the final verdict's violation codes (empty: safe); `exact=False` means
     at least these. `format` and `size` are not checked when None. `differs` says why we
-    deliberately disagree with the peer; `pending` says what the inspector branch changes
-    (the case is a strict xfail until it lands).
+    deliberately disagree with the peer; `pending` says what is not built yet (the case is a
+    strict xfail until it is).
     """
 
     id: str

@@ -4,8 +4,8 @@ Every concrete image in their format-inspector and fetch/convert tests is rebuil
 here (tests/paritykit.py says how) and judged by our inspector and our safety gate
 with the real qemu-img. Each case names its sources; where we deliberately differ
 from a peer the case says why (`differs`), and docs/reliability.md lists every such
-difference. Cases marked `pending` expect a policy that another branch of issue 11
-brings (each says which) and are strict xfails until it lands.
+difference. Cases marked `pending` expect a behaviour not built yet (each says which) and
+are strict xfails until it is.
 """
 
 from __future__ import annotations
@@ -80,7 +80,6 @@ from paritykit import (
 )
 
 KiB = 1024
-AWAITS = "awaits inspector branch: "
 SAFE: frozenset[str] = frozenset()
 
 
@@ -224,7 +223,6 @@ QCOW2_CASES = [
         codes(NOT_A_DISK_IMAGE),
         declared="qcow2",
         exact=False,
-        pending=AWAITS + "6 bytes of text are not a disk image (main says only: format mismatch)",
     ),
     # oslo sets bytes of a bare header; we set the same bytes of a real qcow2 v3 header.
     ParityCase(
@@ -749,8 +747,6 @@ LUKS_CASES = [
         luks1_bytes(luks1_header(version=2), 592),
         codes(C.BANNED_FORMAT, C.TRUNCATED),
         "luks",
-        pending=AWAITS + "LUKS2 is refused outright, as oslo does: qemu 7.2 cannot open it (main: only "
-        "'truncated')",
     ),
     # qemu's raw driver rounds a file up to whole sectors: 592 bytes are a 1024-byte disk.
     ParityCase(
@@ -822,7 +818,6 @@ RAW_CASES = [
         oslo_test_source,
         codes(NOT_A_DISK_IMAGE),
         differs="the peers call their own Python source a raw disk; it is text, not a disk image",
-        pending=AWAITS + "text is not a disk image (main calls it a VMDK descriptor: it mentions createType)",
     ),
     ParityCase(
         "text-4-bytes-claimed-raw",
@@ -834,7 +829,6 @@ RAW_CASES = [
         declared="raw",
         exact=False,
         differs="Glance stores 4 bytes as a raw image of virtual size 4; no disk is smaller than a sector",
-        pending=AWAITS + "files under 512 bytes are not disk images (main: a safe raw disk)",
     ),
     ParityCase(
         "text-4-bytes-claimed-qcow2",
@@ -853,10 +847,9 @@ RAW_CASES = [
         "text-5000-x",
         source(GLANCE, GLANCE_DECOMPRESSION, "test_decompress_no_compression_detected"),
         text_file("test.raw", b"x" * 5000),
-        codes(NOT_A_DISK_IMAGE),
-        exact=False,
-        differs="Glance imports 5000 bytes of 'x' as raw; it is text, not a disk image",
-        pending=AWAITS + "text is not a disk image (main: a safe raw disk)",
+        SAFE,
+        "raw",
+        5120,  # qemu's raw driver rounds up to whole sectors
     ),
     *(
         ParityCase(
@@ -867,7 +860,6 @@ RAW_CASES = [
             exact=False,
             differs="Glance's decompression plugin unpacks it; we refuse an archive or a "
             "compressed file as a disk and say what it is",
-            pending=AWAITS + "archives and compressed files are not disk images (main: a safe raw disk)",
         )
         for name, test, file, data in (
             ("gzip", "test_decompress_gzip_updates_image_size", "test.gz", gzip_of(b"x" * 10000)),
@@ -920,7 +912,6 @@ OVA_CASES = [
             exact=False,
             differs="Glance unpacks an OVA (container_format ova) and imports the disk in it; we "
             "refuse a tar as a disk and say what it is",
-            pending=AWAITS + "a tar is an archive, not a disk image (main: a safe raw disk)",
         )
         for name, tests, members in (
             (
@@ -1075,11 +1066,6 @@ def test_a_path_that_does_not_exist_is_one_sentence(tmp_path: Path) -> None:
     assert qemu.calls == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in core/convert.py: a source that never existed is reported as one that "
-    "'disappeared during the conversion' (fingerprint before the gate)",
-)
 def test_converting_a_path_that_does_not_exist_is_one_true_sentence(tmp_path: Path) -> None:
     """Nova's test_convert_image_with_errors: neither path exists. The sentence says so, and
     qemu-img never runs."""
@@ -1232,9 +1218,6 @@ def test_oslo_human_info_scenarios() -> None:
     assert checked == 10 * 7 * 3 * 3 * (1 + 12)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug in core/info_text.parse_size: rejects the '1e+03 MiB' older qemu printed"
-)
 @pytest.mark.parametrize("label", ["virtual size", "disk size"])
 def test_oslo_human_info_exponent_sizes(label: str) -> None:
     """oslo's '1e+03_MiB' scenarios: older qemu-img printed 1000 MiB as '1e+03 MiB'."""
