@@ -49,11 +49,7 @@ _ADVICE = {
 
 @dataclass(frozen=True)
 class PolicyViolation(Violation):
-    """A rule of the user's policy that the image breaks, with its own advice.
-
-    `code` keeps the closest safety code (callers that only know codes treat it
-    as any other refusal); `rule` says which policy rule it is.
-    """
+    """A rule of the user's policy that the image breaks (`code` POLICY), with its own advice."""
 
     rule: PolicyRule
 
@@ -62,7 +58,7 @@ class PolicyViolation(Violation):
         return _ADVICE[self.rule]
 
     def to_json(self) -> dict[str, str]:
-        return {"code": "policy", "rule": self.rule.value, "message": self.message}
+        return {**super().to_json(), "rule": self.rule.value}
 
 
 @dataclass(frozen=True)
@@ -92,7 +88,7 @@ class InspectionPolicy:
         if limit is not None and virtual_size is not None and virtual_size > limit:
             problems.append(
                 PolicyViolation(
-                    ViolationCode.IMPLAUSIBLE_HEADER,
+                    ViolationCode.POLICY,
                     f"The virtual size of {size_with_exact(virtual_size)} is larger than the "
                     f"{size_with_exact(limit)} your policy allows.",
                     PolicyRule.MAX_VIRTUAL_SIZE,
@@ -108,7 +104,7 @@ class InspectionPolicy:
             else "allowed: your policy accepts no VMDK"
         )
         return PolicyViolation(
-            ViolationCode.VMDK_CREATE_TYPE,
+            ViolationCode.POLICY,
             f"The VMDK create type {ctype} is not {why}.",
             PolicyRule.VMDK_ALLOWED_TYPES,
         )

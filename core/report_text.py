@@ -47,6 +47,8 @@ def format_report(report: ImageReport) -> str:
         for v in report.violations:
             lines.append(f"    - {v.message}")
             lines.append(f"      What to do: {v.advice}")
+    for w in report.warnings:
+        lines.append(_row("warning", w.message))
     return "\n".join(lines)
 
 

@@ -45,6 +45,11 @@ class ImageReport:
         return self.inspection.format
 
     @property
+    def warnings(self) -> tuple[Violation, ...]:
+        """What a careful admin should know that does not make the image unsafe."""
+        return self.inspection.warnings
+
+    @property
     def virtual_size(self) -> int | None:
         return self.info.virtual_size if self.info else self.inspection.virtual_size
 
@@ -76,6 +81,7 @@ class ImageReport:
             "format_specific": dict(info.format_specific) if info else dict(ours.details),
             "safe": self.safe,
             "violations": [v.to_json() for v in self.violations],
+            "warnings": [w.to_json() for w in self.warnings],
         }
 
 

@@ -24,9 +24,13 @@ class ViolationCode(StrEnum):
     NOT_A_DISK_IMAGE = "not_a_disk_image"
     LEGACY_ENCRYPTION = "legacy_encryption"
     PARTITION_TABLE = "partition_table"
+    POLICY = "policy"  # a rule of the user's own policy (core/policy.py), not of the gate
 
 
 ADVICE: dict[ViolationCode, str] = {
+    ViolationCode.POLICY: (
+        "Your own policy does not accept this image; see Settings or the command's options."
+    ),
     ViolationCode.BACKING_FILE: (
         "If you own the whole chain, flatten it with a conversion of the top layer you trust; "
         "never accept a backing file in an image from someone else."

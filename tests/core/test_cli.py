@@ -198,3 +198,22 @@ def test_ctrl_c_cancels_cleanly(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.raw"]
+
+
+def test_info_shows_partition_table_warnings_without_refusing(tmp_path: Path) -> None:
+    """An MBR entry with a boot flag that is neither 0 nor 0x80: oslo refuses it, qemu does
+    not care; we say it and keep the disk safe."""
+    disk = bytearray(1 * MiB)
+    disk[446:462] = (
+        bytes([0x42, 0, 2, 0, 0x83, 0, 0, 0]) + (2048).to_bytes(4, "little") + (1024).to_bytes(4, "little")
+    )
+    disk[510:512] = b"\x55\xaa"
+    path = tmp_path / "disk.raw"
+    path.write_bytes(disk)
+    done = run("info", path)
+    assert done.returncode == 0, done.stderr
+    assert "SAFE" in done.stdout
+    assert "warning       Partition entry 1 of the MBR has an invalid boot flag (0x42)." in done.stdout
+    data = json.loads(run("info", "--json", path).stdout)
+    assert [w["code"] for w in data["warnings"]] == ["partition_table"]
+    assert data["violations"] == []
