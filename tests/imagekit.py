@@ -127,3 +127,18 @@ def _files_named(arg: str) -> list[str]:
 
     walk(json.loads(arg[5:]))
     return found
+
+
+def qemu_img_working_in(folder: Path) -> set[int]:
+    """qemu-img processes whose command line names `folder` (other tests may run qemu-img too)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "qemu-img" and str(folder) in (
+                    entry / "cmdline"
+                ).read_text(errors="replace"):
+                    found.add(int(entry.name))
+            except OSError:
+                continue
+    return found

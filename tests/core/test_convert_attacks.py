@@ -27,7 +27,7 @@ from diskscope.core.placement import DestinationChanged, UnsuitableDestination
 from diskscope.core.progress import Progress
 from diskscope.core.qemu_img import ConvertSpec, QemuImg
 from guikit import child_pids
-from imagekit import MiB, create, qemu_img
+from imagekit import MiB, create, qemu_img, qemu_img_working_in
 
 NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/python3", "-c"]
 WAIT = 120  # seconds; only to stop a hang, never a measurement
@@ -359,21 +359,6 @@ def test_destination_turned_into_a_device_during_the_conversion(tmp_path: Path) 
     assert names(tmp_path) == ["o.qcow2", "s.raw"]
 
 
-def _qemu_img_working_in(folder: Path) -> set[int]:
-    """qemu-img processes whose command line names `folder` (other tests may run qemu-img too)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == "qemu-img" and str(folder) in (
-                    entry / "cmdline"
-                ).read_text(errors="replace"):
-                    found.add(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
 @pytest.mark.parametrize("signo", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_sigterm_and_sighup_cancel_like_ctrl_c(tmp_path: Path, signo: int) -> None:
     source = raw_file(tmp_path / "s.raw", 128 * MiB)
@@ -386,14 +371,14 @@ def test_sigterm_and_sighup_cancel_like_ctrl_c(tmp_path: Path, signo: int) -> No
             sizes.append(parts[0].stat().st_blocks)
         time.sleep(0.05)
     assert len(set(sizes)) >= 2 and proc.poll() is None, "the partial file must be growing"
-    assert _qemu_img_working_in(tmp_path), "qemu-img is at work when the signal arrives"
+    assert qemu_img_working_in(tmp_path), "qemu-img is at work when the signal arrives"
     proc.send_signal(signo)
     _out, err = proc.communicate(timeout=WAIT)
     assert proc.returncode == 128 + signo, err
     one_sentence(err)
     assert "The conversion was cancelled; its partial output was removed." in err
     assert names(tmp_path) == ["s.raw"]
-    assert _qemu_img_working_in(tmp_path) == set()
+    assert qemu_img_working_in(tmp_path) == set()
 
 
 # -- stalls -----------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from diskscope.core.progress import Progress
 from diskscope.core.qemu_img import QemuImg
 from guikit import child_pids
 from httpserver import serving
-from imagekit import MiB, qemu_img
+from imagekit import MiB, qemu_img, qemu_img_working_in
 
 KILL_POINTS = int(os.environ.get("DISKSCOPE_KILL_POINTS", "6"))
 
@@ -42,39 +42,35 @@ def _cli(*args: str) -> subprocess.Popen[str]:
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
 
 
-def _pids_named(name: str) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == name:
-                    found.add(int(entry.name))
-            except OSError:
-                continue
-    return found
+def _copying(folder: Path, name: str) -> bool:
+    """Whether a conversion is mid-copy: its partial file, in our private folder, holds data."""
+    return any(p.stat().st_blocks > 0 for p in folder.glob(f".diskscope-*/{name}.part"))
 
 
 def test_sigkill_during_conversion_never_leaves_a_wrong_destination(tmp_path: Path) -> None:
     source = raw_file(tmp_path / "s.raw", 64 * MiB)
-    qemu_before = _pids_named("qemu-img")
     rng = random.Random(1)
     for point in range(KILL_POINTS):
         dest = tmp_path / f"out-{point}.qcow2"
-        proc = _cli("convert", str(source), str(dest), "-O", "qcow2", "--rate-limit", str(32 * MiB), "-q")
-        time.sleep(rng.uniform(0.05, 2.5))
+        proc = _cli("convert", str(source), str(dest), "-O", "qcow2", "--rate-limit", str(8 * MiB), "-q")
+        deadline = time.monotonic() + 60
+        while not _copying(tmp_path, dest.name) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0, 1.0))  # 16 MiB of data at 8 MiB/s: about 2 s of copying
+        assert proc.poll() is None and not dest.exists(), "the kill must land mid-copy"
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         deadline = time.monotonic() + 30  # the orphan check: qemu-img dies with its parent
-        while _pids_named("qemu-img") - qemu_before and time.monotonic() < deadline:
+        while qemu_img_working_in(tmp_path) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert _pids_named("qemu-img") - qemu_before == set(), "qemu-img outlived a killed diskscope"
-        if dest.exists():  # only ever complete and verified
-            qemu_img("compare", "-f", "raw", "-F", "qcow2", source, dest)
-        again = _cli("convert", str(source), str(dest), "-O", "qcow2", "-q", "--overwrite")
+        assert qemu_img_working_in(tmp_path) == set(), "qemu-img outlived a killed diskscope"
+        assert not dest.exists(), "a killed conversion never places its output"
+        again = _cli("convert", str(source), str(dest), "-O", "qcow2", "-q")
         _out, err = again.communicate(timeout=300)
         assert again.returncode == 0, err
         qemu_img("compare", "-f", "raw", "-F", "qcow2", source, dest)
-        assert not dest.with_name(dest.name + ".part").exists()
+    names = {p.name for p in tmp_path.iterdir()}
+    assert not {n for n in names if n.endswith(".part")}, "nothing but our private folders is left"
 
 
 def test_sigkill_during_fetch_to_raw_resumes_byte_identical(tmp_path: Path) -> None:
