@@ -121,6 +121,9 @@ class ConvertRequest:
     preset: str | None = None
     stall_timeout: float | None = 300.0  # seconds without progress or I/O; None: wait forever
     policy: InspectionPolicy = DEFAULT_POLICY  # the user's rules, for every layer
+    # (st_dev, st_ino, st_ctime_ns) the source must have: a verified download is converted
+    # only while it is still the file that was verified.
+    expected_source: tuple[int, int, int] | None = None
 
     @classmethod
     def from_preset(cls, name: str, source: Path, destination: Path, **kw: object) -> ConvertRequest:
@@ -276,6 +279,8 @@ def plan_conversion(
     options = build_options(request)
     target = str(check_regular_file(os.path.realpath(source)))  # one sentence if it is not there
     before = settled_identity(target)  # taken before inspection: see ConvertJob.run
+    if request.expected_source not in (None, (before.device, before.inode, before.ctime_ns)):
+        raise SourceChanged(f"{source} is no longer the file that was verified; nothing was converted.")
     report, chain, layer_identities = _gate(source, qemu, request.allow_owned_backing, request.policy)
     folder = destination.parent
     if not folder.is_dir():

@@ -1,8 +1,9 @@
 """fetch and fetch-to-raw: download (verified, inspected while streaming), inspect the
 whole file, ask qemu-img, convert to raw if asked, verify, and rename into place.
 
-The descendant of Nova's `fetch_to_raw`. Any failure or cancel removes `.part` and
-`.converted`, except a `.part` kept on purpose so that a broken, stalled or cancelled
+The descendant of Nova's `fetch_to_raw`. The conversion to raw writes in the
+conversion's own private folder and is placed only once verified. Any failure or cancel
+removes `.part`, except a `.part` kept on purpose so that a broken, stalled or cancelled
 download resumes.
 """
 
@@ -34,7 +35,7 @@ from diskscope.core.fetch import (
 from diskscope.core.formats import ImageFormat, format_from_extension, parse_format_name
 from diskscope.core.glance import GlanceClient, GlanceImage, parse_image_url
 from diskscope.core.http import HttpOptions, session_for
-from diskscope.core.placement import check_destination, free_space, place_file
+from diskscope.core.placement import check_destination, free_space
 from diskscope.core.policy import DEFAULT_POLICY, InspectionPolicy
 from diskscope.core.progress import Progress, ProgressCallback
 from diskscope.core.qemu_img import QemuImg
@@ -139,11 +140,11 @@ class FetchJob:
             self.on_progress, self.cancel, self.free_space, self.session,
         )  # fmt: skip
         download = self.download.run()
-        converted = destination.with_name(destination.name + ".converted")
         finished = False
         try:
             self._phase("verifying")
             self._phase("inspecting")
+            check_download(download)  # what is inspected is what was verified
             report = inspect_image(
                 download.part, self.qemu, source.expect.declared_format, self.request.policy
             )
@@ -152,9 +153,7 @@ class FetchJob:
                                   f"{report.violations[0].message}", report.violations)  # fmt: skip
             conversion = None
             if self.request.to_raw and report.format.qemu_driver != "raw":
-                conversion = self._convert(download.part, converted)
-                check_download(download)  # what was converted is what was verified
-                place_file(converted, destination, self.request.overwrite)
+                conversion = self._convert(download, destination)
                 remove_download(download)
                 fmt = "raw"
             else:
@@ -167,22 +166,22 @@ class FetchJob:
         finally:
             if not finished:
                 remove_download(download)
-                with contextlib.suppress(FileNotFoundError):
-                    converted.unlink()
         return FetchResult(
             destination=destination, format=fmt, source_format=report.format.value,
             virtual_size=report.virtual_size, download=download, conversion=conversion,
             glance_image=source.image, duration=time.monotonic() - started,
         )  # fmt: skip
 
-    def _convert(self, part: Path, converted: Path) -> ConvertResult:
+    def _convert(self, download: DownloadResult, destination: Path) -> ConvertResult:
         if self.cancel.is_set():
             raise Cancelled("The fetch was cancelled.")
         # The download is already verified by its checksums; the conversion is verified as
-        # raw of the expected virtual size (our inspector and qemu-img info), as Nova does.
+        # raw of the expected virtual size (our inspector and qemu-img info), as Nova does,
+        # and reads only the very file that was verified.
         request = ConvertRequest(
-            part, converted, "raw", overwrite=True, compare=False, policy=self.request.policy
-        )
+            download.part, destination, "raw", overwrite=self.request.overwrite, compare=False,
+            policy=self.request.policy, expected_source=download.identity,
+        )  # fmt: skip
         job = ConvertJob(request, self.qemu, self._forward, self.cancel, self.free_space)
         return job.run()
 

@@ -206,6 +206,28 @@ def test_own_stale_part_is_replaced_and_the_result_is_ours(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.img"]
 
 
+def test_fetch_to_raw_never_touches_a_file_named_like_its_intermediate(
+    server: ImageServer, tmp_path: Path
+) -> None:
+    """fetch-to-raw once converted into DEST.converted, replaced whatever had that name, and
+    removed it on failure: a file of the user's (or a link planted there) must stay as it is."""
+    raw = image_bytes()
+    (tmp_path / "src.raw").write_bytes(raw)
+    qemu_img("convert", "-f", "raw", "-O", "qcow2", tmp_path / "src.raw", tmp_path / "src.qcow2")
+    server.files["disk.qcow2"] = (tmp_path / "src.qcow2").read_bytes()
+    out = tmp_path / "out"
+    out.mkdir()
+    mine = out / "d.raw.converted"
+    mine.write_bytes(b"the user's own file")
+    done = cli(
+        server.url("disk.qcow2"), out / "d.raw", "--checksum", sha256(server.files["disk.qcow2"]), "-q"
+    )
+    assert done.returncode == 0, done.stderr
+    assert (out / "d.raw").read_bytes() == raw
+    assert mine.read_bytes() == b"the user's own file"
+    assert sorted(p.name for p in out.iterdir()) == ["d.raw", "d.raw.converted"]
+
+
 def test_folder_you_cannot_write_is_one_sentence(server: ImageServer, image: bytes) -> None:
     folder = public_folder(0o755)
     try:
