@@ -25,6 +25,7 @@ from diskscope.gui.dialogs.paste import PasteDialog
 from diskscope.gui.dialogs.settings_dialog import SettingsDialog
 from diskscope.gui.jobs import JobManager, JobRecord
 from diskscope.gui.models.image_list import EntryState, ImageEntry, ImageListModel
+from diskscope.gui.plain_text import PlainLabel, warn
 from diskscope.gui.settings import Settings
 from diskscope.gui.widgets.allocation_map import AllocationPanel
 from diskscope.gui.widgets.chain_view import ChainPanel
@@ -160,7 +161,7 @@ class MainWindow(QMainWindow):
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(200)
         self.progress.hide()
-        self.qemu_label = QLabel()
+        self.qemu_label = PlainLabel()
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.qemu_label)
         self._build_actions()
@@ -365,12 +366,12 @@ class MainWindow(QMainWindow):
     @Slot()
     def open_samples(self) -> None:
         if self.qemu is None:
-            QMessageBox.warning(self, "Diskscope", self.qemu_error)
+            warn(self, self.qemu_error)
             return
         try:
             samples = create_samples(self.qemu)
         except (DiskscopeError, OSError) as exc:
-            QMessageBox.warning(self, "Diskscope", f"The samples could not be created: {exc}")
+            warn(self, f"The samples could not be created: {exc}")
             return
         self.open_paths([str(p) for p in samples])
 
@@ -378,7 +379,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.clear()
         files = self.settings.recent_files
         for path in files:
-            action = self.recent_menu.addAction(path)
+            action = self.recent_menu.addAction(path.replace("&", "&&"))  # no mnemonic
             action.triggered.connect(partial(self.open_paths, [path]))
         if not files:
             self.recent_menu.addAction("(none)").setEnabled(False)
@@ -561,7 +562,7 @@ class MainWindow(QMainWindow):
         try:
             Path(path).write_text(text, encoding="utf-8")
         except OSError as exc:
-            QMessageBox.warning(self, "Diskscope", f"Could not write {path}: {exc.strerror}.")
+            warn(self, f"Could not write {path}: {exc.strerror}.")
             return
         self.statusBar().showMessage(f"Exported to {path}.", 5000)
 
