@@ -1,0 +1,90 @@
+"""Names and messages chosen by others show as plain text in every label, tooltip and
+message box: a file named `<b>x.qcow2` shows its tag, never in bold (a file name cannot
+hold the `/` of a closing tag; an open one makes Qt render the rest in bold). Real images made
+by qemu-img, a real hostile server, the real window (offscreen)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from diskscope.core.glance import GlanceClient
+from diskscope.core.http import HttpOptions
+from diskscope.gui.dialogs.fetch_dialog import GlanceBrowser
+from diskscope.gui.main_window import MainWindow
+from guikit import WAIT_MS, wait_idle
+from hostile import Handler, hostile
+from imagekit import qemu_img
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import Qt as GuiQt
+from PySide6.QtGui import QTextDocument
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
+
+NAME, BACKING = "<b>x.qcow2", "<i>y</i>"
+
+
+def rendered(text: str, text_format: Qt.TextFormat = Qt.TextFormat.AutoText) -> str:
+    """What a person sees: rich text is rendered, plain text is shown as it is."""
+    plain = text_format == Qt.TextFormat.PlainText
+    if plain or (text_format == Qt.TextFormat.AutoText and not GuiQt.mightBeRichText(text)):
+        return text
+    document = QTextDocument()
+    document.setHtml(text)
+    return document.toPlainText()
+
+
+def open_hostile(qtbot, window: MainWindow, folder: Path) -> Path:  # type: ignore[no-untyped-def]
+    path = folder / NAME
+    qemu_img("create", "-q", "-f", "qcow2", "-u", "-b", BACKING, "-F", "raw", path, "1M")
+    window.open_paths([str(path)])
+    wait_idle(qtbot, window)
+    return path
+
+
+def test_every_label_shows_the_names_literally(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = open_hostile(qtbot, window, tmp_path)
+    assert window.overview.banner.verdict == "refused"
+    shown = {label: rendered(label.text(), label.textFormat()) for label in window.findChildren(QLabel)}
+    naming = [label for label in shown if any(t in label.text() for t in ("<b>x", "&lt;b&gt;x",
+                                                                          "y</i>", "y&lt;/i&gt;"))]  # fmt: skip
+    assert window.overview.values["Path"] in naming and window.overview.banner in naming
+    for label in naming:
+        assert NAME in shown[label] or BACKING in shown[label], (label.objectName(), label.text())
+    assert shown[window.overview.values["Path"]] == str(path)
+    assert f"backing file ('{BACKING}')" in shown[window.overview.banner]
+    tooltip = window.model.index(0, 0).data(Qt.ItemDataRole.ToolTipRole)
+    assert rendered(tooltip) == str(path)
+    assert window.windowTitle() == f"{NAME} — Diskscope"
+    assert f"{BACKING} (relative)" in window.chain.rows()[1]  # tree items are plain text
+
+
+def test_a_message_box_shows_the_name_literally(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    open_hostile(qtbot, window, tmp_path)
+    details = window.model.entry(0).details
+    assert details is not None
+    seen: list[tuple[Qt.TextFormat, str]] = []
+
+    def read_and_close() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):  # not shown yet
+            QTimer.singleShot(10, read_and_close)
+            return
+        seen.append((box.textFormat(), box.text()))
+        box.close()
+
+    QTimer.singleShot(0, read_and_close)
+    window.export_to(str(tmp_path / "<b>z" / "report.md"), details)  # no such folder
+    qtbot.waitUntil(lambda: bool(seen), timeout=WAIT_MS)
+    text_format, text = seen[0]
+    assert "<b>z/report.md" in rendered(text, text_format)
+
+
+def test_the_glance_browser_shows_a_server_message_literally(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    def answer(handler: Handler) -> None:
+        handler.send(500, b"", reason="<b>boom</b>")
+
+    with hostile(answer) as server:
+        browser = GlanceBrowser(GlanceClient(server.url(""), HttpOptions()), window.runner, window)
+        qtbot.addWidget(browser)
+        qtbot.waitUntil(lambda: browser.status.text() != "Listing…", timeout=WAIT_MS)
+    status = rendered(browser.status.text(), browser.status.textFormat())
+    assert status == "The server answered 500 <b>boom</b> for the image list."
