@@ -276,6 +276,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 def _http_options(args: argparse.Namespace) -> Any:
     from diskscope.core.http import HttpOptions, check_token, read_token_file
 
+    token: str | None
     if args.token_file:
         token = read_token_file(args.token_file)
     elif args.token:
