@@ -1,7 +1,8 @@
 """Names and messages chosen by others show as plain text in every label, tooltip and
 message box: a file named `<b>x.qcow2` shows its tag, never in bold (a file name cannot
-hold the `/` of a closing tag; an open one makes Qt render the rest in bold). Real images made
-by qemu-img, a real hostile server, the real window (offscreen)."""
+hold the `/` of a closing tag; an open one makes Qt render the rest in bold). A token that
+could not be sent is refused without being shown. Real images made by qemu-img, a real
+hostile server, the real window (offscreen)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from diskscope.core.glance import GlanceClient
 from diskscope.core.http import HttpOptions
-from diskscope.gui.dialogs.fetch_dialog import GlanceBrowser
+from diskscope.gui.dialogs.fetch_dialog import FetchDialog, GlanceBrowser
 from diskscope.gui.main_window import MainWindow
 from guikit import WAIT_MS, wait_idle
 from hostile import Handler, hostile
@@ -17,7 +18,7 @@ from imagekit import qemu_img
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import Qt as GuiQt
 from PySide6.QtGui import QTextDocument
-from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QPushButton
 
 NAME, BACKING = "<b>x.qcow2", "<i>y</i>"
 
@@ -88,3 +89,21 @@ def test_the_glance_browser_shows_a_server_message_literally(qtbot, window: Main
         qtbot.waitUntil(lambda: browser.status.text() != "Listing…", timeout=WAIT_MS)
     status = rendered(browser.status.text(), browser.status.textFormat())
     assert status == "The server answered 500 <b>boom</b> for the image list."
+
+
+def test_the_fetch_dialog_refuses_a_token_that_cannot_be_sent(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    dialog = FetchDialog(window.settings, window.runner, "http://127.0.0.1:9/disk.img", window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.folder.setText(str(tmp_path))
+    dialog.unverified.setChecked(True)
+    qtbot.keyClicks(dialog.token, "s3cret with a space")
+    fetch = next(b for b in dialog.findChildren(QPushButton) if b.text() == "Fetch")
+    qtbot.mouseClick(fetch, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible() and dialog.fetch_request is None
+    assert dialog.errors["token"].text() == (
+        "The token is not a token: a token is one line of printable ASCII characters without spaces."
+    )
+    assert "s3cret" not in dialog.errors["token"].text()
