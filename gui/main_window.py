@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from diskscope.core.convert import ConvertJob, ConvertRequest
 from diskscope.core.details import ImageDetails, gather_details
@@ -511,7 +512,8 @@ class MainWindow(QMainWindow):
         def factory(on_progress: Callable[[Progress], None]) -> FetchJob:
             return FetchJob(request, qemu, on_progress=on_progress)
 
-        name = request.source.rstrip("/").rsplit("/", 1)[-1] or request.source
+        path = urlsplit(request.source).path if "://" in request.source else request.source
+        name = path.rstrip("/").rsplit("/", 1)[-1] or "image"  # never the query string
         return self._submit("fetch", f"fetch {name}", Path(request.destination), factory)
 
     def _submit(self, kind: str, name: str, output: Path, factory: Callable[..., object]) -> JobRecord:

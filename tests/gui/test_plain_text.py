@@ -10,7 +10,10 @@ from pathlib import Path
 
 from diskscope.core.glance import GlanceClient
 from diskscope.core.http import HttpOptions
+from diskscope.core.pipeline import FetchRequest
 from diskscope.gui.dialogs.fetch_dialog import FetchDialog, GlanceBrowser
+from diskscope.gui.jobs import JobState
+from diskscope.gui.logbuffer import LOG_BUFFER
 from diskscope.gui.main_window import MainWindow
 from guikit import WAIT_MS, wait_idle
 from hostile import Handler, hostile
@@ -107,3 +110,24 @@ def test_the_fetch_dialog_refuses_a_token_that_cannot_be_sent(
         "The token is not a token: a token is one line of printable ASCII characters without spaces."
     )
     assert "s3cret" not in dialog.errors["token"].text()
+
+
+def test_a_fetch_job_never_shows_the_query_string(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data = bytes(range(256)) * 4096
+
+    def answer(handler: Handler) -> None:
+        handler.send(200, data, {"Content-Type": "application/octet-stream"})
+
+    with hostile(answer) as server:
+        url = server.url("/disk.img?temp_url_sig=S3CRETSIG")
+        record = window.start_fetch(FetchRequest(url, tmp_path, to_raw=False, allow_unverified=True))
+        qtbot.waitUntil(lambda: record.finished, timeout=WAIT_MS)
+    assert record.state == JobState.SUCCEEDED, record.message
+    assert (tmp_path / "disk.img").read_bytes() == data
+    model = window.jobs_panel.model
+    row = model.row_of(record.id)
+    shown = [model.index(row, c).data(role) for c in range(model.columnCount())
+             for role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole)]  # fmt: skip
+    shown += [window.statusBar().currentMessage(), window.jobs_panel.details.toPlainText(), LOG_BUFFER.text()]
+    assert "disk.img" in str(shown)
+    assert "S3CRETSIG" not in str(shown)
