@@ -112,6 +112,14 @@ def test_a_bad_token_from_the_command_line_or_the_environment_is_not_echoed(tmp_
     assert server.seen == []
 
 
+def test_help_says_that_token_shows_in_ps() -> None:
+    done = run_cli("fetch", "--help")
+    assert done.returncode == 0
+    help_text = " ".join(done.stdout.split())
+    assert "--token TOKEN the X-Auth-Token itself; other users can read it in `ps`" in help_text
+    assert "prefer --token-file or $OS_AUTH_TOKEN" in help_text
+
+
 def test_a_token_that_cannot_be_sent_never_reaches_requests() -> None:
     with pytest.raises(InvalidToken) as refused:
         HttpOptions(token="s3cret\r\nX-Injected: 1")
@@ -167,7 +175,7 @@ def list_images(server: HostileServer) -> list[object]:
     return list(GlanceClient(server.url(""), HttpOptions()).images())
 
 
-def test_a_next_link_to_itself_is_a_loop(tmp_path: Path) -> None:
+def test_a_next_link_to_itself_is_a_loop() -> None:
     with (
         hostile(glance_pages(lambda s: "/v2/images?marker=same")) as server,
         pytest.raises(DownloadFailed, match="leads back to a page already listed"),
