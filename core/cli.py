@@ -27,6 +27,7 @@ from diskscope.core.policy import (
 )
 from diskscope.core.qemu_img import INSPECTION_LIMITS, Limits, QemuImg
 from diskscope.core.safety import ImageReport, inspect_image
+from diskscope.core.text import SafeFormatter, json_text, printable, scrub
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +149,8 @@ def _qemu(args: argparse.Namespace) -> QemuImg:
 
 
 def _say(message: str) -> None:
-    print(f"diskscope: {message}", file=sys.stderr)
+    """One sentence on stderr, never with a secret or a raw control character in it."""
+    print(f"diskscope: {printable(scrub(message))}", file=sys.stderr)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -186,7 +188,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         out: Any = objects[0] if len(objects) == 1 else objects
         if len(objects) > 1 or "error" not in objects[0]:
-            print(json.dumps(out, indent=2, ensure_ascii=False))
+            print(json_text(out))
     return status
 
 
@@ -315,32 +317,37 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
-        print(f"{result.output}: {result.format}, {result.virtual_size:,} bytes virtual, "
-              f"{result.disk_usage:,} bytes on disk, in {result.duration:.1f} s")  # fmt: skip
+        print(f"{printable(str(result.output))}: {result.format}, {result.virtual_size:,} bytes "
+              f"virtual, {result.disk_usage:,} bytes on disk, in {result.duration:.1f} s")  # fmt: skip
         for check in result.checks:
-            print(f"  verified: {check}")
-        print(f"  command: {result.command}")
+            print(f"  verified: {printable(check)}")
+        print(f"  command: {printable(result.command)}")
     return EXIT_OK
 
 
 def _http_options(args: argparse.Namespace) -> Any:
-    from diskscope.core.http import HttpOptions
+    from diskscope.core.http import HttpOptions, check_token, read_token_file
 
-    token = args.token
+    token: str | None
     if args.token_file:
-        try:
-            token = Path(args.token_file).read_text().strip()
-        except OSError as exc:
-            raise DiskscopeError(f"The token file cannot be read: {exc.strerror}.") from None
-    token = token or os.environ.get("OS_AUTH_TOKEN") or None
+        token = read_token_file(args.token_file)
+    elif args.token:
+        token = check_token(args.token, "The --token value")
+    else:
+        env = os.environ.get("OS_AUTH_TOKEN")
+        token = check_token(env, "$OS_AUTH_TOKEN") if env else None
     if args.insecure:
         _say("warning: TLS verification is off; anyone on the network path can alter the image.")
     return HttpOptions(token=token, ca_bundle=args.ca_bundle, insecure=args.insecure)
 
 
 def _add_http(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--token", help="X-Auth-Token for Glance (default: $OS_AUTH_TOKEN)")
-    parser.add_argument("--token-file", metavar="FILE", help="read the token from a file")
+    parser.add_argument("--token-file", metavar="FILE",
+                        help="read the X-Auth-Token from the only line of FILE (preferred)")  # fmt: skip
+    parser.add_argument(
+        "--token", help="the X-Auth-Token itself; other users can read it in `ps`, so prefer "
+        "--token-file or $OS_AUTH_TOKEN (the default)",
+    )  # fmt: skip
     parser.add_argument("--ca-bundle", metavar="FILE", help="CA certificates to verify TLS with")
     parser.add_argument("--insecure", action="store_true", help="do not verify TLS (warned)")
 
@@ -412,14 +419,15 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_json(), indent=2))
         return EXIT_OK
     how = "converted to raw" if result.conversion else "kept as downloaded"
-    print(f"{result.destination}: {result.format} ({how}), {result.download.size:,} bytes fetched")
+    print(f"{printable(str(result.destination))}: {result.format} ({how}), "
+          f"{result.download.size:,} bytes fetched")  # fmt: skip
     for check in result.download.verified_by:
-        print(f"  verified: {check}")
+        print(f"  verified: {printable(check)}")
     if result.download.unverified:
         print("  UNVERIFIED: no checksum was available; you accepted that.")
     if result.conversion:
         for check in result.conversion.checks:
-            print(f"  verified: {check}")
+            print(f"  verified: {printable(check)}")
     return EXIT_OK
 
 
@@ -444,7 +452,8 @@ def cmd_glance_list(args: argparse.Namespace) -> int:
     print(f"{'ID':<36}  {'NAME':<28} {'STATUS':<9} {'FORMAT':<7} {'SIZE':>10}")
     for i in images:
         size = human_size(i.size) if i.size is not None else "-"
-        print(f"{i.id:<36}  {(i.name or '')[:28]:<28} {i.status:<9} {i.disk_format or '-':<7} {size:>10}")
+        name, status, fmt = (printable(t) for t in (i.name or "", i.status, i.disk_format or "-"))
+        print(f"{printable(i.id):<36}  {name[:28]:<28} {status:<9} {fmt:<7} {size:>10}")
     return EXIT_OK
 
 
@@ -457,7 +466,7 @@ def cmd_glance_show(args: argparse.Namespace) -> int:
         print(json.dumps(image.raw, indent=2))
     else:
         for key, value in image.to_json().items():
-            print(f"{key:<17} {value}")
+            print(f"{key:<17} {printable(str(value))}")
     return EXIT_OK
 
 
@@ -557,10 +566,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or argv[0] not in commands:
         return _open_window(argv)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    stderr = logging.StreamHandler()  # ours, and what requests and urllib3 log, made safe
+    stderr.setFormatter(SafeFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, handlers=[stderr])
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

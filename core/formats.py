@@ -76,5 +76,9 @@ def parse_format_name(name: str) -> ImageFormat:
 
 
 def same_driver(a: ImageFormat, b: ImageFormat) -> bool:
-    """Whether qemu would open both with the same driver (ISO and raw are both raw)."""
+    """Whether content of one format passes for the other: qemu opens both with the same
+    driver, and an ISO is only ever an ISO. Nova refuses an ISO registered as raw (and raw
+    content registered as iso): a cloud attaches the one as a CD-ROM, the other as a disk."""
+    if (a == ImageFormat.ISO) != (b == ImageFormat.ISO):
+        return False
     return a.qemu_driver == b.qemu_driver

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from diskscope.core.errors import DiskscopeError
 from diskscope.core.http import (
     DownloadFailed,
     HttpOptions,
+    NotFound,
     get,
     raise_for_status,
     redact,
@@ -20,7 +22,11 @@ from diskscope.core.http import (
 )
 
 _IMAGE_URL = re.compile(r"^(?P<endpoint>https?://.+?)/v2/images/(?P<id>[^/?#]+)(?:/file)?/?$")
-MAX_PAGES = 10_000
+# Bounds on a listing, far above any real cloud's, so that a server that never stops
+# sending pages (or images) cannot exhaust our memory.
+MAX_PAGES = 1000
+MAX_IMAGES = 100_000
+MAX_JSON_BYTES = 64 << 20  # one page of 1000 images is about 2 MiB
 
 
 @dataclass(frozen=True)
@@ -85,18 +91,16 @@ class GlanceClient:
     def _json(self, path: str, what: str) -> Any:
         url = urljoin(self.endpoint + "/", path.lstrip("/"))
         try:
-            response = get(self.session, url, self.options)
+            with get(self.session, url, self.options, stream=True) as response:
+                raise_for_status(response, what)
+                body = _bounded_body(response, what)
         except requests.exceptions.RequestException as exc:
             raise DownloadFailed(f"Could not reach the image service at {redact(self.endpoint)}: "
                                  f"{type(exc).__name__}.") from None  # fmt: skip
-        with response:
-            raise_for_status(response, what)
-            try:
-                return response.json()
-            except ValueError:
-                raise DownloadFailed(
-                    f"The image service sent something that is not JSON for {what}."
-                ) from None
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than any record
+            raise DownloadFailed(f"The image service sent something that is not JSON for {what}.") from None
 
     def image(self, image_id: str) -> GlanceImage:
         return GlanceImage.from_json(self._json(f"/v2/images/{image_id}", f"image {image_id}"))
@@ -106,28 +110,35 @@ class GlanceClient:
         query = {k: v for k, v in filters.items() if v}
         path = "/v2/images" + (f"?{urlencode(query)}" if query else "")
         found: list[GlanceImage] = []
+        seen = {path}
         for _ in range(MAX_PAGES):
             page = self._json(path, "the image list")
             images = page.get("images") if isinstance(page, dict) else None
             if not isinstance(images, list):
                 raise DownloadFailed("The image service sent an image list without images.")
             found += [GlanceImage.from_json(i) for i in images]
+            if len(found) > MAX_IMAGES:
+                raise DownloadFailed(f"The image service listed more than {MAX_IMAGES:,} images; "
+                                     "narrow the listing with a filter.")  # fmt: skip
             following = page.get("next")
             if not images or not isinstance(following, str):  # a full last page still has `next`
                 return found
-            path = urlsplit(following).path + (
-                f"?{urlsplit(following).query}" if urlsplit(following).query else ""
-            )
-        raise DownloadFailed("The image service kept sending more pages than any listing has.")
+            parts = urlsplit(following)
+            path = parts.path + (f"?{parts.query}" if parts.query else "")
+            if path in seen:
+                raise DownloadFailed("The image service sent a page link that leads back to a page "
+                                     "already listed, so the listing would never end.")  # fmt: skip
+            seen.add(path)
+        raise DownloadFailed(f"The image service sent more than {MAX_PAGES:,} pages; narrow the "
+                             "listing with a filter.")  # fmt: skip
 
     def find(self, id_or_name: str) -> GlanceImage:
         """An image by id, or by exact name; an ambiguous name is an error naming the ids."""
         if re.fullmatch(r"[0-9a-fA-F-]{32,36}", id_or_name):
             try:
                 return self.image(id_or_name)
-            except DownloadFailed as exc:
-                if "(404)" not in str(exc):
-                    raise
+            except NotFound:
+                pass
         matches = [i for i in self.images(name=id_or_name) if i.name == id_or_name]
         if not matches:
             raise DiskscopeError(f"No image is called or has the id {id_or_name!r}.")
@@ -138,3 +149,14 @@ class GlanceClient:
 
     def file_url(self, image: GlanceImage) -> str:
         return f"{self.endpoint}/v2/images/{image.id}/file"
+
+
+def _bounded_body(response: requests.Response, what: str) -> bytes:
+    """The body, refused as soon as it grows larger than any real answer."""
+    body = bytearray()
+    for chunk in response.iter_content(1 << 16):
+        body += chunk
+        if len(body) > MAX_JSON_BYTES:
+            raise DownloadFailed(f"The image service sent more than {MAX_JSON_BYTES >> 20} MiB for "
+                                 f"{what}; no real answer is that large.")  # fmt: skip
+    return bytes(body)

@@ -1,12 +1,14 @@
 """HTTP for downloads and Glance: one session factory, manual redirects, clear errors.
 
-Redirects are followed by hand so that the token is never sent to another host
-and a redirect can only lead to http or https.
+Redirects are followed by hand so that the token is sent only to the origin it was
+given for (scheme, host and port), a redirect can only lead to http or https, and
+never from https down to plain http.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -15,9 +17,13 @@ import requests
 import urllib3
 from diskscope import __version__
 from diskscope.core.errors import DiskscopeError
+from diskscope.core.text import remember_secret, scrub
 
 logger = logging.getLogger(__name__)
 MAX_REDIRECTS = 10
+MAX_TOKEN_BYTES = 64 * 1024  # Keystone tokens are a few hundred bytes; PKI ones a few KiB
+_TOKEN = re.compile(r"[\x21-\x7e]+")  # what an HTTP header value can carry unquoted
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class DownloadFailed(DiskscopeError):
@@ -28,6 +34,38 @@ class Unauthorized(DownloadFailed):
     """401 or 403 from the server."""
 
 
+class NotFound(DownloadFailed):
+    """404 from the server."""
+
+
+class InvalidToken(DiskscopeError):
+    """The token could not be sent as an X-Auth-Token; the message never quotes it."""
+
+
+def check_token(token: str, source: str = "The token") -> str:
+    """`token`, if it can be an X-Auth-Token, remembered so that no output ever shows it."""
+    remember_secret(token)
+    if not token:
+        raise InvalidToken(f"{source} is empty.")
+    if not _TOKEN.fullmatch(token):
+        raise InvalidToken(
+            f"{source} is not a token: a token is one line of printable ASCII characters without spaces."
+        )
+    return token
+
+
+def read_token_file(path: str) -> str:
+    """The token a file holds on its only line (a final line break is fine)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_TOKEN_BYTES + 1)
+    except OSError as exc:
+        raise InvalidToken(f"The token file {path} cannot be read: {exc.strerror}.") from None
+    if len(data) > MAX_TOKEN_BYTES:
+        raise InvalidToken(f"The token file {path} is too large to hold a token.")
+    return check_token(data.decode("latin-1").strip(), f"The token file {path}")
+
+
 @dataclass(frozen=True)
 class HttpOptions:
     token: str | None = None
@@ -35,6 +73,10 @@ class HttpOptions:
     insecure: bool = False
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.token is not None:
+            check_token(self.token)
 
     def __repr__(self) -> str:  # the token never appears in logs or reports
         return f"HttpOptions(token={'***' if self.token else None}, ca_bundle={self.ca_bundle!r})"
@@ -56,9 +98,7 @@ def session_for(options: HttpOptions) -> requests.Session:
 def redact(url: str) -> str:
     """A URL fit for messages: no user info, no query string."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
+    host = parts.netloc.rpartition("@")[2]
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
@@ -67,6 +107,17 @@ def check_scheme(url: str) -> None:
     if scheme not in ("http", "https"):
         raise DownloadFailed(f"Only http and https URLs are accepted, not {scheme or 'this'}: "
                              f"{redact(url)}.")  # fmt: skip
+    try:
+        origin(url)
+    except ValueError:
+        raise DownloadFailed(f"The URL {redact(url)} has a port number that cannot be.") from None
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port, the default port spelled out: what a token is bound to."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, parts.hostname or "", parts.port or _DEFAULT_PORTS.get(scheme)
 
 
 def get(
@@ -77,34 +128,55 @@ def get(
     *,
     stream: bool = False,
 ) -> requests.Response:
-    """GET with redirects followed by hand; network failures become DownloadFailed."""
+    """GET with redirects followed by hand; the token goes only to the first URL's origin.
+
+    Connection errors and timeouts keep their type (the download retries them) but lose
+    the query string from their message; every other failure becomes DownloadFailed.
+    """
     check_scheme(url)
-    origin = urlsplit(url).netloc
+    token_origin = origin(url)
     for _ in range(MAX_REDIRECTS + 1):
         sent = dict(headers or {})
-        if options.token and urlsplit(url).netloc == origin:
+        if options.token and origin(url) == token_origin:
             sent["X-Auth-Token"] = options.token
-        try:
-            response = session.get(
-                url,
-                headers=sent,
-                stream=stream,
-                allow_redirects=False,
-                timeout=(options.connect_timeout, options.read_timeout),
-            )
-        except requests.exceptions.SSLError:
-            raise DownloadFailed(
-                f"TLS verification failed for {urlsplit(url).hostname}; give the CA bundle "
-                "that signed its certificate, or turn verification off if you trust the network."
-            ) from None
+        response = _send(session, url, options, sent, stream)
         if not response.is_redirect:
             return response
         location = urljoin(url, response.headers.get("Location", ""))
         response.close()
         check_scheme(location)
+        if urlsplit(url).scheme.lower() == "https" and urlsplit(location).scheme.lower() == "http":
+            raise DownloadFailed(
+                f"{redact(url)} redirected to plain http, which anyone on the network path "
+                "could read or alter; Diskscope does not follow it."
+            )
         logger.info("redirected to %s", redact(location))
         url = location
     raise DownloadFailed(f"Too many redirects from {redact(url)}.")
+
+
+def _send(
+    session: requests.Session, url: str, options: HttpOptions, headers: dict[str, str], stream: bool
+) -> requests.Response:
+    try:
+        return session.get(
+            url,
+            headers=headers,
+            stream=stream,
+            allow_redirects=False,
+            timeout=(options.connect_timeout, options.read_timeout),
+        )
+    except requests.exceptions.SSLError:
+        raise DownloadFailed(
+            f"TLS verification failed for {urlsplit(url).hostname}; give the CA bundle "
+            "that signed its certificate, or turn verification off if you trust the network."
+        ) from None
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        raise type(exc)(scrub(str(exc))) from None
+    except requests.exceptions.RequestException as exc:  # messages may quote headers
+        raise DownloadFailed(
+            f"The request to {redact(url)} could not be made ({type(exc).__name__})."
+        ) from None
 
 
 def raise_for_status(response: requests.Response, what: str) -> None:
@@ -115,6 +187,6 @@ def raise_for_status(response: requests.Response, what: str) -> None:
             f"The server refused access to {what} ({code} {response.reason}); check the token."
         )
     if code == 404:
-        raise DownloadFailed(f"{what} was not found on the server (404).")
+        raise NotFound(f"{what} was not found on the server (404).")
     if code >= 400:
         raise DownloadFailed(f"The server answered {code} {response.reason} for {what}.")

@@ -9,7 +9,6 @@ download resumes.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import threading
@@ -248,9 +247,19 @@ def _glance_source(client: GlanceClient, image: GlanceImage, user: tuple[Checksu
                                         "Glance os_hash_value"))  # fmt: skip
     if image.checksum:
         checksums.append(parse_checksum(f"md5:{image.checksum}", "Glance checksum"))
-    declared: ImageFormat | None = None
-    if image.disk_format:
-        with contextlib.suppress(ValueError):
-            declared = parse_format_name(image.disk_format)
-    expect = Expectation(image.size, tuple(checksums), declared)
+    expect = Expectation(image.size, tuple(checksums), _declared_format(image))
     return _Source(client.file_url(image), expect, image.name or image.id, image)
+
+
+def _declared_format(image: GlanceImage) -> ImageFormat:
+    """Glance's disk_format, which the content must match. Like Nova, refuse before the
+    download a format that nothing can check the content against."""
+    if not image.disk_format:
+        raise DiskscopeError(f"The Glance image {image.id} has no disk_format, so its content "
+                             "cannot be checked against it; it was not downloaded.")  # fmt: skip
+    try:
+        return parse_format_name(image.disk_format)
+    except ValueError:
+        raise DiskscopeError(f"The Glance image {image.id} has the disk_format "
+                             f"{image.disk_format!r}, which Diskscope does not know; it was "
+                             "not downloaded.") from None  # fmt: skip

@@ -8,19 +8,21 @@ from datetime import datetime
 from diskscope.core.qemu_img import CheckResult, MapExtent
 from diskscope.core.safety import ImageReport
 from diskscope.core.sizes import human_size, size_with_exact
+from diskscope.core.text import printable
 
 
 def _row(label: str, value: object) -> str:
-    return f"  {label:<14}{value}"
+    """One labelled line; the value may come from the image, so it is made printable."""
+    return f"  {label:<14}{printable(str(value))}"
 
 
 def format_report(report: ImageReport) -> str:
     data = report.to_json()
     ours = report.inspection
     kind = ours.format.value + (f" ({ours.subformat})" if ours.subformat else "")
-    lines = [str(report.path)]
+    lines = [printable(str(report.path))]
     if report.resolved:
-        lines.append(_row("link to", report.resolved))
+        lines.append(_row("link to", printable(str(report.resolved))))
     lines += [
         _row("format", kind),
         _row("virtual size", size_with_exact(data["virtual_size"])),
@@ -39,21 +41,22 @@ def format_report(report: ImageReport) -> str:
         lines.append(_row("snapshots", len(report.info.snapshots)))
         for s in report.info.snapshots:
             when = datetime.fromtimestamp(s.date_sec).strftime("%Y-%m-%d %H:%M:%S")
-            lines.append(f"    {s.id:<4} {s.name}  {human_size(s.vm_state_size)}  {when}  {s.vm_clock}")
+            lines.append(f"    {printable(s.id):<4} {printable(s.name)}  {human_size(s.vm_state_size)}  "
+                         f"{when}  {printable(s.vm_clock)}")  # fmt: skip
     if report.safe:
         lines.append(_row("verdict", "SAFE to hand to a hypervisor"))
     else:
         lines.append(_row("verdict", "REFUSED"))
         for v in report.violations:
-            lines.append(f"    - {v.message}")
+            lines.append(f"    - {printable(v.message)}")
             lines.append(f"      What to do: {v.advice}")
     for w in report.warnings:
-        lines.append(_row("warning", w.message))
+        lines.append(_row("warning", printable(w.message)))
     return "\n".join(lines)
 
 
 def format_check(path: str, result: CheckResult) -> str:
-    lines = [path, _row("status", result.status.value), _row("result", result.summary)]
+    lines = [printable(path), _row("status", result.status.value), _row("result", result.summary)]
     if result.total_clusters:
         lines.append(_row("clusters", f"{result.allocated_clusters or 0} of {result.total_clusters} used"))
     return "\n".join(lines)

@@ -37,6 +37,7 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def _configure_logging() -> None:
+    from diskscope.core.text import SafeFormatter
     from diskscope.gui.logbuffer import LOG_BUFFER
 
     root = logging.getLogger()
@@ -44,6 +45,7 @@ def _configure_logging() -> None:
     root.addHandler(LOG_BUFFER)
     console = logging.StreamHandler()
     console.setLevel(logging.WARNING)
+    console.setFormatter(SafeFormatter())  # no secret, no raw control character on a terminal
     root.addHandler(console)
 
 
@@ -56,13 +58,12 @@ def _install_excepthook() -> None:
         if shown:
             return
         shown = True
-        from PySide6.QtWidgets import QApplication, QMessageBox
+        from diskscope.core.text import scrub
+        from diskscope.gui.plain_text import warn
+        from PySide6.QtWidgets import QApplication
 
         if QApplication.instance() is not None:
-            QMessageBox.critical(
-                None, "Diskscope",
-                f"Diskscope hit an unexpected error ({exc}). The details are in View > Log.",
-            )  # fmt: skip
+            warn(None, scrub(f"Diskscope hit an unexpected error ({exc}). The details are in View > Log."))
 
     sys.excepthook = hook
 

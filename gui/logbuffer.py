@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 from collections import deque
 
+from diskscope.core.text import SafeFormatter
+
 
 class LogBuffer(logging.Handler):
     def __init__(self, capacity: int = 2000) -> None:
         super().__init__(level=logging.DEBUG)
         self.lines: deque[str] = deque(maxlen=capacity)
-        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+        # Scrubbed of tokens and query strings: the log can be copied into a bug report.
+        self.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
 
     def emit(self, record: logging.LogRecord) -> None:
         try:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from diskscope.core.convert import ConvertJob, ConvertRequest
 from diskscope.core.details import ImageDetails, gather_details
@@ -26,6 +27,7 @@ from diskscope.gui.dialogs.paste import PasteDialog
 from diskscope.gui.dialogs.settings_dialog import SettingsDialog
 from diskscope.gui.jobs import JobManager, JobRecord
 from diskscope.gui.models.image_list import EntryState, ImageEntry, ImageListModel
+from diskscope.gui.plain_text import PlainLabel, warn
 from diskscope.gui.settings import Settings
 from diskscope.gui.widgets.allocation_map import AllocationPanel
 from diskscope.gui.widgets.chain_view import ChainPanel
@@ -161,7 +163,7 @@ class MainWindow(QMainWindow):
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(200)
         self.progress.hide()
-        self.qemu_label = QLabel()
+        self.qemu_label = PlainLabel()
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.qemu_label)
         self._build_actions()
@@ -366,12 +368,12 @@ class MainWindow(QMainWindow):
     @Slot()
     def open_samples(self) -> None:
         if self.qemu is None:
-            QMessageBox.warning(self, "Diskscope", self.qemu_error)
+            warn(self, self.qemu_error)
             return
         try:
             samples = create_samples(self.qemu)
         except (DiskscopeError, OSError) as exc:
-            QMessageBox.warning(self, "Diskscope", f"The samples could not be created: {exc}")
+            warn(self, f"The samples could not be created: {exc}")
             return
         self.open_paths([str(p) for p in samples])
 
@@ -379,7 +381,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.clear()
         files = self.settings.recent_files
         for path in files:
-            action = self.recent_menu.addAction(path)
+            action = self.recent_menu.addAction(path.replace("&", "&&"))  # no mnemonic
             action.triggered.connect(partial(self.open_paths, [path]))
         if not files:
             self.recent_menu.addAction("(none)").setEnabled(False)
@@ -518,7 +520,8 @@ class MainWindow(QMainWindow):
         def factory(on_progress: Callable[[Progress], None]) -> FetchJob:
             return FetchJob(request, qemu, on_progress=on_progress)
 
-        name = request.source.rstrip("/").rsplit("/", 1)[-1] or request.source
+        path = urlsplit(request.source).path if "://" in request.source else request.source
+        name = path.rstrip("/").rsplit("/", 1)[-1] or "image"  # never the query string
         return self._submit("fetch", f"fetch {name}", Path(request.destination), factory)
 
     def _submit(self, kind: str, name: str, output: Path, factory: Callable[..., object]) -> JobRecord:
@@ -569,7 +572,7 @@ class MainWindow(QMainWindow):
         try:
             Path(path).write_text(text, encoding="utf-8")
         except OSError as exc:
-            QMessageBox.warning(self, "Diskscope", f"Could not write {path}: {exc.strerror}.")
+            warn(self, f"Could not write {path}: {exc.strerror}.")
             return
         self.statusBar().showMessage(f"Exported to {path}.", 5000)
 

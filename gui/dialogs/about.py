@@ -9,10 +9,12 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 
 def about_text(qemu_version: str) -> str:
+    from html import escape
+
     return (
         f"<h3>Diskscope {__version__}</h3>"
         "<p>Inspect, verify, convert and fetch virtual-machine disk images, safely.</p>"
-        f"<p>Qt {qVersion()} · PySide6 {pyside_version} · qemu-img {qemu_version}</p>"
+        f"<p>Qt {qVersion()} · PySide6 {pyside_version} · qemu-img {escape(qemu_version)}</p>"
     )
 
 

@@ -11,6 +11,7 @@ from diskscope.core.presets import PRESETS
 from diskscope.core.qemu_img import QemuImg
 from diskscope.core.safety import ImageReport
 from diskscope.core.sizes import size_with_exact
+from diskscope.gui.plain_text import PlainLabel
 from diskscope.gui.workers import TaskRunner
 from PySide6.QtCore import QTimer, Slot
 from PySide6.QtWidgets import (
@@ -21,7 +22,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
@@ -64,9 +64,9 @@ class ConvertDialog(QDialog):
         where = QHBoxLayout()
         where.addWidget(self.destination)
         where.addWidget(browse)
-        self.why = QLabel()
+        self.why = PlainLabel()
         self.why.setWordWrap(True)
-        self.space = QLabel()
+        self.space = PlainLabel()  # messages quote paths and violations
         self.space.setWordWrap(True)
         self.command = QLineEdit()
         self.command.setReadOnly(True)

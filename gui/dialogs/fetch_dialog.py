@@ -11,10 +11,11 @@ from typing import Any
 from diskscope.core.checksums import parse_checksum
 from diskscope.core.errors import DiskscopeError
 from diskscope.core.glance import GlanceClient, GlanceImage, parse_image_url
-from diskscope.core.http import HttpOptions
+from diskscope.core.http import HttpOptions, InvalidToken, check_token
 from diskscope.core.pipeline import FetchRequest
 from diskscope.gui.models.glance_images import GlanceImagesModel
 from diskscope.gui.models.table import filter_proxy
+from diskscope.gui.plain_text import PlainLabel
 from diskscope.gui.settings import Settings
 from diskscope.gui.workers import TaskRunner
 from PySide6.QtCore import Slot
@@ -54,7 +55,7 @@ def _host(url: str) -> str:
 
 
 def _error_label() -> QLabel:
-    label = QLabel()
+    label = PlainLabel()  # messages may quote what was typed
     label.setStyleSheet("color: #b91c1c")
     label.setWordWrap(True)
     return label
@@ -95,11 +96,12 @@ class FetchDialog(QDialog):
         folder_row.addWidget(choose)
         self.to_raw = QCheckBox("Convert to raw (verified) after the download")
         self.to_raw.setChecked(settings.force_raw)
-        self.errors = {name: _error_label() for name in ("url", "checksum", "folder")}
+        self.errors = {name: _error_label() for name in ("url", "token", "checksum", "folder")}
         form = QFormLayout()
         form.addRow("Image URL:", url_row)
         form.addRow("", self.errors["url"])
         form.addRow("Token:", self.token)
+        form.addRow("", self.errors["token"])
         form.addRow("", self.remember)
         form.addRow("Checksum:", self.checksum)
         form.addRow("", self.errors["checksum"])
@@ -119,6 +121,18 @@ class FetchDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(buttons)
         self.resize(640, 380)
+
+    def token_is_valid(self) -> bool:
+        """Whether the token field is empty or holds a token; if not, the reason is shown."""
+        token = self.token.text().strip()
+        try:
+            if token:
+                check_token(token)
+        except InvalidToken as exc:
+            self.errors["token"].setText(str(exc))
+            return False
+        self.errors["token"].setText("")
+        return True
 
     def http_options(self) -> HttpOptions:
         return HttpOptions(
@@ -159,6 +173,8 @@ class FetchDialog(QDialog):
         elif not os.access(folder, os.W_OK):
             self.errors["folder"].setText("This folder is not writable.")
             ok = False
+        if not self.token_is_valid():
+            ok = False
         if not ok:
             return None
         return FetchRequest(
@@ -187,6 +203,8 @@ class FetchDialog(QDialog):
         if not re.match(r"^https?://", endpoint):
             self.errors["url"].setText("Type the Glance endpoint (https://host:9292) first.")
             return
+        if not self.token_is_valid():
+            return
         browser = GlanceBrowser(GlanceClient(endpoint, self.http_options()), self.runner, self)
         if browser.exec() and browser.chosen is not None:
             self.url.setText(browser.client.file_url(browser.chosen).removesuffix("/file"))
@@ -209,7 +227,7 @@ class GlanceBrowser(QDialog):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.doubleClicked.connect(self.accept)
-        self.status = QLabel("Listing…")
+        self.status = PlainLabel("Listing…")  # it shows the server's errors
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from diskscope.core.image_info import ImageInfo
 from diskscope.core.info_text import parse_pasted_info
+from diskscope.gui.plain_text import PlainLabel
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QDialog,
@@ -23,7 +24,7 @@ class PasteDialog(QDialog):
         self.edit = QPlainTextEdit()
         self.edit.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.edit.setPlaceholderText("image: disk.qcow2\nfile format: qcow2\nvirtual size: …")
-        self.error = QLabel()
+        self.error = PlainLabel()  # parse errors quote the pasted text
         self.error.setStyleSheet("color: #b91c1c")
         self.error.setWordWrap(True)
         buttons = QDialogButtonBox(

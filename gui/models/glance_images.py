@@ -7,6 +7,7 @@ from typing import Any
 from diskscope.core.glance import GlanceImage
 from diskscope.core.sizes import exact_size, human_size
 from diskscope.gui.models.table import SORT_ROLE, HeaderTableModel, Index
+from diskscope.gui.plain_text import plain_tooltip
 from PySide6.QtCore import Qt
 
 
@@ -46,5 +47,5 @@ class GlanceImagesModel(HeaderTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if column in (self.SIZE, self.VIRTUAL) and value is not None:
                 return exact_size(value)  # type: ignore[arg-type]
-            return i.id
+            return plain_tooltip(i.id)
         return None

@@ -10,6 +10,7 @@ from diskscope.core.details import ImageDetails
 from diskscope.core.image_info import ImageInfo
 from diskscope.core.sizes import exact_size, human_size
 from diskscope.gui.models.table import SORT_ROLE, HeaderTableModel, Index
+from diskscope.gui.plain_text import plain_tooltip
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QStyle
@@ -84,7 +85,7 @@ class ImageListModel(HeaderTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == self.SIZE and entry.virtual_size is not None:
                 return exact_size(entry.virtual_size)
-            return entry.error or entry.key
+            return plain_tooltip(entry.error or entry.key)
         if role == Qt.ItemDataRole.DecorationRole and column == self.NAME:
             return verdict_icon(entry)
         if role == Qt.ItemDataRole.TextAlignmentRole and column == self.SIZE:

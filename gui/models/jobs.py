@@ -8,6 +8,7 @@ from diskscope.core.progress import format_duration
 from diskscope.core.sizes import human_size
 from diskscope.gui.jobs import JobManager, JobRecord
 from diskscope.gui.models.table import HeaderTableModel, Index
+from diskscope.gui.plain_text import plain_tooltip
 from PySide6.QtCore import QModelIndex, Qt
 
 PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 1  # the fraction, or -1 for a busy bar
@@ -84,7 +85,7 @@ class JobsModel(HeaderTableModel):
                 return format_duration(p.eta)
             return ""
         if role == Qt.ItemDataRole.ToolTipRole:
-            return record.message or str(record.output)
+            return plain_tooltip(record.message or str(record.output))
         return None
 
 

@@ -12,6 +12,7 @@ from diskscope.core.qemu_img import MapExtent
 from diskscope.core.report_text import allocation_totals, extent_kind
 from diskscope.core.sizes import human_size, size_with_exact
 from diskscope.gui.models.image_list import ImageEntry
+from diskscope.gui.plain_text import PlainLabel
 from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolTip, QVBoxLayout, QWidget
@@ -137,11 +138,11 @@ def _swatch(color: str, text: str) -> QLabel:
 class AllocationPanel(QWidget):
     def __init__(self) -> None:
         super().__init__()
-        self.note = QLabel()
+        self.note = PlainLabel()
         self.note.setWordWrap(True)
         self.strip = AllocationStrip()
         self.legend = QHBoxLayout()
-        self.totals = QLabel()
+        self.totals = PlainLabel()
         self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout = QVBoxLayout(self)
         layout.addWidget(self.note)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from diskscope.core.chain import ChainLayer, LayerStatus
 from diskscope.core.sizes import exact_size, human_size
 from diskscope.gui.models.image_list import ImageEntry
+from diskscope.gui.plain_text import PlainLabel
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 COLUMNS = ("Layer", "Link", "Format", "Virtual size", "On disk", "Status")
 _STATUS_TEXT = {
@@ -21,7 +22,7 @@ _STATUS_TEXT = {
 class ChainPanel(QWidget):
     def __init__(self) -> None:
         super().__init__()
-        self.note = QLabel()
+        self.note = PlainLabel()  # it names the backing file
         self.note.setWordWrap(True)
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(COLUMNS)

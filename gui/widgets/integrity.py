@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from diskscope.core.qemu_img import CheckResult
 from diskscope.gui.models.image_list import ImageEntry
+from diskscope.gui.plain_text import PlainLabel
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QPushButton, QVBoxLayout, QWidget
 
 
 class IntegrityPanel(QWidget):
@@ -16,7 +17,7 @@ class IntegrityPanel(QWidget):
         self.button = QPushButton("Run integrity check")
         self.button.setToolTip("Run qemu-img check on this image (read-only)")
         self.button.clicked.connect(self.check_requested)
-        self.result = QLabel()
+        self.result = PlainLabel()  # error messages quote paths
         self.result.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addWidget(self.button)

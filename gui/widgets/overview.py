@@ -5,6 +5,7 @@ from __future__ import annotations
 from diskscope.core.image_info import ImageInfo
 from diskscope.core.sizes import exact_size, human_size
 from diskscope.gui.models.image_list import EntryState, ImageEntry
+from diskscope.gui.plain_text import PlainLabel
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
@@ -63,8 +64,7 @@ class OverviewPanel(QWidget):
         self.values: dict[str, QLabel] = {}
         self.form = form = QFormLayout()
         for name in FIELDS:
-            label = QLabel()
-            label.setTextFormat(Qt.TextFormat.PlainText)  # file names are chosen by others
+            label = PlainLabel()  # paths and names come from the image: never HTML
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setWordWrap(True)
             self.values[name] = label

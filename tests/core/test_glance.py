@@ -1,5 +1,5 @@
 """Against a real Glance 33 on 127.0.0.1: list, show, fetch by id and by name, fetch-to-raw,
-wrong token, an image without data, a corrupted stored file."""
+wrong token, an image without data, a corrupted stored file, an ISO registered as raw."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from diskscope.core.errors import DiskscopeError
+from diskscope.core.errors import DiskscopeError, UnsafeImage
 from diskscope.core.fetch import ChecksumMismatch
 from diskscope.core.glance import GlanceClient
 from diskscope.core.http import HttpOptions, Unauthorized
 from diskscope.core.pipeline import FetchJob, FetchRequest
 from diskscope.core.qemu_img import QemuImg
 from glancekit import glance, upload  # noqa: F401 - the fixture
-from imagekit import MiB, qemu_img
+from imagekit import MiB, iso_volume_descriptors, qemu_img
 
 
 def raw_data(size: int = 8 * MiB) -> bytes:
@@ -127,3 +127,21 @@ def test_cli_glance_list_and_fetch(glance, images, tmp_path: Path) -> None:  # t
     result = json.loads(fetched.stdout)
     assert Path(result["destination"]).read_bytes() == images["data"]["raw"]
     assert glance.token not in fetched.stdout + fetched.stderr
+
+
+def test_an_iso_registered_as_raw_is_refused(glance, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    iso = b"\0" * 32768 + iso_volume_descriptors() + b"\0" * MiB
+    image_id = upload(glance, "iso-as-raw", iso, "raw")  # Glance 33 stores it: raw is not checked
+    url = f"{glance.endpoint}/v2/images/{image_id}"
+    with pytest.raises(UnsafeImage, match="claims to be raw but its content is iso"):
+        FetchJob(FetchRequest(url, tmp_path / "x.raw", HttpOptions(token=glance.token)), QemuImg()).run()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_verbose_never_shows_the_token(glance, images) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    env = {"OS_AUTH_TOKEN": glance.token, "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "diskscope", "glance", "list", glance.endpoint, "-v"],
+                          capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "DEBUG urllib3.connectionpool" in done.stderr and "test-raw" in done.stdout
+    assert glance.token not in done.stdout + done.stderr

@@ -1,11 +1,13 @@
-"""TLS: verification on by default, a CA bundle accepted, and turning it off only on request
-(with a warning). A real https server on 127.0.0.1 with a certificate made in the test."""
+"""TLS: verification on by default, a CA bundle accepted, turning it off only on request
+(with a warning), and never a redirect down to plain http. A real https server on 127.0.0.1
+with a certificate made in the test."""
 
 from __future__ import annotations
 
 import datetime
 import hashlib
 import ipaddress
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +20,7 @@ from cryptography.x509.oid import NameOID
 from diskscope.core.checksums import parse_checksum
 from diskscope.core.fetch import Download, DownloadRequest, Expectation
 from diskscope.core.http import DownloadFailed, HttpOptions
+from hostile import Handler, hostile
 from httpserver import serving
 
 DATA = b"\x5a" * (256 * 1024)
@@ -79,3 +82,54 @@ def test_cli_warns_when_verification_is_off(certificate: tuple[str, str], tmp_pa
     assert done.stderr.startswith("diskscope: warning: TLS verification is off")
     assert done.stderr.count("\n") == 1
     assert (tmp_path / "d.img").read_bytes() == DATA
+
+
+TOKEN = "s3cret-tls-token"
+
+
+def _downgrading(handler: Handler) -> None:
+    """Over TLS, a redirect to plain http on the same host and port; over plain http, the image."""
+    if isinstance(handler.connection, ssl.SSLSocket):
+        handler.redirect(handler.server.url("/d.img", "http"))
+    else:
+        handler.send(200, DATA, {"Content-Type": "application/octet-stream"})
+
+
+@pytest.mark.parametrize("token", [TOKEN, None])
+def test_redirect_from_https_down_to_http_is_refused(
+    certificate: tuple[str, str], tmp_path: Path, token: str | None
+) -> None:
+    with hostile(_downgrading, tls=certificate) as server:
+        options = HttpOptions(token=token, ca_bundle=certificate[0])
+        with pytest.raises(DownloadFailed) as refused:
+            _download(server.url("/d.img"), tmp_path / "d.img", options)
+    assert [s.tls for s in server.seen] == [True]  # plain http was never even asked
+    assert server.values("X-Auth-Token") == ([TOKEN] if token else [])
+    assert str(refused.value) == (
+        f"{server.url('/d.img')} redirected to plain http, which anyone on the network path "
+        "could read or alter; Diskscope does not follow it."
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_refuses_the_downgrade_in_one_sentence_without_the_token(
+    certificate: tuple[str, str], tmp_path: Path
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    with hostile(_downgrading, tls=certificate) as server:
+        done = subprocess.run(
+            [sys.executable, "-m", "diskscope", "fetch", server.url("/d.img?temp_url_sig=S3CRET"),
+             str(tmp_path / "d.img"), "--keep-format", "--checksum", CHECKSUM, "-q", "-v",
+             "--token-file", str(token_file), "--ca-bundle", certificate[0]],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == (
+        f"diskscope: {server.url('/d.img')} redirected to plain http, which anyone on the "
+        "network path could read or alter; Diskscope does not follow it."
+    )
+    assert [s.tls for s in server.seen] == [True]
+    for secret in (TOKEN, "S3CRET"):
+        assert secret not in done.stdout + done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["token"]
