@@ -30,6 +30,7 @@ from typing import IO, Any
 
 from diskscope.core.errors import InvalidPath, QemuImgError, QemuImgLimitExceeded, QemuImgNotFound
 from diskscope.core.image_info import ImageInfo, parse_info_json
+from diskscope.core.text import printable
 
 logger = logging.getLogger(__name__)
 
@@ -190,7 +191,8 @@ def _image_node(
         filename.encode()
     except UnicodeEncodeError:
         raise InvalidPath(
-            f"{filename!r} is not valid UTF-8 and cannot be passed to qemu-img; rename it."
+            f"The name {printable(filename)} is not valid UTF-8, so qemu-img cannot be given it; "
+            "rename the file."
         ) from None
     node: dict[str, Any] = {"driver": fmt} if fmt else {}
     node.update(backing=backing, file={"driver": "file", "filename": filename})

@@ -418,8 +418,6 @@ DISK_CASES = [
         codes(C.FORMAT_MISMATCH),
         "iso",
         declared="raw",
-        pending="awaits issue 11's Glance-metadata fix ('an ISO registered as raw: follow Nova'); "
-        "main opens it as raw, since qemu does",
     ),
     ParityCase(
         "iso-claimed-qcow2",
