@@ -8,7 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from catalogue import qcow2_backing_host_path
+from catalogue import (
+    gpt_signature_in_530_bytes,
+    luks2_deep_json,
+    luks2_keyslots_number,
+    qcow2_backing_host_path,
+    vmdk_huge_sector_count,
+)
 from imagekit import MiB, create, patch, write_pattern
 
 
@@ -217,3 +223,25 @@ def test_info_shows_partition_table_warnings_without_refusing(tmp_path: Path) ->
     data = json.loads(run("info", "--json", path).stdout)
     assert [w["code"] for w in data["warnings"]] == ["partition_table"]
     assert data["violations"] == []
+
+
+def test_info_batch_reports_every_file_when_some_are_hostile(tmp_path: Path) -> None:
+    """Issue 11: inputs that once crashed the inspector cost every report of the batch.
+    Each is now one refusal, and every file gets its report."""
+    from catalogue import (
+        gpt_signature_in_530_bytes,
+        luks2_deep_json,
+        luks2_keyslots_number,
+        vmdk_huge_sector_count,
+    )
+
+    hostile = [make(tmp_path) for make in (gpt_signature_in_530_bytes, luks2_deep_json,
+                                          luks2_keyslots_number, vmdk_huge_sector_count)]  # fmt: skip
+    good = create(tmp_path / "good.qcow2", "qcow2", "1M")
+    done = run("info", good, *hostile)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == ""
+    reports = done.stdout.split("\n" + str(tmp_path))
+    assert len(reports) == 5
+    assert done.stdout.count("REFUSED") == 4 and done.stdout.count("SAFE") == 1
+    assert "unexpected" not in done.stdout
