@@ -228,12 +228,6 @@ def test_info_shows_partition_table_warnings_without_refusing(tmp_path: Path) ->
 def test_info_batch_reports_every_file_when_some_are_hostile(tmp_path: Path) -> None:
     """Issue 11: inputs that once crashed the inspector cost every report of the batch.
     Each is now one refusal, and every file gets its report."""
-    from catalogue import (
-        gpt_signature_in_530_bytes,
-        luks2_deep_json,
-        luks2_keyslots_number,
-        vmdk_huge_sector_count,
-    )
 
     hostile = [make(tmp_path) for make in (gpt_signature_in_530_bytes, luks2_deep_json,
                                           luks2_keyslots_number, vmdk_huge_sector_count)]  # fmt: skip
