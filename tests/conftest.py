@@ -1,12 +1,14 @@
 """Shared test set-up. Qt tests need the offscreen platform before any Qt import."""
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TZ", "UTC")
 
+from httpserver import ImageServer, serving
 from hypothesis import HealthCheck, settings
 
 # A modest budget in the normal run; HYPOTHESIS_PROFILE=long for a manual hunt.
@@ -33,3 +35,10 @@ def small_filesystem(tmp_path):  # type: ignore[no-untyped-def]
         yield mount
     finally:
         subprocess.run(["umount", str(mount)], check=True)
+
+
+@pytest.fixture
+def server() -> Iterator[ImageServer]:
+    """A real HTTP server on 127.0.0.1 serving `server.files`."""
+    with serving() as s:
+        yield s

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import struct
 import subprocess
 from collections.abc import Sequence
@@ -142,3 +143,14 @@ def qemu_img_working_in(folder: Path) -> set[int]:
             except OSError:
                 continue
     return found
+
+
+def raw_file(path: Path, size: int, pieces: int = 8) -> Path:
+    """A sparse raw disk of `size` bytes: `pieces` runs of random data, a quarter full."""
+    rng = random.Random(path.name)
+    with open(path, "wb") as f:
+        f.truncate(size)
+        for i in range(pieces):
+            f.seek(i * size // pieces)
+            f.write(rng.randbytes(size // pieces // 4))
+    return path

@@ -9,7 +9,6 @@ signals, real qemu-img under strace.
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import signal
 import stat
@@ -27,20 +26,10 @@ from diskscope.core.placement import DestinationChanged, UnsuitableDestination
 from diskscope.core.progress import Progress
 from diskscope.core.qemu_img import ConvertSpec, QemuImg
 from guikit import child_pids
-from imagekit import MiB, create, qemu_img, qemu_img_working_in
+from imagekit import MiB, create, qemu_img, qemu_img_working_in, raw_file
 
 NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/python3", "-c"]
 WAIT = 120  # seconds; only to stop a hang, never a measurement
-
-
-def raw_file(path: Path, size: int, pieces: int = 8) -> Path:
-    rng = random.Random(path.name)
-    with open(path, "wb") as f:
-        f.truncate(size)
-        for i in range(pieces):
-            f.seek(i * size // pieces)
-            f.write(rng.randbytes(size // pieces // 4))
-    return path
 
 
 def names(folder: Path) -> list[str]:

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ from diskscope.core.pipeline import FetchJob, FetchRequest
 from diskscope.core.placement import DestinationExists
 from diskscope.core.progress import Progress
 from diskscope.core.qemu_img import QemuImg
-from httpserver import ImageServer, serving
+from httpserver import ImageServer
 from imagekit import MiB, qemu_img
 
 
@@ -36,12 +35,6 @@ def raw_bytes(size: int = 4 * MiB) -> bytes:
     for i, offset in enumerate(range(0, size, 512 * 1024)):
         data[offset : offset + 4096] = bytes([i % 251 + 1]) * 4096
     return bytes(data)
-
-
-@pytest.fixture
-def server() -> Iterator[ImageServer]:
-    with serving() as s:
-        yield s
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from diskscope.core.http import HttpOptions
 from diskscope.core.pipeline import FetchJob, FetchRequest
 from diskscope.core.qemu_img import QemuImg
 from glancekit import glance, upload  # noqa: F401 - the fixture
-from httpserver import ImageServer, serving
+from httpserver import ImageServer
 from imagekit import MiB, qemu_img
 
 NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
@@ -39,12 +39,6 @@ NOBODY_UID = 65534
 
 def image_bytes(size: int = 2 * MiB) -> bytes:
     return bytes((i * 7 + i // 4096) % 251 for i in range(size))
-
-
-@pytest.fixture
-def server() -> Iterator[ImageServer]:
-    with serving() as s:
-        yield s
 
 
 @pytest.fixture

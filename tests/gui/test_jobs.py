@@ -6,10 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from diskscope.core.convert import ConvertRequest
 from diskscope.core.pipeline import FetchRequest
 from diskscope.core.sizes import human_size
@@ -19,7 +17,7 @@ from diskscope.gui.jobs import JobState
 from diskscope.gui.main_window import MainWindow
 from glancekit import glance, upload  # noqa: F401 - the fixture
 from guikit import WAIT_MS, child_pids, wait_idle
-from httpserver import ImageServer, serving
+from httpserver import ImageServer
 from imagekit import MiB, qemu_img
 from PySide6.QtCore import QElapsedTimer, QTimer
 
@@ -31,12 +29,6 @@ def raw_file(path: Path, size: int, ranges: list[tuple[int, int]]) -> Path:
             f.seek(offset)
             f.write(bytes([offset // MiB % 250 + 1]) * length)
     return path
-
-
-@pytest.fixture
-def server() -> Iterator[ImageServer]:
-    with serving() as s:
-        yield s
 
 
 def open_and_wait(qtbot, win: MainWindow, path: Path) -> None:  # type: ignore[no-untyped-def]
