@@ -280,8 +280,10 @@ class MainWindow(QMainWindow):
         self.overview.banner.setTextInteractionFlags(
             Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
         )
+        self.overview.banner.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # Tab reaches the overview
         self.jobs_panel.table.setAccessibleName(self.tr("Jobs"))
-        self.tabs.setMinimumSize(360, 240)
+        self.jobs_panel.details.setAccessibleName(self.tr("Job details"))
+        self.tabs.setMinimumSize(360, 280)  # at 1024x640 with the jobs dock open, too
         self.list.setMinimumWidth(180)
         self.splitter.setChildrenCollapsible(False)
         self.progress.setAccessibleName(self.tr("Inspection progress"))
