@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
@@ -40,7 +41,7 @@ from diskscope.gui.widgets.overview import OverviewPanel
 from diskscope.gui.widgets.raw_view import RawPanel
 from diskscope.gui.widgets.snapshots_panel import SnapshotsPanel
 from diskscope.gui.workers import TaskRunner
-from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, Qt, QUrl, Slot
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QStandardPaths, Qt, QUrl, Slot
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -88,6 +89,16 @@ def expand_paths(paths: list[str]) -> list[str]:
         else:
             result.append(path)
     return [os.path.abspath(p) for p in result]
+
+
+def fresh_samples_folder() -> Path:
+    """The samples' folder in the user's cache (XDG_CACHE_HOME), emptied: never a new /tmp folder."""
+    cache = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.CacheLocation)
+    folder = Path(cache) / "samples"
+    if folder.exists():
+        shutil.rmtree(folder)  # only ours; a symbolic link here raises instead of being followed
+    folder.mkdir(parents=True, mode=0o700)
+    return folder
 
 
 class MainWindow(QMainWindow):
@@ -418,7 +429,7 @@ class MainWindow(QMainWindow):
             warn(self, self.qemu_error)
             return
         try:
-            samples = create_samples(self.qemu)
+            samples = create_samples(self.qemu, fresh_samples_folder())
         except (DiskscopeError, OSError) as exc:
             warn(self, f"The samples could not be created: {exc}")
             return
