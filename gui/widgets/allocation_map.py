@@ -250,8 +250,9 @@ class AllocationPanel(QWidget):
         return self.totals.text()
 
     def _strip_moved(self, index: int) -> None:
-        if index < self.table.topLevelItemCount():
-            self.table.setCurrentItem(self.table.topLevelItem(index))
+        item = self.table.topLevelItem(index)
+        if item is not None:  # beyond MAX_ROWS the strip alone shows the range
+            self.table.setCurrentItem(item)
 
     def _row_changed(self, item: QTreeWidgetItem | None, _previous: QTreeWidgetItem | None) -> None:
         if item is not None:

@@ -16,10 +16,10 @@ from diskscope.gui.icons import ICON_NAMES, themed_icon
 from diskscope.gui.main_window import MainWindow
 from diskscope.gui.palette import AA, Tone, banner_colors, contrast, fusion_dark_palette, tone_color
 from diskscope.gui.widgets.chain_view import STATUS
-from guikit import wait_idle
+from guikit import accessible_name, wait_idle
 from imagekit import create, write_pattern
 from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer, QUrl
-from PySide6.QtGui import QAccessible, QColor, QDragEnterEvent, QImage, QPalette
+from PySide6.QtGui import QColor, QDragEnterEvent, QImage, QPalette
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialog, QMenu, QStyleFactory, QWidget
 
@@ -56,13 +56,6 @@ def _activate(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def
 def _open(qtbot, window: MainWindow, *paths: Path) -> None:  # type: ignore[no-untyped-def]
     window.open_paths([str(p) for p in paths])
     wait_idle(qtbot, window)
-
-
-def accessible_name(widget: QWidget) -> str:
-    """What a screen reader announces: the accessible interface's name."""
-    interface = QAccessible.queryAccessibleInterface(widget)
-    name = interface.text(QAccessible.Text.Name) if interface is not None else ""
-    return name or widget.accessibleName()
 
 
 def focus_chain(qtbot, window: MainWindow) -> list[QWidget]:  # type: ignore[no-untyped-def]
