@@ -40,6 +40,7 @@ from diskscope.gui.widgets.jobs_panel import JobsPanel
 from diskscope.gui.widgets.overview import OverviewPanel
 from diskscope.gui.widgets.raw_view import RawPanel
 from diskscope.gui.widgets.snapshots_panel import SnapshotsPanel
+from diskscope.gui.widgets.status_bar import MessageBar
 from diskscope.gui.workers import TaskRunner
 from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QStandardPaths, Qt, QUrl, Slot
 from PySide6.QtGui import (
@@ -170,6 +171,7 @@ class MainWindow(QMainWindow):
 
         self.drop_hint = DropOverlay(self)
 
+        self.setStatusBar(MessageBar())  # long messages end in "…" before the qemu-img version
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(200)
         self.progress.hide()

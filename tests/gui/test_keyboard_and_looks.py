@@ -276,3 +276,16 @@ def test_raw_tab_of_a_refused_image_offers_no_shell_commands(
     assert window.raw.commands.toPlainText() == "" and window.raw.commands.isHidden()
     window._select_row(names.index("snapshots.qcow2"))
     assert "qemu-img info" in window.raw.commands.toPlainText()
+
+
+def test_a_long_status_message_stops_before_the_qemu_img_version(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    window.resize(1024, 640)
+    qtbot.waitUntil(lambda: window.width() == 1024)
+    QApplication.processEvents()
+    long = "The download stopped: " + "a very long reason " * 30
+    window.statusBar().showMessage(long)
+    shown = window.statusBar().currentMessage()
+    assert shown.endswith("…") and shown != long
+    width = window.statusBar().fontMetrics().horizontalAdvance(shown)
+    assert width < window.qemu_label.x(), "the message runs under the qemu-img version"
+    assert window.statusBar().toolTip() == long
