@@ -15,6 +15,7 @@ from diskscope import __version__
 
 if TYPE_CHECKING:
     from diskscope.gui.main_window import MainWindow
+    from PySide6.QtWidgets import QApplication
 
 logger = logging.getLogger(__name__)
 DESKTOP_FILE_NAME = "org.diskscope.Diskscope"
@@ -36,6 +37,10 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--select", metavar="NAME", help="with --screenshot: the image to show")
     parser.add_argument("--tab", choices=TABS, default="overview", help="with --screenshot")
+    parser.add_argument(
+        "--theme", choices=("system", "light", "dark"), default="system",
+        help="light or dark: the Fusion style with a light or dark palette instead of the desktop's",
+    )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"diskscope {__version__}")
     entry = parser.add_mutually_exclusive_group()
     entry.add_argument(
@@ -82,6 +87,26 @@ def _install_excepthook() -> None:
             warn(None, scrub(f"Diskscope hit an unexpected error ({exc}). The details are in View > Log."))
 
     sys.excepthook = hook
+
+
+def _apply_theme(app: QApplication, theme: str) -> None:
+    if theme == "system":
+        return
+    from diskscope.gui.palette import fusion_dark_palette
+
+    app.setStyle("Fusion")
+    style = app.style()
+    app.setPalette(fusion_dark_palette() if theme == "dark" else style.standardPalette())
+
+
+def _install_translations(app: QApplication) -> None:
+    """Qt's own strings (dialog buttons) in the user's language; ours are English, through tr()."""
+    from PySide6.QtCore import QLibraryInfo, QLocale, QTranslator
+
+    translator = QTranslator(app)
+    folder = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+    if translator.load(QLocale(), "qtbase", "_", folder):
+        app.installTranslator(translator)
 
 
 def _handed_over(paths: list[str]) -> bool:
@@ -142,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setDesktopFileName(DESKTOP_FILE_NAME)
     app.setWindowIcon(QIcon(str(ICON)))
     _install_excepthook()
+    _apply_theme(app, args.theme)
+    _install_translations(app)
 
     single = not (args.screenshot or args.new_instance)
     if single and _handed_over(args.paths):

@@ -1,6 +1,6 @@
 """The Backing chain tab: every layer from the top image down to the base.
 
-The Status column stretches and wraps, and a layer's reason for refusal is
+The Status column stretches (paths elide in the middle), and a layer's reason for refusal is
 repeated under the table in full, so that it never hides behind a scroll bar.
 """
 
@@ -50,7 +50,6 @@ class ChainPanel(QWidget):
         self.tree = ChainTree()
         self.tree.setHeaderLabels([QCoreApplication.translate("ChainPanel", c) for c in COLUMNS])
         self.tree.setRootIsDecorated(False)
-        self.tree.setWordWrap(True)
         self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.tree.setAccessibleName(self.tr("Backing chain layers"))
