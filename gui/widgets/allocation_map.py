@@ -282,9 +282,10 @@ class AllocationPanel(QWidget):
                 widget.deleteLater()
         depths = sorted({e.depth for e in extents if e.data})
         for depth in depths or [0]:
-            self.legend.addWidget(_swatch(layer_color(depth), f"data ({layer_name(depth)})"))
-        self.legend.addWidget(_swatch(ZERO_COLOR, "zeros"))
-        self.legend.addWidget(_swatch(UNALLOCATED_COLOR, "unallocated"))
+            text = self.tr("data ({0})").format(layer_name(depth))
+            self.legend.addWidget(_swatch(layer_color(depth), text))
+        self.legend.addWidget(_swatch(ZERO_COLOR, self.tr("zeros")))
+        self.legend.addWidget(_swatch(UNALLOCATED_COLOR, self.tr("unallocated")))
         self.legend.addStretch()
         if details is None:
             self.note.setText(self.tr("No allocation map for pasted text."))
