@@ -254,6 +254,7 @@ def test_small_window_with_jobs_dock_keeps_the_overview_usable(
     QApplication.processEvents()
     assert window.overview.width() >= 360 and window.overview.height() >= 220
     assert window.list.width() >= 180
+    assert window.jobs_dock.height() >= 120, "the jobs dock is squeezed instead"
     names = [e.name for e in window.model.entries()]
     window._select_row(names.index("refused-backing.qcow2"))
     window.tabs.setCurrentWidget(window.chain)
