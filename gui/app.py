@@ -9,8 +9,13 @@ import sys
 import traceback
 from collections.abc import Sequence
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from diskscope import __version__
+
+if TYPE_CHECKING:
+    from diskscope.gui.main_window import MainWindow
+    from PySide6.QtWidgets import QApplication
 
 logger = logging.getLogger(__name__)
 DESKTOP_FILE_NAME = "org.diskscope.Diskscope"
@@ -32,7 +37,23 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--select", metavar="NAME", help="with --screenshot: the image to show")
     parser.add_argument("--tab", choices=TABS, default="overview", help="with --screenshot")
+    parser.add_argument(
+        "--theme", choices=("system", "light", "dark"), default="system",
+        help="light or dark: the Fusion style with a light or dark palette instead of the desktop's",
+    )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"diskscope {__version__}")
+    entry = parser.add_mutually_exclusive_group()
+    entry.add_argument(
+        "--install-desktop-entry", action="store_true",
+        help="add Diskscope to this user's application menu and 'Open with' (XDG_DATA_HOME), then exit",
+    )  # fmt: skip
+    entry.add_argument(
+        "--uninstall-desktop-entry", action="store_true", help="remove what --install-desktop-entry added"
+    )
+    parser.add_argument(
+        "--new-instance", action="store_true",
+        help="open a window of its own instead of handing the images to the running one",
+    )  # fmt: skip
     return parser.parse_args(list(argv))
 
 
@@ -68,8 +89,60 @@ def _install_excepthook() -> None:
     sys.excepthook = hook
 
 
+def _apply_theme(app: QApplication, theme: str) -> None:
+    if theme == "system":
+        return
+    from diskscope.gui.palette import fusion_dark_palette
+
+    app.setStyle("Fusion")
+    style = app.style()
+    app.setPalette(fusion_dark_palette() if theme == "dark" else style.standardPalette())
+
+
+def _install_translations(app: QApplication) -> None:
+    """Qt's own strings (dialog buttons) in the user's language; ours are English, through tr()."""
+    from PySide6.QtCore import QLibraryInfo, QLocale, QTranslator
+
+    translator = QTranslator(app)
+    folder = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+    if translator.load(QLocale(), "qtbase", "_", folder):
+        app.installTranslator(translator)
+
+
+def _handed_over(paths: list[str]) -> bool:
+    """True if a running window took `paths` (and raised itself)."""
+    from diskscope.gui.single_instance import hand_over
+
+    taken = hand_over(paths)
+    if taken is None:
+        return False
+    if taken:
+        print(f"diskscope: opened in the running window: {', '.join(taken)}")
+    return True
+
+
+def _serve_later_instances(window: MainWindow) -> None:
+    from diskscope.gui.single_instance import InstanceServer
+    from PySide6.QtCore import Qt
+
+    def raise_window() -> None:
+        window.setWindowState(window.windowState() & ~Qt.WindowState.WindowMinimized)
+        window.show()
+        window.raise_()
+        window.activateWindow()
+
+    server = InstanceServer(window.open_paths, raise_window)
+    server.setParent(window)
+    if not server.listen():
+        logger.warning("another Diskscope window is listening; this one opens files for itself")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
+    if args.install_desktop_entry or args.uninstall_desktop_entry:
+        from diskscope.gui.desktop_entry import run
+
+        return run(remove=args.uninstall_desktop_entry)
     if args.screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     elif not _has_display():
@@ -94,8 +167,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setDesktopFileName(DESKTOP_FILE_NAME)
     app.setWindowIcon(QIcon(str(ICON)))
     _install_excepthook()
+    _apply_theme(app, args.theme)
+    _install_translations(app)
 
+    single = not (args.screenshot or args.new_instance)
+    if single and _handed_over(args.paths):
+        return 0
     window = MainWindow(Settings())
+    if single:
+        _serve_later_instances(window)
     window.show()
     if args.screenshot:
         from diskscope.gui.screenshot import take_screenshot

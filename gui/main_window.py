@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
@@ -25,23 +26,27 @@ from diskscope.gui.dialogs.fetch_dialog import FetchDialog
 from diskscope.gui.dialogs.log_view import LogDialog
 from diskscope.gui.dialogs.paste import PasteDialog
 from diskscope.gui.dialogs.settings_dialog import SettingsDialog
+from diskscope.gui.icons import themed_icon
 from diskscope.gui.jobs import JobManager, JobRecord
 from diskscope.gui.models.image_list import EntryState, ImageEntry, ImageListModel
 from diskscope.gui.plain_text import PlainLabel, warn
 from diskscope.gui.settings import Settings
 from diskscope.gui.widgets.allocation_map import AllocationPanel
 from diskscope.gui.widgets.chain_view import ChainPanel
+from diskscope.gui.widgets.drop_overlay import DropOverlay
 from diskscope.gui.widgets.empty_state import EmptyState
 from diskscope.gui.widgets.integrity import IntegrityPanel
 from diskscope.gui.widgets.jobs_panel import JobsPanel
 from diskscope.gui.widgets.overview import OverviewPanel
 from diskscope.gui.widgets.raw_view import RawPanel
 from diskscope.gui.widgets.snapshots_panel import SnapshotsPanel
+from diskscope.gui.widgets.status_bar import MessageBar
 from diskscope.gui.workers import TaskRunner
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QUrl, Slot
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QStandardPaths, Qt, QUrl, Slot
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
+    QContextMenuEvent,
     QDesktopServices,
     QDragEnterEvent,
     QDragLeaveEvent,
@@ -49,13 +54,14 @@ from PySide6.QtGui import (
     QGuiApplication,
     QIcon,
     QKeySequence,
+    QShortcut,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QDockWidget,
     QFileDialog,
     QHeaderView,
-    QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
@@ -68,6 +74,9 @@ from PySide6.QtWidgets import (
 
 logger = logging.getLogger(__name__)
 ICON = Path(__file__).resolve().parent.parent / "resources" / "diskscope.svg"
+ACTION_ICONS = (("open_action", "open"), ("open_folder_action", "folder"), ("refresh_action", "refresh"),
+                ("convert_action", "convert"), ("fetch_action", "fetch"), ("export_action", "export"),
+                ("check_action", "check"))  # fmt: skip
 
 
 def expand_paths(paths: list[str]) -> list[str]:
@@ -81,6 +90,16 @@ def expand_paths(paths: list[str]) -> list[str]:
         else:
             result.append(path)
     return [os.path.abspath(p) for p in result]
+
+
+def fresh_samples_folder() -> Path:
+    """The samples' folder in the user's cache (XDG_CACHE_HOME), emptied: never a new /tmp folder."""
+    cache = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.CacheLocation)
+    folder = Path(cache) / "samples"
+    if folder.exists():
+        shutil.rmtree(folder)  # only ours; a symbolic link here raises instead of being followed
+    folder.mkdir(parents=True, mode=0o700)
+    return folder
 
 
 class MainWindow(QMainWindow):
@@ -134,8 +153,6 @@ class MainWindow(QMainWindow):
             self.tabs.addTab(widget, name)
 
         self.empty = EmptyState()
-        self.empty.open_requested.connect(self.open_dialog)
-        self.empty.samples_requested.connect(self.open_samples)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self.tabs)
@@ -152,14 +169,9 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.jobs_dock)
         self.jobs_dock.hide()
 
-        self.drop_hint = QLabel("Drop to open", self)
-        self.drop_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.drop_hint.setStyleSheet(
-            "background: rgba(37, 99, 235, 60); border: 3px dashed #2563eb;"
-            "font-size: 20pt; color: palette(text);"
-        )
-        self.drop_hint.hide()
+        self.drop_hint = DropOverlay(self)
 
+        self.setStatusBar(MessageBar())  # long messages end in "…" before the qemu-img version
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(200)
         self.progress.hide()
@@ -167,6 +179,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.qemu_label)
         self._build_actions()
+        self._set_up_keyboard_and_looks()
         self.reload_qemu()
         self._restore_state()
         self._update_view()
@@ -190,14 +203,11 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         K = QKeySequence.StandardKey
-        style = self.style()
         self.open_action = self._action("&Open…", self.open_dialog, K.Open, "Open disk images")
-        self.open_action.setIcon(style.standardIcon(style.StandardPixmap.SP_DialogOpenButton))
         self.open_folder_action = self._action(
             "Open &Folder…", self.open_folder_dialog, QKeySequence("Ctrl+Shift+O"),
             "Open every image in a folder",
         )  # fmt: skip
-        self.open_folder_action.setIcon(style.standardIcon(style.StandardPixmap.SP_DirOpenIcon))
         self.samples_action = self._action("Open &Sample Images", self.open_samples)
         self.paste_action = self._action(
             "&Paste qemu-img info…", self.paste_dialog, QKeySequence("Ctrl+Shift+V"),
@@ -207,7 +217,6 @@ class MainWindow(QMainWindow):
             "&Export…", self.export_dialog, QKeySequence("Ctrl+E"),
             "Save this inspection as JSON or Markdown",
         )  # fmt: skip
-        self.export_action.setIcon(style.standardIcon(style.StandardPixmap.SP_DialogSaveButton))
         self.close_action = self._action("&Close Image", self.close_current, K.Close)
         self.quit_action = self._action("&Quit", self.close, K.Quit)
         self.copy_action = self._action("&Copy", self.copy, K.Copy, "Copy what is selected")
@@ -220,7 +229,6 @@ class MainWindow(QMainWindow):
         self.refresh_action = self._action(
             "&Refresh", self.refresh_current, K.Refresh, "Inspect the image again"
         )
-        self.refresh_action.setIcon(style.standardIcon(style.StandardPixmap.SP_BrowserReload))
         self.check_action = self._action(
             "Check &Integrity", self.run_check, QKeySequence("Ctrl+I"), "Run qemu-img check"
         )
@@ -228,12 +236,10 @@ class MainWindow(QMainWindow):
             "Con&vert…", self.convert_dialog, QKeySequence("Ctrl+Shift+C"),
             "Convert the selected image to another format",
         )  # fmt: skip
-        self.convert_action.setIcon(style.standardIcon(style.StandardPixmap.SP_ArrowRight))
         self.fetch_action = self._action(
             "&Fetch…", self.fetch_dialog, QKeySequence("Ctrl+Shift+F"),
             "Download an image from a URL or Glance, verified",
         )  # fmt: skip
-        self.fetch_action.setIcon(style.standardIcon(style.StandardPixmap.SP_ArrowDown))
         self.log_action = self._action("&Log", self.show_log, QKeySequence("Ctrl+L"))
         self.about_action = self._action("&About Diskscope", self.show_about)
         self.open_folder_in_files = self._action("Show in &File Manager", self.show_in_files)
@@ -266,6 +272,60 @@ class MainWindow(QMainWindow):
                             self.convert_action, self.fetch_action, self.export_action])  # fmt: skip
         self.list.addActions([self.refresh_action, self.convert_action, self.check_action,
                               self.export_action, self.open_folder_in_files, self.close_action])  # fmt: skip
+
+    # -- keyboard, accessibility and looks ----------------------------------------------------
+
+    def _set_up_keyboard_and_looks(self) -> None:
+        self._apply_icons()
+        self.empty.set_actions([self.open_action, self.open_folder_action,
+                                self.fetch_action, self.samples_action])  # fmt: skip
+        shortcuts = (
+            ("Ctrl+Tab", 1), ("Ctrl+PgDown", 1), ("Ctrl+Shift+Tab", -1), ("Ctrl+Backtab", -1),
+            ("Ctrl+PgUp", -1),
+        )  # fmt: skip
+        for keys, step in shortcuts:
+            QShortcut(QKeySequence(keys), self, partial(self._step_tab, step))
+        QShortcut(QKeySequence("Shift+F10"), self, self._context_menu_from_keyboard)
+        self.list.setAccessibleName(self.tr("Images"))
+        self.tabs.setAccessibleName(self.tr("Image details"))
+        self.tabs.tabBar().setAccessibleName(self.tr("Image details tabs"))
+        self.overview.banner.setAccessibleName(self.tr("Verdict"))
+        self.overview.banner.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
+        )
+        self.overview.banner.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # Tab reaches the overview
+        self.jobs_panel.table.setAccessibleName(self.tr("Jobs"))
+        self.jobs_panel.details.setAccessibleName(self.tr("Job details"))
+        self.tabs.setMinimumSize(360, 280)  # at 1024x640 with the jobs dock open, too
+        self.list.setMinimumWidth(180)
+        self.splitter.setChildrenCollapsible(False)
+        self.progress.setAccessibleName(self.tr("Inspection progress"))
+
+    def _apply_icons(self) -> None:
+        for attribute, name in ACTION_ICONS:
+            getattr(self, attribute).setIcon(themed_icon(name, self.palette()))
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "open_action"):
+            self._apply_icons()  # a dark theme gets light icons
+        super().changeEvent(event)
+
+    def _step_tab(self, step: int) -> None:
+        """Ctrl+Tab, Ctrl+PgDown: the next tab; with Shift, or Ctrl+PgUp: the previous one."""
+        if self.stack.currentWidget() is self.tabs:
+            self.tabs.setCurrentIndex((self.tabs.currentIndex() + step) % self.tabs.count())
+
+    def _context_menu_from_keyboard(self) -> None:
+        """Shift+F10: the focused widget's context menu, at its current item if it has one."""
+        focus = QApplication.focusWidget()
+        if focus is None or not self.isAncestorOf(focus):
+            return
+        where = focus.rect().center()
+        if isinstance(focus, QAbstractItemView) and focus.currentIndex().isValid():
+            where = focus.visualRect(focus.currentIndex()).center()
+            where = focus.viewport().mapTo(focus, where)
+        event = QContextMenuEvent(QContextMenuEvent.Reason.Keyboard, where, focus.mapToGlobal(where))
+        QApplication.sendEvent(focus, event)
 
     def reload_qemu(self) -> None:
         try:
@@ -371,7 +431,7 @@ class MainWindow(QMainWindow):
             warn(self, self.qemu_error)
             return
         try:
-            samples = create_samples(self.qemu)
+            samples = create_samples(self.qemu, fresh_samples_folder())
         except (DiskscopeError, OSError) as exc:
             warn(self, f"The samples could not be created: {exc}")
             return
@@ -428,6 +488,7 @@ class MainWindow(QMainWindow):
     def _update_view(self) -> None:
         has_images = self.model.rowCount() > 0
         self.stack.setCurrentWidget(self.tabs if has_images else self.empty)
+        self.list.setVisible(has_images)  # the first screen is the empty state alone
         for action in (self.export_action, self.close_action, self.refresh_action,
                        self.check_action, self.convert_action):  # fmt: skip
             action.setEnabled(has_images)

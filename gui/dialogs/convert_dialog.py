@@ -59,6 +59,7 @@ class ConvertDialog(QDialog):
         self.verify = QCheckBox("Compare the output with the source, byte for byte")
         self.verify.setChecked(verify)
         self.destination = QLineEdit()
+        self.destination.setAccessibleName("Save as")  # its row is a layout: no buddy label
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         where = QHBoxLayout()

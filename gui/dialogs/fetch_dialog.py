@@ -69,6 +69,7 @@ class FetchDialog(QDialog):
         self.settings, self.runner = settings, runner
         self.fetch_request: FetchRequest | None = None
         self.url = QLineEdit(url)
+        self.url.setAccessibleName("Image URL")  # its row is a layout: no buddy label
         self.url.setPlaceholderText("https://host/image.qcow2  or  https://glance:9292/v2/images/ID")
         browse_glance = QPushButton("Browse…")
         browse_glance.setToolTip("List the images of a Glance endpoint and pick one")
@@ -89,6 +90,7 @@ class FetchDialog(QDialog):
         self.checksum.setPlaceholderText("sha256:HEX (Glance images carry their own)")
         self.unverified = QCheckBox("Accept the download unverified if nothing can check it")
         self.folder = QLineEdit(settings.destination_folder)
+        self.folder.setAccessibleName("Save into")
         choose = QPushButton("Choose…")
         choose.clicked.connect(self._choose_folder)
         folder_row = QHBoxLayout()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from diskscope.core.image_info import ImageInfo
 from diskscope.core.info_text import parse_pasted_info
+from diskscope.gui.palette import Tone, tone_color
 from diskscope.gui.plain_text import PlainLabel
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
@@ -22,10 +23,11 @@ class PasteDialog(QDialog):
         self.setWindowTitle("Paste qemu-img info output")
         self.info: ImageInfo | None = None
         self.edit = QPlainTextEdit()
+        self.edit.setAccessibleName(self.tr("qemu-img info output"))
         self.edit.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.edit.setPlaceholderText("image: disk.qcow2\nfile format: qcow2\nvirtual size: …")
         self.error = PlainLabel()  # parse errors quote the pasted text
-        self.error.setStyleSheet("color: #b91c1c")
+        self.error.setStyleSheet(f"color: {tone_color(Tone.REFUSED, self.palette()).name()}")
         self.error.setWordWrap(True)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from diskscope.core.errors import DiskscopeError
 from diskscope.core.policy import VMDK_SINGLE_FILE_TYPES, InspectionPolicy, parse_size
+from diskscope.gui.palette import Tone, tone_color
 from diskscope.gui.settings import Settings
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -28,6 +29,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Diskscope Settings")
         self.settings = settings
         self.qemu_path = QLineEdit(settings.qemu_img_path)
+        self.qemu_path.setAccessibleName(self.tr("qemu-img binary"))  # its row is a layout: no buddy
         self.qemu_path.setPlaceholderText("qemu-img from PATH")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
@@ -59,7 +61,7 @@ class SettingsDialog(QDialog):
         self.max_size.setPlaceholderText("no limit (e.g. 20G)")
         self.error = QLabel()
         self.error.setTextFormat(Qt.TextFormat.PlainText)
-        self.error.setStyleSheet("color: #b91c1c")
+        self.error.setStyleSheet(f"color: {tone_color(Tone.REFUSED, self.palette()).name()}")
         self.error.hide()
         form = QFormLayout(self)
         form.addRow("qemu-img binary:", row)

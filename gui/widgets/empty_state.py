@@ -1,37 +1,56 @@
-"""What the window shows before any image is open: a drop target and the samples."""
+"""What the window shows before any image is open: every way in, and a drop target.
+
+Each button triggers the window's own QAction, so it does exactly what the
+menu item and the shortcut do, and is enabled when they are.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 
 class EmptyState(QWidget):
-    open_requested = Signal()
-    samples_requested = Signal()
-
     def __init__(self) -> None:
         super().__init__()
-        title = QLabel("<h2>Drop disk images here</h2>")
+        title = QLabel(self.tr("<h2>Open a disk image</h2>"))
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         hint = QLabel(
-            "qcow2, VMDK, VHD, VHDX, VDI, raw or ISO files, or a folder of them. "
-            "Each is checked before qemu-img opens it."
+            self.tr(
+                "Drop qcow2, VMDK, VHD, VHDX, VDI, raw or ISO files here, or a folder of them, "
+                "or a URL to fetch. Each is checked before qemu-img opens it."
+            )
         )
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         hint.setWordWrap(True)
-        self.open_button = QPushButton("Open image…")
-        self.open_button.clicked.connect(self.open_requested)
-        self.samples_button = QPushButton("Open sample images")
-        self.samples_button.setToolTip("Create a few small images in a temporary folder, one of them unsafe")
-        self.samples_button.clicked.connect(self.samples_requested)
+        self.buttons: dict[str, QPushButton] = {}
+        self.grid = grid = QGridLayout()
         layout = QVBoxLayout(self)
         layout.addStretch()
         layout.addWidget(title)
         layout.addWidget(hint)
-        for button in (self.open_button, self.samples_button):
-            button.setMinimumWidth(220)
-            layout.addWidget(button, alignment=Qt.AlignmentFlag.AlignCenter)
+        layout.addLayout(grid)
+        layout.setAlignment(grid, Qt.AlignmentFlag.AlignHCenter)
         layout.addStretch()
         self.setObjectName("emptyState")
         self.setStyleSheet("QWidget#emptyState { border: 2px dashed palette(mid); border-radius: 12px; }")
+
+    def set_actions(self, actions: list[QAction]) -> None:
+        """One button per action, two a row, in the order given."""
+        for i, action in enumerate(actions):
+            self.grid.addWidget(self._button(action), i // 2, i % 2)
+
+    def _button(self, action: QAction) -> QPushButton:
+        text = action.text().replace("&", "").replace("…", "")
+        shortcut = action.shortcut().toString(action.shortcut().SequenceFormat.NativeText)
+        button = QPushButton(action.icon(), action.text())
+        button.setToolTip(f"{action.toolTip()} ({shortcut})" if shortcut else action.toolTip())
+        button.setAccessibleName(text)
+        button.setMinimumWidth(200)
+        button.setEnabled(action.isEnabled())
+        button.clicked.connect(action.trigger)
+        action.enabledChanged.connect(button.setEnabled)
+        action.changed.connect(lambda: button.setIcon(action.icon()))
+        self.buttons[text] = button
+        return button

@@ -5,6 +5,7 @@ from __future__ import annotations
 from diskscope.core.image_info import ImageInfo
 from diskscope.core.sizes import exact_size, human_size
 from diskscope.gui.models.image_list import EntryState, ImageEntry
+from diskscope.gui.palette import Tone, banner_style
 from diskscope.gui.plain_text import PlainLabel
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
@@ -30,17 +31,17 @@ class VerdictBanner(QLabel):
         from html import escape
 
         if entry.state == EntryState.PENDING:
-            self._set("pending", "#6b7280", "<b>Inspecting…</b>")
+            self._set("pending", Tone.NEUTRAL, "<b>Inspecting…</b>")
         elif entry.state == EntryState.FAILED:
-            self._set("failed", "#b45309", f"<b>Could not inspect</b><br>{escape(entry.error)}")
+            self._set("failed", Tone.WARNING, f"<b>Could not inspect</b><br>{escape(entry.error)}")
         elif entry.state == EntryState.PASTED:
             self._set(
-                "pasted", "#4b5563",
+                "pasted", Tone.NEUTRAL,
                 "<b>Pasted text</b><br>No verdict: there is no file for our inspector to read.",
             )  # fmt: skip
         elif entry.details is not None and entry.details.report.safe:
             self._set(
-                "safe", "#15803d",
+                "safe", Tone.SAFE,
                 "<b>Safe to use</b><br>Our inspector and qemu-img agree: "
                 "no references to other files, nothing implausible.",
             )  # fmt: skip
@@ -49,12 +50,12 @@ class VerdictBanner(QLabel):
                 f"<li>{escape(v.message)}<br><i>What to do:</i> {escape(v.advice)}</li>"
                 for v in entry.details.report.violations
             )
-            self._set("refused", "#b91c1c", f"<b>Refused</b><ul>{items}</ul>")
+            self._set("refused", Tone.REFUSED, f"<b>Refused</b><ul>{items}</ul>")
 
-    def _set(self, verdict: str, color: str, html: str) -> None:
+    def _set(self, verdict: str, tone: Tone, html: str) -> None:
         self.verdict = verdict
         self.setText(html)
-        self.setStyleSheet(f"QLabel#verdict {{ color: white; background: {color}; border-radius: 6px; }}")
+        self.setStyleSheet(banner_style(tone, "verdict"))
 
 
 class OverviewPanel(QWidget):

@@ -1,4 +1,8 @@
-"""The Raw tab: qemu-img's own JSON and the command lines that show the same."""
+"""The Raw tab: qemu-img's own JSON and the command lines that show the same.
+
+A refused image gets no command lines: they would have qemu-img open the very
+file that our inspector refused, from a shell, without our safety checks.
+"""
 
 from __future__ import annotations
 
@@ -16,26 +20,32 @@ class RawPanel(QWidget):
         self.text = QPlainTextEdit()
         self.text.setReadOnly(True)
         self.text.setFont(mono)
+        self.text.setAccessibleName(self.tr("qemu-img info output"))
         self.commands = QPlainTextEdit()
         self.commands.setReadOnly(True)
         self.commands.setFont(mono)
         self.commands.setMaximumHeight(110)
+        self.commands.setAccessibleName(self.tr("Equivalent shell commands"))
+        self.commands_label = QLabel(self.tr("The same from a shell:"))
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("qemu-img info output:"))
+        layout.addWidget(QLabel(self.tr("qemu-img info output:")))
         layout.addWidget(self.text)
-        layout.addWidget(QLabel("The same from a shell:"))
+        layout.addWidget(self.commands_label)
         layout.addWidget(self.commands)
 
     def show_entry(self, entry: ImageEntry) -> None:
+        details = entry.details
+        safe = details is not None and details.report.safe
+        self.commands.setVisible(safe)
+        self.commands_label.setVisible(safe)
+        self.commands.setPlainText("\n".join(details.commands) if details and safe else "")
         if entry.pasted is not None:
             self.text.setPlainText(entry.pasted_text)
-            self.commands.setPlainText("")
             return
         info = entry.info
         if info is not None:
             self.text.setPlainText(json.dumps(dict(info.raw), indent=4, ensure_ascii=False))
-        elif entry.details is not None:
-            self.text.setPlainText("(qemu-img did not open this file: it was refused)")
+        elif details is not None:
+            self.text.setPlainText(self.tr("(qemu-img did not open this file: it was refused)"))
         else:
             self.text.setPlainText(entry.error)
-        self.commands.setPlainText("\n".join(entry.details.commands) if entry.details else "")

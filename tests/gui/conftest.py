@@ -27,3 +27,11 @@ def window(qtbot, settings: Settings) -> Iterator[MainWindow]:  # type: ignore[n
     win.close()
     assert win.runner.pending == 0
     assert child_pids() - before == set(), "a qemu-img process was left behind"
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The samples go to the cache location: each test gets its own."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    return cache
