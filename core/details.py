@@ -9,9 +9,9 @@ from pathlib import Path
 
 from diskscope.core.chain import ChainLayer, chain_is_sound, walk_backing_chain
 from diskscope.core.errors import QemuImgError
+from diskscope.core.inspect.verdict import ViolationCode
 from diskscope.core.policy import DEFAULT_POLICY, InspectionPolicy
 from diskscope.core.qemu_img import MapExtent, QemuImg
-from diskscope.core.inspect.verdict import ViolationCode
 from diskscope.core.safety import ImageReport, inspect_image
 from diskscope.core.sums import SumsCheck, check_against_sums
 

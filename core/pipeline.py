@@ -9,6 +9,7 @@ download resumes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -272,10 +273,8 @@ def suggested_name(source: str, to_raw: bool, disk_format: str | None = None) ->
     else:
         fmt = None
     if disk_format:
-        try:
+        with contextlib.suppress(ValueError):  # the fetch refuses it with a sentence
             fmt = parse_format_name(disk_format)
-        except ValueError:
-            pass  # the fetch refuses it with a sentence; the name stays as it is
     return file_name(source, to_raw, fmt)
 
 
