@@ -486,7 +486,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Select an inspected image to convert.", 5000)
             return
         dialog = ConvertDialog(entry.details.report, self.qemu, self.runner,
-                               self.settings.verify_after_convert, self)  # fmt: skip
+                               self.settings.verify_after_convert, self,
+                               owned_chain=entry.details.owned_chain)  # fmt: skip
         if dialog.exec():
             self.start_convert(dialog.request())
 

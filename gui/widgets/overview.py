@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from diskscope.core.details import ImageDetails
 from diskscope.core.image_info import ImageInfo
+from diskscope.core.inspect.verdict import Violation
 from diskscope.core.sizes import exact_size, human_size
+from diskscope.core.sums import SumsCheck
 from diskscope.gui.models.image_list import EntryState, ImageEntry
 from diskscope.gui.plain_text import PlainLabel
 from PySide6.QtCore import Qt
@@ -16,7 +19,8 @@ FIELDS = (
 
 
 class VerdictBanner(QLabel):
-    """Green "Safe to use", or red "Refused" with each reason and what to do."""
+    """Green "Safe to use"; grey "Not a disk image"; amber for an overlay on the user's own
+    sound chain (a conversion flattens it); red "Refused" with each reason and what to do."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -38,16 +42,35 @@ class VerdictBanner(QLabel):
                 "pasted", "#4b5563",
                 "<b>Pasted text</b><br>No verdict: there is no file for our inspector to read.",
             )  # fmt: skip
-        elif entry.details is not None and entry.details.report.safe:
+        elif entry.details is not None:
+            self._verdict(entry.verdict, entry.details)
+
+    def _verdict(self, verdict: str, details: ImageDetails) -> None:
+        from html import escape
+
+        violations = details.report.violations
+        if verdict == "safe":
             self._set(
                 "safe", "#15803d",
                 "<b>Safe to use</b><br>Our inspector and qemu-img agree: "
                 "no references to other files, nothing implausible.",
             )  # fmt: skip
-        elif entry.details is not None:
+        elif verdict == "not_a_disk":
+            first = violations[0]
+            self._set("not_a_disk", "#4b5563", f"<b>Not a disk image</b><br>{escape(first.message)}"
+                                               f"<br><i>What to do:</i> {escape(first.advice)}")  # fmt: skip
+        elif verdict == "owned_chain":
+            below = len(details.chain) - 1
+            layers = "one file" if below == 1 else f"{below} files"
+            self._set(
+                "owned_chain", "#b45309",
+                f"<b>Overlay on your own backing chain</b><br>This image reads {layers} below it, "
+                "all inside this folder, and every layer passes the safety gate. To use it on "
+                "its own, flatten it into one image with Image &gt; Convert.",
+            )  # fmt: skip
+        else:
             items = "".join(
-                f"<li>{escape(v.message)}<br><i>What to do:</i> {escape(v.advice)}</li>"
-                for v in entry.details.report.violations
+                f"<li>{escape(v.message)}<br><i>What to do:</i> {escape(v.advice)}</li>" for v in violations
             )
             self._set("refused", "#b91c1c", f"<b>Refused</b><ul>{items}</ul>")
 
@@ -61,6 +84,15 @@ class OverviewPanel(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.banner = VerdictBanner()
+        self.notes = PlainLabel()  # partition-table warnings; their text quotes the image
+        self.notes.setObjectName("notes")
+        self.notes.setWordWrap(True)
+        self.notes.setMargin(8)
+        self.notes.setStyleSheet("QLabel#notes { color: #78350f; background: #fef3c7; border-radius: 6px; }")
+        self.checksum = PlainLabel()  # names the checksum file, which anyone may have named
+        self.checksum.setObjectName("checksum")
+        self.checksum.setWordWrap(True)
+        self.checksum.setMargin(8)
         self.values: dict[str, QLabel] = {}
         self.form = form = QFormLayout()
         for name in FIELDS:
@@ -71,13 +103,17 @@ class OverviewPanel(QWidget):
             form.addRow(f"{name}:", label)
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
+        layout.addWidget(self.notes)
+        layout.addWidget(self.checksum)
         layout.addLayout(form)
         layout.addStretch()
 
     def show_entry(self, entry: ImageEntry) -> None:
         self.banner.show_entry(entry)
-        info = entry.info
         details = entry.details
+        self._show_notes(details.report.warnings if details else ())
+        self._show_checksum(details.checksum if details else None)
+        info = entry.info
         ours = details.report.inspection if details else None
         fmt = entry.format_text
         if ours and ours.subformat and ours.format.value != "qcow2":
@@ -97,6 +133,27 @@ class OverviewPanel(QWidget):
         target = details.report.resolved if details else None
         self._set("Link to", str(target) if target else "")
         self.form.setRowVisible(self.values["Link to"], target is not None)
+
+    def _show_notes(self, warnings: tuple[Violation, ...]) -> None:
+        """What a careful admin should know that does not make the image unsafe (the
+        partition table), as the CLI prints it."""
+        self.notes.setText("\n".join(f"Note: {w.message} {w.advice}" for w in warnings))
+        self.notes.setVisible(bool(warnings))
+
+    def _show_checksum(self, check: SumsCheck | None) -> None:
+        if check is None:
+            self.checksum.hide()
+            return
+        if check.matches:
+            self.checksum.setText(f"Checksum: {check.sentence()}.")
+            style = "color: #14532d; background: #dcfce7;"
+        else:
+            self.checksum.setText(f"Checksum mismatch: {check.sentence()}. The file is not the one "
+                                  "the list was made for: download or copy it again.")  # fmt: skip
+            style = "color: white; background: #b91c1c;"
+        self.checksum.setStyleSheet(f"QLabel#checksum {{ {style} border-radius: 6px; }}")
+        self.checksum.setProperty("matches", check.matches)
+        self.checksum.show()
 
     def _qcow2(self, info: ImageInfo | None) -> None:
         q = info.qcow2 if info else None

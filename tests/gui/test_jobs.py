@@ -80,7 +80,9 @@ def test_dialog_blocks_when_it_does_not_fit_or_exists(qtbot, window: MainWindow,
     dialog = ConvertDialog(window.current_entry().details.report, window.qemu, window.runner)  # type: ignore[union-attr]
     qtbot.addWidget(dialog)
     dialog.target.setCurrentIndex(dialog.target.findText("VDI"))
-    qtbot.waitUntil(lambda: "exists" in dialog.space.text(), timeout=WAIT_MS)
+    assert dialog.destination.text() == str(tmp_path / "disk-2.vdi")  # a free name
+    dialog.destination.setText(str(tmp_path / "disk.vdi"))
+    qtbot.waitUntil(lambda: "exists" in dialog.error.text(), timeout=WAIT_MS)
     assert not dialog.convert_button.isEnabled()
 
 
@@ -91,7 +93,7 @@ def test_unsafe_source_cannot_be_converted(qtbot, window: MainWindow, tmp_path: 
     dialog = ConvertDialog(window.current_entry().details.report, window.qemu, window.runner)  # type: ignore[union-attr]
     qtbot.addWidget(dialog)
     assert not dialog.convert_button.isEnabled()
-    assert "backing file" in dialog.space.text()
+    assert "backing file" in dialog.error.text()
 
 
 def test_cancel_a_running_conversion(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
