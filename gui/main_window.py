@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from diskscope.core.convert import ConvertJob, ConvertRequest
 from diskscope.core.details import ImageDetails, gather_details
@@ -25,8 +24,9 @@ from diskscope.gui.dialogs.fetch_dialog import FetchDialog
 from diskscope.gui.dialogs.log_view import LogDialog
 from diskscope.gui.dialogs.paste import PasteDialog
 from diskscope.gui.dialogs.settings_dialog import SettingsDialog
-from diskscope.gui.jobs import JobManager, JobRecord
+from diskscope.gui.jobs import JobManager, JobRecord, fetch_job_name
 from diskscope.gui.models.image_list import EntryState, ImageEntry, ImageListModel
+from diskscope.gui.models.jobs import progress_fraction, status_text
 from diskscope.gui.plain_text import PlainLabel, warn
 from diskscope.gui.settings import Settings
 from diskscope.gui.widgets.allocation_map import AllocationPanel
@@ -164,6 +164,11 @@ class MainWindow(QMainWindow):
         self.progress.setMaximumWidth(200)
         self.progress.hide()
         self.qemu_label = PlainLabel()
+        self.jobs_progress = QProgressBar()  # all jobs at once, for when the dock is hidden
+        self.jobs_progress.setMaximumWidth(220)
+        self.jobs_progress.hide()
+        self.jobs.changed.connect(self._jobs_status)
+        self.statusBar().addPermanentWidget(self.jobs_progress)
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.qemu_label)
         self._build_actions()
@@ -521,9 +526,7 @@ class MainWindow(QMainWindow):
         def factory(on_progress: Callable[[Progress], None]) -> FetchJob:
             return FetchJob(request, qemu, on_progress=on_progress)
 
-        path = urlsplit(request.source).path if "://" in request.source else request.source
-        name = path.rstrip("/").rsplit("/", 1)[-1] or "image"  # never the query string
-        return self._submit("fetch", f"fetch {name}", Path(request.destination), factory)
+        return self._submit("fetch", fetch_job_name(request), Path(request.destination), factory)
 
     def _submit(self, kind: str, name: str, output: Path, factory: Callable[..., object]) -> JobRecord:
         if self.qemu is None:
@@ -625,7 +628,23 @@ class MainWindow(QMainWindow):
             self.progress.show()
         else:
             self.progress.hide()
-            self.statusBar().showMessage("Ready.", 3000)
+            running = len(self.jobs.active)
+            self.statusBar().showMessage(f"{running} job(s) running." if running else "Ready.", 3000)
+
+    @Slot(int)
+    def _jobs_status(self, _job_id: int) -> None:
+        """The jobs' overall progress in the status bar: a share when every running job
+        knows its own, else a busy bar; hidden when no job is left."""
+        active = self.jobs.active
+        self.jobs_progress.setVisible(bool(active))
+        if not active:
+            return
+        fractions = [progress_fraction(r) for r in active]
+        known = [f for f in fractions if f is not None and f >= 0]
+        self.jobs_progress.setFormat(f"{len(active)} job(s): %p%" if len(known) == len(active) else "")
+        self.jobs_progress.setRange(0, 1000 if len(known) == len(active) else 0)
+        self.jobs_progress.setValue(int(sum(known) / len(active) * 1000))
+        self.jobs_progress.setToolTip("\n".join(f"{r.name}: {status_text(r)}" for r in active))
 
     # -- drag and drop ------------------------------------------------------------------------
 

@@ -139,7 +139,10 @@ def test_fetch_with_a_wrong_checksum_fails_and_leaves_nothing(
     assert record.state == JobState.FAILED
     assert "sha256" in record.message and "0" * 64 in record.message
     row = window.jobs_panel.model.row_of(record.id)
-    assert window.jobs_panel.model.index(row, 1).data() == record.message
+    assert window.jobs_panel.model.index(row, 1).data() == "failed"
+    window.jobs_panel.select(record.id)
+    assert f"Error: {record.message}" in window.jobs_panel.details.toPlainText()
+    assert not window.jobs_panel.buttons["Retry"].isEnabled()  # the same bytes fail the same way
     assert list(tmp_path.iterdir()) == []
 
 
