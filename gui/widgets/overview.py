@@ -118,8 +118,9 @@ class OverviewPanel(QWidget):
         fmt = entry.format_text
         if ours and ours.subformat and ours.format.value != "qcow2":
             fmt += f" ({ours.subformat})"
-        self._set("Format", fmt or "—")
-        self._size("Virtual size", entry.virtual_size)
+        no_disk = entry.verdict == "not_a_disk"  # its "raw" and "size" would describe a disk
+        self._set("Format", "not a disk image" if no_disk else (fmt or "—"))
+        self._size("Virtual size", None if no_disk else entry.virtual_size)
         self._size("Size on disk", info.actual_size if info else (ours.file_size if ours else None))
         self._size("Cluster size", info.cluster_size if info else (ours.cluster_size if ours else None))
         if info is None and ours is not None and ours.format.value == "qcow2":

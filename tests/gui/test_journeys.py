@@ -83,6 +83,8 @@ def test_a_folder_lists_text_files_as_no_disk_and_checks_sha256sums(
         assert row_text(window, name, ImageListModel.SIZE) == ""
         select(window, name)
         assert window.overview.banner.verdict == "not_a_disk"
+        assert window.overview.field("Format") == "not a disk image"
+        assert window.overview.field("Virtual size") == "—"
         assert "Safe" not in window.overview.banner.text()
     select(window, "good.qcow2")
     assert window.overview.banner.verdict == "safe"
