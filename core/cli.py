@@ -197,7 +197,11 @@ def _print_sums_check(path: Path) -> None:
     """A SHA256SUMS (or NAME.sha256) beside the image: whether the image matches it."""
     from diskscope.core.sums import check_against_sums
 
-    check = check_against_sums(path)
+    try:
+        check = check_against_sums(path)
+    except DiskscopeError as exc:
+        _say(str(exc))
+        return
     if check is not None:
         print(f"  Checksum: {check.sentence()}")
 

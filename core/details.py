@@ -13,7 +13,7 @@ from diskscope.core.inspect.verdict import ViolationCode
 from diskscope.core.policy import DEFAULT_POLICY, InspectionPolicy
 from diskscope.core.qemu_img import MapExtent, QemuImg
 from diskscope.core.safety import ImageReport, inspect_image
-from diskscope.core.sums import SumsCheck, check_against_sums
+from diskscope.core.sums import SumsEntry, find_sums
 
 MAX_MAP_EXTENTS = 200_000
 
@@ -25,7 +25,7 @@ class ImageDetails:
     extents: tuple[MapExtent, ...]
     map_note: str  # why there is no map, or that it was cut short
     commands: tuple[str, ...]  # the qemu-img command lines that show the same, to copy
-    checksum: SumsCheck | None = None  # against a SHA256SUMS (or NAME.sha256) beside it
+    sums: SumsEntry | None = None  # what a SHA256SUMS (or NAME.sha256) beside it says
 
     @property
     def path(self) -> Path:
@@ -55,8 +55,8 @@ def gather_details(
     if report.inspection.backing_file or (report.info and report.info.backing_filename):
         chain = tuple(walk_backing_chain(report.path, qemu, policy, top=report))
     extents, note = _allocation(report, chain, qemu)
-    checksum = check_against_sums(report.path)
-    return ImageDetails(report, chain, extents, note, _commands(report, qemu), checksum)
+    sums = find_sums(report.path)  # hashing waits for its own task: see core/sums.py
+    return ImageDetails(report, chain, extents, note, _commands(report, qemu), sums)
 
 
 def _allocation(

@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from diskscope.core.errors import Cancelled
+from diskscope.core.errors import Cancelled, InvalidPath
 
 MAX_SUMS_BYTES = 1 << 20  # a checksum list is small; a bigger file is not one
 CHUNK = 1 << 20
@@ -28,6 +28,15 @@ _SUFFIXES = {".sha256": "sha256", ".sha512": "sha512", ".sha256sum": "sha256", "
 _DIGEST_LENGTH = {"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128}
 _GNU = re.compile(r"^\\?([0-9a-fA-F]+) [ *](.+)$")
 _BSD = re.compile(r"^(MD5|SHA1|SHA256|SHA512) \((.+)\) = ([0-9a-fA-F]+)$")
+
+
+@dataclass(frozen=True)
+class SumsEntry:
+    """What a checksum file beside an image says the image's digest is."""
+
+    sums_file: Path
+    algorithm: str
+    expected: str
 
 
 @dataclass(frozen=True)
@@ -79,8 +88,8 @@ def _plain_name(name: str) -> str:
     return name[2:] if name.startswith("./") else name
 
 
-def find_sums(image: Path) -> tuple[Path, str, str] | None:
-    """The checksum file beside `image` that lists it: (file, algorithm, digest). A file
+def find_sums(image: Path) -> SumsEntry | None:
+    """The entry for `image` in a checksum file beside it. A file
     named after the image (`disk.img.sha256`) comes first, then the lists, strongest first."""
     folder = image.parent
     try:
@@ -92,9 +101,9 @@ def find_sums(image: Path) -> tuple[Path, str, str] | None:
     for candidate in candidates:
         entries = _read(candidate)
         if image.name in entries:
-            return candidate, *entries[image.name]
+            return SumsEntry(candidate, *entries[image.name])
         if candidate.name.startswith(image.name + ".") and len(entries) == 1:
-            return candidate, *next(iter(entries.values()))  # `HEX  other-name`: the file is ours
+            return SumsEntry(candidate, *next(iter(entries.values())))  # named after the image
     return None
 
 
@@ -124,15 +133,20 @@ def hash_file(path: Path, algorithm: str, cancel: threading.Event | None = None)
     return hasher.hexdigest()
 
 
-def check_against_sums(image: Path, cancel: threading.Event | None = None) -> SumsCheck | None:
-    """The image checked against the checksum file beside it; None when no such file lists
-    it, or when the image cannot be read (the inspection says why)."""
-    found = find_sums(image)
-    if found is None or not image.is_file():  # never a device or a fifo that never ends
-        return None
-    sums_file, algorithm, expected = found
+def check_sums(image: Path, entry: SumsEntry, cancel: threading.Event | None = None) -> SumsCheck:
+    """Hash the image (a regular file: never a device or a fifo that never ends) and compare."""
     try:
-        actual = hash_file(image, algorithm, cancel)
-    except OSError:
-        return None
-    return SumsCheck(sums_file, algorithm, expected, actual)
+        if not image.is_file():
+            raise InvalidPath(f"{image} is not a regular file, so its checksum was not computed.")
+        actual = hash_file(image, entry.algorithm, cancel)
+    except OSError as exc:
+        raise InvalidPath(f"{image} could not be read for its checksum: {exc.strerror}.") from None
+    return SumsCheck(entry.sums_file, entry.algorithm, entry.expected, actual)
+
+
+def check_against_sums(image: Path, cancel: threading.Event | None = None) -> SumsCheck | None:
+    """The image checked against the checksum file beside it; None when no such file
+    lists it. The CLI's one call; the window finds the entry while it inspects and hashes
+    in a task of its own, so that the verdict does not wait for the hash."""
+    entry = find_sums(image)
+    return None if entry is None else check_sums(image, entry, cancel)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
@@ -18,6 +19,7 @@ from diskscope.core.pipeline import FetchJob, FetchRequest
 from diskscope.core.progress import Progress
 from diskscope.core.qemu_img import CheckResult, QemuImg
 from diskscope.core.samples import create_samples
+from diskscope.core.sums import SumsCheck, check_sums
 from diskscope.gui.dialogs.about import show_about
 from diskscope.gui.dialogs.convert_dialog import ConvertDialog
 from diskscope.gui.dialogs.fetch_dialog import FetchDialog
@@ -97,6 +99,7 @@ class MainWindow(QMainWindow):
         self._batch_total = 0
         self._batch_done = 0
         self.runner = TaskRunner(settings.parallel_inspections, self)
+        self._stop_hashing = threading.Event()  # set on close: a hash is not bounded by qemu-img's limits
         self.runner.busy_changed.connect(self._busy_changed)
         self.jobs = JobManager(settings.concurrent_jobs, self)
         self.jobs.ended.connect(self._job_ended)
@@ -334,6 +337,26 @@ class MainWindow(QMainWindow):
         self._batch_done += 1
         entry = ImageEntry(key, os.path.basename(key), EntryState.READY, details=details)
         self._store(entry)
+        if details.sums is not None:
+            self._check_sums(key, details)
+
+    def _check_sums(self, key: str, details: ImageDetails) -> None:
+        """Hash the image against the SHA256SUMS beside it, in a task of its own: the
+        verdict shows at once, and closing the window stops the hash."""
+        assert details.sums is not None
+        self.runner.submit(
+            partial(check_sums, details.path, details.sums, self._stop_hashing),
+            partial(self._sums_checked, key, details),
+            partial(self._sums_failed, key),
+        )
+
+    def _sums_checked(self, key: str, details: ImageDetails, check: SumsCheck) -> None:
+        row = self.model.row_of(key)
+        if row >= 0 and self.model.entry(row).details is details:  # not closed or refreshed since
+            self._store(replace(self.model.entry(row), checksum=check))
+
+    def _sums_failed(self, key: str, message: str) -> None:
+        self.statusBar().showMessage(message, 8000)
 
     def _failed(self, key: str, message: str) -> None:
         self._batch_done += 1
@@ -685,5 +708,6 @@ class MainWindow(QMainWindow):
         self.settings.set_window_state("geometry", self.saveGeometry())
         self.settings.set_window_state("splitter", self.splitter.saveState())
         self.settings.sync()
+        self._stop_hashing.set()
         self.runner.shutdown()
         super().closeEvent(event)

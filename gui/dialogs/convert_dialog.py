@@ -163,7 +163,8 @@ class ConvertDialog(QDialog):
     @Slot()
     def _options_changed(self) -> None:
         self.convert_button.setEnabled(False)
-        self.overwrite.setEnabled(os.path.lexists(self.destination.text().strip() or "/nonexistent"))
+        name = self.destination.text().strip()
+        self.overwrite.setEnabled(bool(name) and os.path.lexists(name))  # offered only when it applies
         self._show_error("")
         self.space.setText("Checking…")
         self._timer.start()

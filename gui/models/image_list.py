@@ -9,6 +9,7 @@ from typing import Any
 from diskscope.core.details import ImageDetails
 from diskscope.core.image_info import ImageInfo
 from diskscope.core.sizes import exact_size, human_size
+from diskscope.core.sums import SumsCheck
 from diskscope.gui.models.table import SORT_ROLE, HeaderTableModel, Index
 from diskscope.gui.plain_text import plain_tooltip
 from PySide6.QtCore import QModelIndex, Qt
@@ -32,6 +33,7 @@ class ImageEntry:
     pasted: ImageInfo | None = None
     pasted_text: str = ""
     error: str = ""
+    checksum: SumsCheck | None = None  # the image hashed against details.sums, once done
 
     @property
     def info(self) -> ImageInfo | None:

@@ -6,7 +6,7 @@ from diskscope.core.details import ImageDetails
 from diskscope.core.image_info import ImageInfo
 from diskscope.core.inspect.verdict import Violation
 from diskscope.core.sizes import exact_size, human_size
-from diskscope.core.sums import SumsCheck
+from diskscope.core.sums import SumsCheck, SumsEntry
 from diskscope.gui.models.image_list import EntryState, ImageEntry
 from diskscope.gui.plain_text import PlainLabel
 from PySide6.QtCore import Qt
@@ -112,7 +112,7 @@ class OverviewPanel(QWidget):
         self.banner.show_entry(entry)
         details = entry.details
         self._show_notes(details.report.warnings if details else ())
-        self._show_checksum(details.checksum if details else None)
+        self._show_checksum(details.sums if details else None, entry.checksum)
         info = entry.info
         ours = details.report.inspection if details else None
         fmt = entry.format_text
@@ -141,11 +141,17 @@ class OverviewPanel(QWidget):
         self.notes.setText("\n".join(f"Note: {w.message} {w.advice}" for w in warnings))
         self.notes.setVisible(bool(warnings))
 
-    def _show_checksum(self, check: SumsCheck | None) -> None:
-        if check is None:
+    def _show_checksum(self, sums: SumsEntry | None, check: SumsCheck | None) -> None:
+        """What a SHA256SUMS (or NAME.sha256) beside the image says: checking, a match, or a
+        red mismatch; nothing when no such file lists the image."""
+        self.checksum.setProperty("matches", None if check is None else check.matches)
+        if sums is None:
             self.checksum.hide()
             return
-        if check.matches:
+        if check is None:
+            self.checksum.setText(f"Checksum: checking the {sums.algorithm} against {sums.sums_file.name}…")
+            style = ""
+        elif check.matches:
             self.checksum.setText(f"Checksum: {check.sentence()}.")
             style = "color: #14532d; background: #dcfce7;"
         else:
@@ -153,7 +159,6 @@ class OverviewPanel(QWidget):
                                   "the list was made for: download or copy it again.")  # fmt: skip
             style = "color: white; background: #b91c1c;"
         self.checksum.setStyleSheet(f"QLabel#checksum {{ {style} border-radius: 6px; }}")
-        self.checksum.setProperty("matches", check.matches)
         self.checksum.show()
 
     def _qcow2(self, info: ImageInfo | None) -> None:

@@ -16,7 +16,7 @@ import pytest
 from diskscope.core.details import gather_details
 from diskscope.core.pipeline import file_name, suggested_name
 from diskscope.core.qemu_img import QemuImg
-from diskscope.core.sums import check_against_sums, parse_sums
+from diskscope.core.sums import check_against_sums, check_sums, find_sums, parse_sums
 from httpserver import ImageServer, serving
 from imagekit import MiB, create, qemu_img
 
@@ -156,7 +156,8 @@ def test_details_carry_the_check_and_a_readme_is_not_a_disk(tmp_path: Path) -> N
     (tmp_path / "README.txt").write_text("Read me first.\nThese are the images.\n")
     qemu = QemuImg()
     details = gather_details(image, qemu)
-    assert details.checksum is not None and details.checksum.matches
+    assert details.sums == find_sums(image) and details.sums is not None
+    assert check_sums(image, details.sums).matches
     for name in ("README.txt", "SHA256SUMS"):
         other = gather_details(tmp_path / name, qemu)
         assert other.not_a_disk_image and not other.owned_chain
@@ -168,3 +169,28 @@ def test_info_says_the_checksum_matches(tmp_path: Path) -> None:
     proc = run("info", image)
     assert proc.returncode == 0, proc.stderr
     assert "sha256 matches SHA256SUMS" in proc.stdout
+
+
+def test_a_hash_stops_when_cancelled(tmp_path: Path) -> None:
+    import threading
+
+    from diskscope.core.errors import Cancelled
+
+    image = tmp_path / "huge.raw"
+    with open(image, "wb") as f:
+        f.truncate(1 << 40)  # sparse: a terabyte to read, which nobody waits for
+    (tmp_path / "SHA256SUMS").write_text(f"{'0' * 64}  huge.raw\n")
+    entry = find_sums(image)
+    assert entry is not None
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        check_sums(image, entry, cancel)
+
+
+def test_a_device_named_in_a_list_is_not_read(tmp_path: Path) -> None:
+    from diskscope.core.errors import InvalidPath
+    from diskscope.core.sums import SumsEntry
+
+    with pytest.raises(InvalidPath):
+        check_sums(Path("/dev/zero"), SumsEntry(tmp_path / "SHA256SUMS", "sha256", "0" * 64))

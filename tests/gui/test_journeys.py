@@ -197,3 +197,22 @@ def test_a_taken_name_is_not_suggested_and_overwrite_is_a_choice(
         == "qcow2"
     )
     assert not (tmp_path / "disk-2.qcow2").exists()
+
+
+def test_closing_stops_a_long_checksum(qtbot, settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A terabyte (sparse) listed in SHA256SUMS: the verdict shows while it is hashed, and
+    closing the window stops the hash instead of reading the terabyte."""
+    image = tmp_path / "huge.raw"
+    with open(image, "wb") as f:
+        f.truncate(1 << 40)
+    (tmp_path / "SHA256SUMS").write_text(f"{'0' * 64}  huge.raw\n")
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    win.show()
+    win.open_paths([str(image)])
+    qtbot.waitUntil(lambda: win.overview.banner.verdict == "safe", timeout=WAIT_MS)
+    assert "checking the sha256 against SHA256SUMS" in win.overview.checksum.text()
+    qtbot.waitUntil(lambda: win.runner.pending == 1, timeout=WAIT_MS)  # the hash, in its own task
+    win.close()
+    assert win.runner.pending == 0
+    assert win.current_entry().checksum is None  # type: ignore[union-attr]
