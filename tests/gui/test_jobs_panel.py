@@ -141,7 +141,7 @@ def test_names_are_told_apart_and_a_glance_id_becomes_a_name(
 
 
 def test_retry_is_not_offered_for_a_refused_image(
-    qtbot, window: MainWindow, server: ImageServer, tmp_path: Path
+    qtbot, qtmodeltester, window: MainWindow, server: ImageServer, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     evil = tmp_path / "evil.qcow2"
     qemu_img("create", "-q", "-f", "qcow2", "-b", "/etc/passwd", "-F", "raw", "-u", evil, "1M")
@@ -163,3 +163,4 @@ def test_retry_is_not_offered_for_a_refused_image(
     assert missing.state == JobState.FAILED
     window.jobs_panel.select(missing.id)
     assert window.jobs_panel.buttons["Retry"].isEnabled()
+    qtmodeltester.check(window.jobs_panel.model)  # with a failed row of each kind
