@@ -71,6 +71,10 @@ class JobRecord:
         """A failed or cancelled fetch that kept its .part (and sidecar): Retry resumes it."""
         if self.kind != "fetch" or self.state not in (JobState.FAILED, JobState.CANCELLED):
             return False
+        download = getattr(self.job, "download", None)  # knows the name chosen in a folder
+        named = getattr(getattr(download, "request", None), "destination", None)
+        if isinstance(named, Path):
+            return named.with_name(named.name + ".part.meta").exists()
         if self.output.is_dir():
             return any(self.output.glob("*.part.meta"))
         return self.output.with_name(self.output.name + ".part.meta").exists()

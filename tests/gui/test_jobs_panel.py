@@ -158,9 +158,13 @@ def test_retry_is_not_offered_for_a_refused_image(
     assert f"Error: {record.message}" in details and "cannot help" in details
     assert cell(window, record, JobsModel.STATUS) == "failed"
     # A failure that the next run can fix still offers Retry: the server had nothing yet.
+    # Another download's kept .part in the same folder does not make this one resumable.
+    (out / "other.img.part").write_bytes(b"x")
+    (out / "other.img.part.meta").write_text("{}")
     missing = window.start_fetch(FetchRequest(server.url("later.img"), out, allow_unverified=True))
     finished(qtbot, missing)
     assert missing.state == JobState.FAILED
     window.jobs_panel.select(missing.id)
     assert window.jobs_panel.buttons["Retry"].isEnabled()
+    assert window.jobs_panel.buttons["Retry"].text() == "Retry"
     qtmodeltester.check(window.jobs_panel.model)  # with a failed row of each kind
