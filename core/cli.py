@@ -185,11 +185,25 @@ def cmd_info(args: argparse.Namespace) -> int:
         objects.append(result.to_json())
         if not args.json:
             print(format_report(result))
+            _print_sums_check(result.path)
     if args.json:
         out: Any = objects[0] if len(objects) == 1 else objects
         if len(objects) > 1 or "error" not in objects[0]:
             print(json_text(out))
     return status
+
+
+def _print_sums_check(path: Path) -> None:
+    """A SHA256SUMS (or NAME.sha256) beside the image: whether the image matches it."""
+    from diskscope.core.sums import check_against_sums
+
+    try:
+        check = check_against_sums(path)
+    except DiskscopeError as exc:
+        _say(str(exc))
+        return
+    if check is not None:
+        print(f"  Checksum: {check.sentence()}")
 
 
 def _gate(path: str, qemu: QemuImg) -> ImageReport:

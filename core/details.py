@@ -9,9 +9,11 @@ from pathlib import Path
 
 from diskscope.core.chain import ChainLayer, chain_is_sound, walk_backing_chain
 from diskscope.core.errors import QemuImgError
+from diskscope.core.inspect.verdict import ViolationCode
 from diskscope.core.policy import DEFAULT_POLICY, InspectionPolicy
 from diskscope.core.qemu_img import MapExtent, QemuImg
 from diskscope.core.safety import ImageReport, inspect_image
+from diskscope.core.sums import SumsEntry, find_sums
 
 MAX_MAP_EXTENTS = 200_000
 
@@ -23,10 +25,26 @@ class ImageDetails:
     extents: tuple[MapExtent, ...]
     map_note: str  # why there is no map, or that it was cut short
     commands: tuple[str, ...]  # the qemu-img command lines that show the same, to copy
+    sums: SumsEntry | None = None  # what a SHA256SUMS (or NAME.sha256) beside it says
 
     @property
     def path(self) -> Path:
         return self.report.path
+
+    @property
+    def not_a_disk_image(self) -> bool:
+        """Refused only because the file is plainly no disk image (text, an archive, ...)."""
+        codes = {v.code for v in self.report.violations}
+        return codes == {ViolationCode.NOT_A_DISK_IMAGE}
+
+    @property
+    def owned_chain(self) -> bool:
+        """Refused only for a backing file, and the chain lies inside the image's folder with
+        every layer passing the gate: the user's own overlay, which a conversion can flatten."""
+        codes = {v.code for v in self.report.violations}
+        return (
+            codes == {ViolationCode.BACKING_FILE} and len(self.chain) > 1 and chain_is_sound(list(self.chain))
+        )
 
 
 def gather_details(
@@ -37,7 +55,8 @@ def gather_details(
     if report.inspection.backing_file or (report.info and report.info.backing_filename):
         chain = tuple(walk_backing_chain(report.path, qemu, policy, top=report))
     extents, note = _allocation(report, chain, qemu)
-    return ImageDetails(report, chain, extents, note, _commands(report, qemu))
+    sums = find_sums(report.path)  # hashing waits for its own task: see core/sums.py
+    return ImageDetails(report, chain, extents, note, _commands(report, qemu), sums)
 
 
 def _allocation(

@@ -406,8 +406,8 @@ class Download:
             actual = digests[checksum.algorithm]
             if actual != checksum.hexdigest:
                 raise ChecksumMismatch(
-                    f"The {checksum.algorithm} of the download is {actual}, but {checksum.source} "
-                    f"says {checksum.hexdigest}."
+                    f"The {checksum.algorithm} of the download is {actual}, but "
+                    f"{_claimed_by(checksum.source)} {checksum.hexdigest}."
                 )
             verified.append(f"{checksum.algorithm} ({checksum.source})")
         if state.content_md5:
@@ -439,6 +439,11 @@ class Download:
 
 
 # -- after the download: the verified .part, used only while it is still the file we wrote ---
+
+
+def _claimed_by(source: str) -> str:
+    """Who expected which digest, as a sentence reads it: "you gave", "Glance checksum says"."""
+    return "you gave" if source == "you" else f"{source} says"
 
 
 def check_download(result: DownloadResult) -> None:

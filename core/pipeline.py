@@ -9,6 +9,7 @@ download resumes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -156,6 +157,7 @@ class FetchJob:
                 remove_download(download)
                 fmt = "raw"
             else:
+                destination = self._kept_name(source, destination, report.format)
                 place_download(download, destination, self.request.overwrite)
                 fmt = report.format.value
             finished = True
@@ -214,25 +216,66 @@ class FetchJob:
     def _destination(self, source: _Source) -> Path:
         destination = Path(os.path.abspath(self.request.destination))
         if destination.is_dir():
-            destination = destination / file_name(source.name, self.request.to_raw)
+            name = file_name(source.name, self.request.to_raw, source.expect.declared_format)
+            destination = destination / name
         return destination
+
+    def _kept_name(self, source: _Source, destination: Path, found: ImageFormat) -> Path:
+        """A download kept in its format and named by us gets that format's extension, now
+        that the headers have told it (the `.part` was named before they could)."""
+        if Path(os.path.abspath(self.request.destination)) == destination:
+            return destination  # the user named the file
+        return destination.with_name(file_name(source.name, False, found))
 
 
 NAME_BYTES = 200  # NAME_MAX is 255 bytes: room for the suffixes partial files add (.part.meta, ...)
 
+# Extensions that name a disk image; only these are ever cut from a name (a version number
+# like `cirros-0.6.2` or `ubuntu-24.04-cloud` is part of the name, not an extension).
+IMAGE_EXTENSIONS = (".qcow2", ".qcow", ".qed", ".img", ".raw", ".vmdk", ".vhd", ".vhdx", ".vdi",
+                    ".iso", ".luks", ".bin", ".disk", ".hdd", ".dmg")  # fmt: skip
+USUAL_EXTENSION = {ImageFormat.RAW: ".raw", ImageFormat.QCOW2: ".qcow2", ImageFormat.QCOW: ".qcow",
+                   ImageFormat.QED: ".qed", ImageFormat.VMDK: ".vmdk", ImageFormat.VPC: ".vhd",
+                   ImageFormat.VHDX: ".vhdx", ImageFormat.VDI: ".vdi", ImageFormat.ISO: ".iso",
+                   ImageFormat.LUKS: ".luks", ImageFormat.GPT: ".raw", ImageFormat.MBR: ".raw",
+                   ImageFormat.DMG: ".dmg"}  # fmt: skip
 
-def file_name(name: str, to_raw: bool) -> str:
+
+def file_name(name: str, to_raw: bool, fmt: ImageFormat | None = None) -> str:
     """A file name from a name the server chose: letters, digits and `_.+-` only, no leading
-    dot or dash, at most NAME_BYTES bytes of UTF-8, its extension kept (`.raw` if converted)."""
+    dot or dash, at most NAME_BYTES bytes of UTF-8.
+
+    Only a known image extension is cut; then `.raw` if converted, else the usual extension
+    of `fmt` (the format found in the headers, or Glance's disk_format). A name that already
+    ends in `.img` keeps it when the format is kept: cloud images of every format use it.
+    With no format known yet, a kept image keeps its own extension (or none)."""
     name = re.sub(r"[^\w.+-]", "_", name).lstrip(".-") or "image"
     stem, extension = os.path.splitext(name)
+    if extension.lower() not in IMAGE_EXTENSIONS:
+        stem, extension = name, ""
     if to_raw:
         extension = ".raw"
-    elif len(extension) > 16:
-        stem, extension = name, ""
+    elif fmt is not None and extension.lower() != ".img":
+        extension = USUAL_EXTENSION.get(fmt, extension)
     room = NAME_BYTES - len(extension.encode())
     stem = stem.encode()[:room].decode(errors="ignore") or "image"
     return stem + extension
+
+
+def suggested_name(source: str, to_raw: bool, disk_format: str | None = None) -> str:
+    """The file name a fetch into a folder gives `source` (a URL, or a Glance image's name
+    with its `disk_format`), to show before the download starts. For a kept format that
+    only the headers can tell, the fetch decides the extension once it has read them."""
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", source):
+        path = urlsplit(source).path
+        source = unquote(os.path.basename(path.rstrip("/"))) or "image"
+        fmt = format_from_extension(path)
+    else:
+        fmt = None
+    if disk_format:
+        with contextlib.suppress(ValueError):  # the fetch refuses it with a sentence
+            fmt = parse_format_name(disk_format)
+    return file_name(source, to_raw, fmt)
 
 
 def _glance_source(client: GlanceClient, image: GlanceImage, user: tuple[Checksum, ...]) -> _Source:

@@ -4,13 +4,20 @@ QThread worker, progress through queued signals, exactly one ending per job."""
 from __future__ import annotations
 
 import itertools
+import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
+from diskscope.core.errors import DiskscopeError, UnsafeImage
+from diskscope.core.fetch import ChecksumMismatch
+from diskscope.core.glance import parse_image_url
+from diskscope.core.pipeline import FetchRequest
 from diskscope.core.progress import Progress
 from diskscope.gui.workers import Worker
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
@@ -30,6 +37,11 @@ class JobState(StrEnum):
     CANCELLED = "cancelled"
 
 
+# Failures that end the same way however often they are run: the image itself was refused,
+# or its bytes are not the ones the checksum names.
+FINAL_FAILURES: tuple[type[DiskscopeError], ...] = (UnsafeImage, ChecksumMismatch)
+
+
 @dataclass
 class JobRecord:
     id: int
@@ -44,6 +56,11 @@ class JobRecord:
     result: Any = None
     job: RunnableJob | None = field(default=None, repr=False)
     progress_updates: int = 0
+    error: DiskscopeError | None = None  # what ended a failed or cancelled run
+    started_at: float | None = None  # time.time() of the run's start, and of its end
+    ended_at: float | None = None
+    last_fraction: float | None = None  # the last known share done; kept when the job ends
+    log: list[str] = field(default_factory=list)
 
     @property
     def finished(self) -> bool:
@@ -51,22 +68,68 @@ class JobRecord:
 
     @property
     def resumable(self) -> bool:
-        """A failed fetch that kept its .part (and sidecar): Retry resumes it."""
-        if self.kind != "fetch" or self.state != JobState.FAILED:
+        """A failed or cancelled fetch that kept its .part (and sidecar): Retry resumes it."""
+        if self.kind != "fetch" or self.state not in (JobState.FAILED, JobState.CANCELLED):
             return False
+        download = getattr(self.job, "download", None)  # knows the name chosen in a folder
+        named = getattr(getattr(download, "request", None), "destination", None)
+        if isinstance(named, Path):
+            return named.with_name(named.name + ".part.meta").exists()
         if self.output.is_dir():
             return any(self.output.glob("*.part.meta"))
         return self.output.with_name(self.output.name + ".part.meta").exists()
 
+    @property
+    def retry_helps(self) -> bool:
+        """Whether running the job again can end differently: not for a refused image or a
+        wrong checksum (branching on the exception's type, never its words)."""
+        if self.state not in (JobState.FAILED, JobState.CANCELLED):
+            return False
+        return not isinstance(self.error, FINAL_FAILURES)
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return (self.ended_at or time.time()) - self.started_at
+
+    def note(self, text: str) -> None:
+        """One line of the job's log, stamped with the local time."""
+        self.log.append(f"{time.strftime('%H:%M:%S')}  {text}")
+
+
+def fetch_job_name(request: FetchRequest) -> str:
+    """A fetch's name before it runs: the file it writes when the user named one, else the
+    URL's last path segment (never its query string: a signed URL's signature is there),
+    or the Glance image id, said as such."""
+    destination = Path(os.path.abspath(request.destination))
+    if not destination.is_dir():
+        return f"fetch {destination.name}"
+    glance = parse_image_url(request.source)
+    if glance is not None:
+        return f"fetch Glance image {glance[1]}"
+    path = urlsplit(request.source).path if "://" in request.source else request.source
+    name = path.rstrip("/").rsplit("/", 1)[-1] or "image"
+    return f"fetch {name}"
+
 
 class JobWorker(Worker):
-    """A Worker for a job, which also reports progress."""
+    """A Worker for a job, which also reports progress, and keeps the exception that ended
+    the job (the signals carry only its sentence)."""
 
     progressed = Signal(object)
 
     def __init__(self, job: RunnableJob) -> None:
-        super().__init__(job.run)
+        super().__init__(self._run_job)
         self.job = job
+        self.error: DiskscopeError | None = None
+
+    def _run_job(self) -> Any:
+        try:
+            return self.job.run()
+        except DiskscopeError as exc:
+            self.error = exc  # read in the GUI thread after the (queued) ending signal
+            raise
 
 
 class _Running(QObject):
@@ -91,10 +154,15 @@ class _Running(QObject):
 
     @Slot(object)
     def _progressed(self, progress: Progress) -> None:
-        self.record.progress = progress
-        self.record.phase = progress.phase
-        self.record.progress_updates += 1
-        self.manager.changed.emit(self.record.id)
+        record = self.record
+        if progress.phase != record.phase:
+            record.note(progress.phase)
+        record.progress = progress
+        record.phase = progress.phase
+        if progress.fraction is not None:
+            record.last_fraction = progress.fraction
+        record.progress_updates += 1
+        self.manager.changed.emit(record.id)
 
     @Slot(object)
     def _succeeded(self, result: Any) -> None:
@@ -102,11 +170,12 @@ class _Running(QObject):
 
     @Slot(str)
     def _failed(self, message: str) -> None:
-        self.manager.end(self.record, JobState.FAILED, message)
+        self.manager.end(self.record, JobState.FAILED, message, error=self.worker.error)
 
     @Slot()
     def _cancelled(self) -> None:
-        self.manager.end(self.record, JobState.CANCELLED, "cancelled; nothing partial was kept")
+        error = self.worker.error
+        self.manager.end(self.record, JobState.CANCELLED, str(error) if error else "cancelled", error=error)
 
 
 class JobManager(QObject):
@@ -123,11 +192,20 @@ class JobManager(QObject):
 
     def submit(self, kind: str, name: str, output: Path,
                factory: Callable[[Callable[[Progress], None]], RunnableJob]) -> JobRecord:  # fmt: skip
-        record = JobRecord(next(self._ids), kind, name, output, factory)
+        record = JobRecord(next(self._ids), kind, self._unique(name), output, factory)
+        record.note(f"queued: {record.name}")
         self.records[record.id] = record
         self.added.emit(record.id)
         self._start_next()
         return record
+
+    def _unique(self, name: str) -> str:
+        """`name`, or `name (2)`, `name (3)`, ... so that each row says which job it is."""
+        taken = {r.name for r in self.records.values()}
+        candidate, number = name, 2
+        while candidate in taken:
+            candidate, number = f"{name} ({number})", number + 1
+        return candidate
 
     @property
     def active(self) -> list[JobRecord]:
@@ -138,15 +216,24 @@ class JobManager(QObject):
         while queued and len(self._running) < self.limit:
             record = queued.pop(0)
             record.state, record.phase, record.message = JobState.RUNNING, "starting", ""
+            record.started_at, record.ended_at = time.time(), None
+            record.note("started")
             running = _Running(self, record)
             self._running[record.id] = running
             running.qthread.finished.connect(self._thread_finished)
             running.qthread.start()
             self.changed.emit(record.id)
 
-    def end(self, record: JobRecord, state: JobState, message: str, result: Any = None) -> None:
-        record.state, record.message, record.result = state, message, result
+    def end(self, record: JobRecord, state: JobState, message: str, result: Any = None,
+            error: DiskscopeError | None = None) -> None:  # fmt: skip
+        record.state, record.message, record.result, record.error = state, message, result, error
         record.phase = state.value
+        record.ended_at = time.time()
+        record.note(state.value if state == JobState.SUCCEEDED else f"{state.value}: {message}")
+        destination = getattr(result, "destination", None)
+        wanted = f"fetch {destination.name}" if isinstance(destination, Path) else record.name
+        if record.kind == "fetch" and wanted != record.name:  # a Glance id becomes a file name
+            record.name = self._unique(wanted)
         self.changed.emit(record.id)
         self.ended.emit(record.id)
 
@@ -174,9 +261,10 @@ class JobManager(QObject):
     def retry(self, job_id: int) -> None:
         record = self.records[job_id]
         if record.finished:
+            record.note("resumed" if record.resumable else "retried")
             record.state, record.phase, record.progress, record.message = (
                 JobState.QUEUED, "queued", None, "")  # fmt: skip
-            record.result = None
+            record.result, record.error, record.last_fraction = None, None, None
             self.changed.emit(job_id)
             self._start_next()
 

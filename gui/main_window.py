@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from diskscope.core.convert import ConvertJob, ConvertRequest
 from diskscope.core.details import ImageDetails, gather_details
@@ -20,6 +20,7 @@ from diskscope.core.pipeline import FetchJob, FetchRequest
 from diskscope.core.progress import Progress
 from diskscope.core.qemu_img import CheckResult, QemuImg
 from diskscope.core.samples import create_samples
+from diskscope.core.sums import SumsCheck, check_sums
 from diskscope.gui.dialogs.about import show_about
 from diskscope.gui.dialogs.convert_dialog import ConvertDialog
 from diskscope.gui.dialogs.fetch_dialog import FetchDialog
@@ -27,8 +28,9 @@ from diskscope.gui.dialogs.log_view import LogDialog
 from diskscope.gui.dialogs.paste import PasteDialog
 from diskscope.gui.dialogs.settings_dialog import SettingsDialog
 from diskscope.gui.icons import themed_icon
-from diskscope.gui.jobs import JobManager, JobRecord
+from diskscope.gui.jobs import JobManager, JobRecord, fetch_job_name
 from diskscope.gui.models.image_list import EntryState, ImageEntry, ImageListModel
+from diskscope.gui.models.jobs import progress_fraction, status_text
 from diskscope.gui.plain_text import PlainLabel, warn
 from diskscope.gui.settings import Settings
 from diskscope.gui.widgets.allocation_map import AllocationPanel
@@ -116,6 +118,7 @@ class MainWindow(QMainWindow):
         self._batch_total = 0
         self._batch_done = 0
         self.runner = TaskRunner(settings.parallel_inspections, self)
+        self._stop_hashing = threading.Event()  # set on close: a hash is not bounded by qemu-img's limits
         self.runner.busy_changed.connect(self._busy_changed)
         self.jobs = JobManager(settings.concurrent_jobs, self)
         self.jobs.ended.connect(self._job_ended)
@@ -176,6 +179,11 @@ class MainWindow(QMainWindow):
         self.progress.setMaximumWidth(200)
         self.progress.hide()
         self.qemu_label = PlainLabel()
+        self.jobs_progress = QProgressBar()  # all jobs at once, for when the dock is hidden
+        self.jobs_progress.setMaximumWidth(220)
+        self.jobs_progress.hide()
+        self.jobs.changed.connect(self._jobs_status)
+        self.statusBar().addPermanentWidget(self.jobs_progress)
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.qemu_label)
         self._build_actions()
@@ -389,6 +397,26 @@ class MainWindow(QMainWindow):
         self._batch_done += 1
         entry = ImageEntry(key, os.path.basename(key), EntryState.READY, details=details)
         self._store(entry)
+        if details.sums is not None:
+            self._check_sums(key, details)
+
+    def _check_sums(self, key: str, details: ImageDetails) -> None:
+        """Hash the image against the SHA256SUMS beside it, in a task of its own: the
+        verdict shows at once, and closing the window stops the hash."""
+        assert details.sums is not None
+        self.runner.submit(
+            partial(check_sums, details.path, details.sums, self._stop_hashing),
+            partial(self._sums_checked, key, details),
+            partial(self._sums_failed, key),
+        )
+
+    def _sums_checked(self, key: str, details: ImageDetails, check: SumsCheck) -> None:
+        row = self.model.row_of(key)
+        if row >= 0 and self.model.entry(row).details is details:  # not closed or refreshed since
+            self._store(replace(self.model.entry(row), checksum=check))
+
+    def _sums_failed(self, key: str, message: str) -> None:
+        self.statusBar().showMessage(message, 8000)
 
     def _failed(self, key: str, message: str) -> None:
         self._batch_done += 1
@@ -547,7 +575,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Select an inspected image to convert.", 5000)
             return
         dialog = ConvertDialog(entry.details.report, self.qemu, self.runner,
-                               self.settings.verify_after_convert, self)  # fmt: skip
+                               self.settings.verify_after_convert, self,
+                               owned_chain=entry.details.owned_chain)  # fmt: skip
         if dialog.exec():
             self.start_convert(dialog.request())
 
@@ -581,9 +610,7 @@ class MainWindow(QMainWindow):
         def factory(on_progress: Callable[[Progress], None]) -> FetchJob:
             return FetchJob(request, qemu, on_progress=on_progress)
 
-        path = urlsplit(request.source).path if "://" in request.source else request.source
-        name = path.rstrip("/").rsplit("/", 1)[-1] or "image"  # never the query string
-        return self._submit("fetch", f"fetch {name}", Path(request.destination), factory)
+        return self._submit("fetch", fetch_job_name(request), Path(request.destination), factory)
 
     def _submit(self, kind: str, name: str, output: Path, factory: Callable[..., object]) -> JobRecord:
         if self.qemu is None:
@@ -685,7 +712,23 @@ class MainWindow(QMainWindow):
             self.progress.show()
         else:
             self.progress.hide()
-            self.statusBar().showMessage("Ready.", 3000)
+            running = len(self.jobs.active)
+            self.statusBar().showMessage(f"{running} job(s) running." if running else "Ready.", 3000)
+
+    @Slot(int)
+    def _jobs_status(self, _job_id: int) -> None:
+        """The jobs' overall progress in the status bar: a share when every running job
+        knows its own, else a busy bar; hidden when no job is left."""
+        active = self.jobs.active
+        self.jobs_progress.setVisible(bool(active))
+        if not active:
+            return
+        fractions = [progress_fraction(r) for r in active]
+        known = [f for f in fractions if f is not None and f >= 0]
+        self.jobs_progress.setFormat(f"{len(active)} job(s): %p%" if len(known) == len(active) else "")
+        self.jobs_progress.setRange(0, 1000 if len(known) == len(active) else 0)
+        self.jobs_progress.setValue(int(sum(known) / len(active) * 1000))
+        self.jobs_progress.setToolTip("\n".join(f"{r.name}: {status_text(r)}" for r in active))
 
     # -- drag and drop ------------------------------------------------------------------------
 
@@ -726,5 +769,6 @@ class MainWindow(QMainWindow):
         self.settings.set_window_state("geometry", self.saveGeometry())
         self.settings.set_window_state("splitter", self.splitter.saveState())
         self.settings.sync()
+        self._stop_hashing.set()
         self.runner.shutdown()
         super().closeEvent(event)

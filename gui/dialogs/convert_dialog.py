@@ -37,10 +37,14 @@ CLUSTER_SIZES = ("", "65536", "131072", "262144", "524288", "1048576", "2097152"
 
 class ConvertDialog(QDialog):
     def __init__(self, report: ImageReport, qemu: QemuImg, runner: TaskRunner,
-                 verify: bool = True, parent: QWidget | None = None) -> None:  # fmt: skip
+                 verify: bool = True, parent: QWidget | None = None,
+                 owned_chain: bool = False) -> None:  # fmt: skip
+        """`owned_chain`: the source is refused only for a backing chain that lies in its
+        folder with every layer passing; it can be flattened once the user says so."""
         super().__init__(parent)
         self.setWindowTitle(f"Convert {report.path.name}")
         self.report, self.qemu, self.runner = report, qemu, runner
+        self.owned_chain = owned_chain and not report.safe
         self.plan: ConvertPlan | None = None
         self._generation = 0
         self.target = QComboBox()
@@ -58,6 +62,11 @@ class ConvertDialog(QDialog):
         self.cluster.addItems(["default", *CLUSTER_SIZES[1:]])
         self.verify = QCheckBox("Compare the output with the source, byte for byte")
         self.verify.setChecked(verify)
+        self.flatten = QCheckBox("Flatten the backing chain: read every layer in this folder and "
+                                 "write one self-contained image")  # fmt: skip
+        self.flatten.setVisible(self.owned_chain)
+        self.overwrite = QCheckBox("Replace the existing file")
+        self.overwrite.setEnabled(False)
         self.destination = QLineEdit()
         self.destination.setAccessibleName("Save as")  # its row is a layout: no buddy label
         browse = QPushButton("Browse…")
@@ -67,8 +76,13 @@ class ConvertDialog(QDialog):
         where.addWidget(browse)
         self.why = PlainLabel()
         self.why.setWordWrap(True)
-        self.space = PlainLabel()  # messages quote paths and violations
+        self.space = PlainLabel()
         self.space.setWordWrap(True)
+        self.error = PlainLabel()  # messages quote paths and violations
+        self.error.setObjectName("error")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("QLabel#error { color: #b91c1c; }")
+        self.error.hide()
         self.command = QLineEdit()
         self.command.setReadOnly(True)
         self.command.setToolTip("The exact qemu-img command; select it to copy")
@@ -80,9 +94,12 @@ class ConvertDialog(QDialog):
         form.addRow("Preallocation:", self.preallocation)
         form.addRow("Cluster size:", self.cluster)
         form.addRow("Save as:", where)
+        form.addRow("", self.overwrite)
         form.addRow("", self.verify)
+        form.addRow("", self.flatten)
         form.addRow("Space:", self.space)
         form.addRow("Command:", self.command)
+        form.addRow(self.error)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.convert_button = self.buttons.addButton("Convert", QDialogButtonBox.ButtonRole.AcceptRole)
         self.buttons.accepted.connect(self.accept)
@@ -97,10 +114,13 @@ class ConvertDialog(QDialog):
         for combo in (self.subformat, self.compression, self.preallocation, self.cluster):
             combo.currentIndexChanged.connect(self._options_changed)
         self.destination.textChanged.connect(self._options_changed)
-        if not report.safe:
-            self.space.setText(f"This image cannot be converted: {report.violations[0].message}")
+        for box in (self.overwrite, self.flatten, self.verify):
+            box.toggled.connect(self._options_changed)
+        if not (report.safe or self.owned_chain):
+            self._show_error(f"This image cannot be converted: {report.violations[0].message}")
             self.convert_button.setEnabled(False)
-            for widget in (self.target, self.destination, browse):
+            for widget in (self.target, self.subformat, self.compression, self.preallocation, self.cluster,
+                           self.destination, browse, self.verify, self.overwrite):  # fmt: skip
                 widget.setEnabled(False)
             return
         self._target_changed()
@@ -133,8 +153,7 @@ class ConvertDialog(QDialog):
     def _suggest_name(self, target: str) -> None:
         current = self.destination.text().strip()
         folder = Path(current).parent if current else self.report.path.parent
-        stem = self.report.path.stem
-        self.destination.setText(str(folder / f"{stem}{EXTENSIONS[target]}"))
+        self.destination.setText(str(free_name(folder, self.report.path.stem, EXTENSIONS[target])))
 
     @Slot()
     def _browse(self) -> None:
@@ -145,8 +164,15 @@ class ConvertDialog(QDialog):
     @Slot()
     def _options_changed(self) -> None:
         self.convert_button.setEnabled(False)
+        name = self.destination.text().strip()
+        self.overwrite.setEnabled(bool(name) and os.path.lexists(name))  # offered only when it applies
+        self._show_error("")
         self.space.setText("Checking…")
         self._timer.start()
+
+    def _show_error(self, message: str) -> None:
+        self.error.setText(message)
+        self.error.setVisible(bool(message))
 
     def request(self) -> ConvertRequest:
         kind, name = self.target.currentData()
@@ -155,6 +181,8 @@ class ConvertDialog(QDialog):
             "preallocation": _choice(self.preallocation, "off"),
             "cluster_size": int(self.cluster.currentText()) if self.cluster.currentText().isdigit() else None,
             "compare": self.verify.isChecked(),
+            "overwrite": self.overwrite.isEnabled() and self.overwrite.isChecked(),
+            "allow_owned_backing": self.owned_chain and self.flatten.isChecked(),
         }
         destination = Path(os.path.abspath(self.destination.text().strip()))
         if kind == "preset":
@@ -166,10 +194,16 @@ class ConvertDialog(QDialog):
     def _preflight(self) -> None:
         self._generation += 1
         generation = self._generation
+        if self.owned_chain and not self.flatten.isChecked():
+            self.space.setText("")
+            self._show_error("This image is an overlay on your own backing chain: tick “Flatten "
+                             "the backing chain” to convert it into one self-contained image.")  # fmt: skip
+            return
         try:
             request = self.request()
         except ValueError as exc:
-            self.space.setText(str(exc))
+            self.space.setText("")
+            self._show_error(str(exc))
             return
         self.runner.submit(
             partial(plan_conversion, request, self.qemu),
@@ -186,7 +220,7 @@ class ConvertDialog(QDialog):
         self.command.setText(join(self.qemu.command(self.qemu.convert_args(plan.spec))))
         self.command.setCursorPosition(0)
         self.space.setText(f"needs {size_with_exact(plan.required)}; {size_with_exact(plan.free)} free")
-        self.space.setStyleSheet("")
+        self._show_error("")
         self.convert_button.setEnabled(plan.fits)
 
     def _refused(self, generation: int, message: str) -> None:
@@ -194,9 +228,19 @@ class ConvertDialog(QDialog):
             return
         self.plan = None
         self.command.setText("")
-        self.space.setText(message)
-        self.space.setStyleSheet("color: #b91c1c")
+        self.space.setText("")
+        self._show_error(message)
         self.convert_button.setEnabled(False)
+
+
+def free_name(folder: Path, stem: str, extension: str) -> Path:
+    """`stem.ext` in `folder`, or `stem-2.ext`, `stem-3.ext`, ... whichever does not exist yet."""
+    candidate = folder / f"{stem}{extension}"
+    number = 2
+    while os.path.lexists(candidate):
+        candidate = folder / f"{stem}-{number}{extension}"
+        number += 1
+    return candidate
 
 
 def _choice(combo: QComboBox, nothing: str) -> str | None:

@@ -9,10 +9,11 @@ from typing import Any
 from diskscope.core.details import ImageDetails
 from diskscope.core.image_info import ImageInfo
 from diskscope.core.sizes import exact_size, human_size
+from diskscope.core.sums import SumsCheck
 from diskscope.gui.models.table import SORT_ROLE, HeaderTableModel, Index
 from diskscope.gui.plain_text import plain_tooltip
 from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QStyle
 
 
@@ -32,6 +33,7 @@ class ImageEntry:
     pasted: ImageInfo | None = None
     pasted_text: str = ""
     error: str = ""
+    checksum: SumsCheck | None = None  # the image hashed against details.sums, once done
 
     @property
     def info(self) -> ImageInfo | None:
@@ -57,6 +59,17 @@ class ImageEntry:
     def safe(self) -> bool | None:
         return self.details.report.safe if self.details else None
 
+    @property
+    def verdict(self) -> str:
+        """pending, failed, pasted, safe, not_a_disk (grey), owned_chain (amber) or refused."""
+        if self.details is None:
+            return self.state.value
+        if self.details.report.safe:
+            return "safe"
+        if self.details.not_a_disk_image:
+            return "not_a_disk"
+        return "owned_chain" if self.details.owned_chain else "refused"
+
 
 class ImageListModel(HeaderTableModel):
     NAME, FORMAT, SIZE = range(3)
@@ -77,6 +90,8 @@ class ImageListModel(HeaderTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             if column == self.NAME:
                 return entry.name
+            if entry.verdict == "not_a_disk":  # no format, no size: it is no disk
+                return "not a disk image" if column == self.FORMAT else ""
             if column == self.FORMAT:
                 return entry.format_text
             return "" if entry.virtual_size is None else human_size(entry.virtual_size)
@@ -88,6 +103,8 @@ class ImageListModel(HeaderTableModel):
             return plain_tooltip(entry.error or entry.key)
         if role == Qt.ItemDataRole.DecorationRole and column == self.NAME:
             return verdict_icon(entry)
+        if role == Qt.ItemDataRole.ForegroundRole and entry.verdict == "not_a_disk":
+            return QApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
         if role == Qt.ItemDataRole.TextAlignmentRole and column == self.SIZE:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -131,9 +148,9 @@ def verdict_icon(entry: ImageEntry) -> QIcon:
         EntryState.PASTED: QStyle.StandardPixmap.SP_FileDialogDetailedView,
     }.get(entry.state)
     if pixmap is None:
-        pixmap = (
-            QStyle.StandardPixmap.SP_DialogApplyButton
-            if entry.safe
-            else QStyle.StandardPixmap.SP_MessageBoxCritical
-        )
+        pixmap = {
+            "safe": QStyle.StandardPixmap.SP_DialogApplyButton,
+            "not_a_disk": QStyle.StandardPixmap.SP_FileIcon,
+            "owned_chain": QStyle.StandardPixmap.SP_MessageBoxInformation,
+        }.get(entry.verdict, QStyle.StandardPixmap.SP_MessageBoxCritical)
     return style.standardIcon(pixmap)

@@ -1,22 +1,32 @@
-"""The jobs table: one row per conversion or fetch."""
+"""The jobs table: one row per conversion or fetch, as a task list shows it: a status icon,
+what it is doing, how far, when it started and how long it took."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from diskscope.core.progress import format_duration
 from diskscope.core.sizes import human_size
-from diskscope.gui.jobs import JobManager, JobRecord
-from diskscope.gui.models.table import HeaderTableModel, Index
+from diskscope.gui.jobs import JobManager, JobRecord, JobState
+from diskscope.gui.models.table import SORT_ROLE, HeaderTableModel, Index
 from diskscope.gui.plain_text import plain_tooltip
 from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtGui import QColor, QIcon
+from PySide6.QtWidgets import QApplication, QStyle
 
-PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 1  # the fraction, or -1 for a busy bar
+PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 1  # the fraction, -1 for a busy bar, None for none
+
+STATUS_TEXT = {JobState.QUEUED: "queued", JobState.SUCCEEDED: "done", JobState.FAILED: "failed",
+               JobState.CANCELLED: "cancelled"}  # fmt: skip
+# Text colours that read on a light and a dark table (AA on white; the palette's own text
+# is used for queued and running jobs).
+STATUS_COLOUR = {JobState.SUCCEEDED: "#15803d", JobState.FAILED: "#dc2626", JobState.CANCELLED: "#a16207"}
 
 
 class JobsModel(HeaderTableModel):
-    NAME, PHASE, PROGRESS, BYTES, RATE, ETA = range(6)
-    HEADERS = ("Job", "Phase", "Progress", "Bytes", "Rate", "ETA")
+    NAME, STATUS, PROGRESS, BYTES, RATE, ETA, STARTED, DURATION = range(8)
+    HEADERS = ("Job", "Status", "Progress", "Bytes", "Rate", "ETA", "Started", "Duration")
 
     def __init__(self, manager: JobManager) -> None:
         super().__init__()
@@ -42,6 +52,12 @@ class JobsModel(HeaderTableModel):
         if row >= 0:
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.HEADERS) - 1))
 
+    def tick(self) -> None:
+        """The running jobs' durations move on even when their progress does not."""
+        for row, job_id in enumerate(self._ids):
+            if self.manager.records[job_id].state == JobState.RUNNING:
+                self.dataChanged.emit(self.index(row, self.DURATION), self.index(row, self.DURATION))
+
     def remove_row(self, row: int) -> None:
         job_id = self._ids[row]
         self.beginRemoveRows(QModelIndex(), row, row)
@@ -56,37 +72,97 @@ class JobsModel(HeaderTableModel):
         if not index.isValid():
             return None
         record = self.record(index.row())
-        p = record.progress
         column = index.column()
         if role == PROGRESS_ROLE and column == self.PROGRESS:
-            if record.finished:
-                return 1.0 if record.state.value == "succeeded" else 0.0
-            if p is None or p.fraction is None:
-                return -1.0
-            return p.fraction
+            return progress_fraction(record)
         if role == Qt.ItemDataRole.DisplayRole:
-            if column == self.NAME:
-                return record.name
-            if column == self.PHASE:
-                return record.message if record.state.value == "failed" else record.phase
-            if column == self.PROGRESS:
-                if record.state.value == "succeeded":
-                    return "100%"
-                fraction = p.fraction if p else None
-                return "" if fraction is None else f"{fraction * 100:.0f}%"
-            if column == self.BYTES and record.finished:
-                return finished_size(record)
-            if column == self.BYTES and p is not None:
-                total = f" of {human_size(p.total)}" if p.total else ""
-                return f"{human_size(p.done)}{total}"
-            if column == self.RATE and p is not None and p.rate and not record.finished:
-                return f"{human_size(int(p.rate))}/s"
-            if column == self.ETA and p is not None and p.eta is not None and not record.finished:
-                return format_duration(p.eta)
-            return ""
+            return self._text(record, column)
+        if role == SORT_ROLE:
+            return self._sort_key(record, column)
+        if role == Qt.ItemDataRole.DecorationRole and column == self.NAME:
+            return status_icon(record.state)
+        if role == Qt.ItemDataRole.ForegroundRole and column == self.STATUS and record.state in STATUS_COLOUR:
+            return QColor(STATUS_COLOUR[record.state])
         if role == Qt.ItemDataRole.ToolTipRole:
             return plain_tooltip(record.message or str(record.output))
         return None
+
+    def _text(self, record: JobRecord, column: int) -> str:
+        p = record.progress
+        if column == self.NAME:
+            return record.name
+        if column == self.STATUS:
+            return status_text(record)
+        if column == self.PROGRESS:
+            return progress_text(record)
+        if column == self.BYTES:
+            return bytes_text(record)
+        if column == self.RATE and p is not None and p.rate and not record.finished:
+            return f"{human_size(int(p.rate))}/s"
+        if column == self.ETA and p is not None and p.eta is not None and not record.finished:
+            return format_duration(p.eta)
+        if column == self.STARTED and record.started_at is not None:
+            return time.strftime("%H:%M:%S", time.localtime(record.started_at))
+        if column == self.DURATION and record.duration is not None:
+            return format_duration(record.duration)
+        return ""
+
+    def _sort_key(self, record: JobRecord, column: int) -> Any:
+        if column == self.STARTED:
+            return record.started_at or 0.0
+        if column == self.DURATION:
+            return record.duration or 0.0
+        if column == self.PROGRESS:
+            return progress_fraction(record) or 0.0
+        return self._text(record, column)
+
+
+def status_text(record: JobRecord) -> str:
+    """queued, the running phase (downloading, verifying, ...), done, failed or cancelled."""
+    if record.state == JobState.RUNNING:
+        return record.phase
+    return STATUS_TEXT[record.state]
+
+
+def progress_fraction(record: JobRecord) -> float | None:
+    """1 when done; the last known fraction of a failed or cancelled job; -1 (a busy bar)
+    for a running phase without a total; None where there is nothing to draw."""
+    if record.state == JobState.SUCCEEDED:
+        return 1.0
+    if record.state == JobState.RUNNING:
+        p = record.progress
+        return p.fraction if p is not None and p.fraction is not None else -1.0
+    return record.last_fraction
+
+
+def progress_text(record: JobRecord) -> str:
+    fraction = progress_fraction(record)
+    if fraction is None:
+        return ""
+    if fraction < 0:
+        return f"{record.phase}…"
+    return f"{fraction * 100:.0f}%"
+
+
+def bytes_text(record: JobRecord) -> str:
+    p = record.progress
+    if record.state == JobState.SUCCEEDED:
+        return finished_size(record)
+    if p is None or (p.done == 0 and not p.total):
+        return ""  # a phase that counts no bytes (verifying, inspecting) shows none
+    total = f" of {human_size(p.total)}" if p.total else ""
+    return f"{human_size(p.done)}{total}"
+
+
+def status_icon(state: JobState) -> QIcon:
+    pixmap = {
+        JobState.QUEUED: QStyle.StandardPixmap.SP_FileDialogInfoView,
+        JobState.RUNNING: QStyle.StandardPixmap.SP_BrowserReload,
+        JobState.SUCCEEDED: QStyle.StandardPixmap.SP_DialogApplyButton,
+        JobState.FAILED: QStyle.StandardPixmap.SP_MessageBoxCritical,
+        JobState.CANCELLED: QStyle.StandardPixmap.SP_DialogCancelButton,
+    }[state]
+    return QApplication.style().standardIcon(pixmap)
 
 
 def finished_size(record: JobRecord) -> str:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import json
+import time
 
+from diskscope.core.progress import format_duration
+from diskscope.core.sizes import human_size
 from diskscope.gui.jobs import JobManager, JobRecord, JobState
-from diskscope.gui.models.jobs import PROGRESS_ROLE, JobsModel
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QUrl, Signal, Slot
+from diskscope.gui.models.jobs import PROGRESS_ROLE, JobsModel, status_text
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
     QHBoxLayout,
+    QHeaderView,
     QPlainTextEdit,
     QPushButton,
     QStyle,
@@ -25,7 +28,8 @@ from PySide6.QtWidgets import (
 
 
 class ProgressDelegate(QStyledItemDelegate):
-    """Draws the progress column as a progress bar; an unknown total is a busy bar."""
+    """Draws the progress column as a progress bar; an unknown total is a busy bar that
+    names the phase."""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:  # fmt: skip
@@ -37,7 +41,7 @@ class ProgressDelegate(QStyledItemDelegate):
         bar.rect = option.rect.adjusted(2, 3, -2, -3)
         bar.minimum, bar.maximum = 0, (0 if fraction < 0 else 1000)
         bar.progress = 0 if fraction < 0 else int(fraction * 1000)
-        bar.text = "" if fraction < 0 else f"{fraction * 100:.0f}%"
+        bar.text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
         bar.textVisible = True
         QApplication.style().drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
 
@@ -55,16 +59,21 @@ class JobsPanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setColumnWidth(JobsModel.NAME, 260)
-        self.table.setColumnWidth(JobsModel.PHASE, 220)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(JobsModel.NAME, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(JobsModel.PROGRESS, QHeaderView.ResizeMode.Interactive)
         self.table.setColumnWidth(JobsModel.PROGRESS, 140)
+        self._clock = QTimer(self, interval=1000)  # running jobs' durations
+        self._clock.timeout.connect(self._tick)
+        self._clock.start()
         self.table.selectionModel().currentRowChanged.connect(self._selection_changed)
         self.buttons: dict[str, QPushButton] = {}
         row = QHBoxLayout()
         for name, slot, tip in (
             ("Cancel", self.cancel, "Stop the job and remove its partial output"),
-            ("Retry", self.retry, "Run the job again; a broken download resumes"),
+            ("Retry", self.retry, "Run the job again; a broken or cancelled download resumes"),
             ("Open Folder", self.open_folder, "Show the output in the file manager"),
             ("Inspect Result", self.inspect_result, "Add the output to the image list"),
             ("Remove", self.remove, "Remove the finished job from this list"),
@@ -77,7 +86,7 @@ class JobsPanel(QWidget):
         row.addStretch()
         self.details = QPlainTextEdit()
         self.details.setReadOnly(True)
-        self.details.setMaximumHeight(90)
+        self.details.setMaximumHeight(160)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.table)
@@ -99,6 +108,18 @@ class JobsPanel(QWidget):
     def _selection_changed(self, _current: QModelIndex, _previous: QModelIndex) -> None:
         self._update_buttons()
 
+    @Slot()
+    def _tick(self) -> None:
+        self.model.tick()
+        record = self.current()
+        if record is not None and record.state == JobState.RUNNING:
+            self._show_details(record)
+
+    def _show_details(self, record: JobRecord | None) -> None:
+        text = describe(record) if record else ""
+        if text != self.details.toPlainText():
+            self.details.setPlainText(text)
+
     @Slot(int)
     def _job_changed(self, job_id: int) -> None:
         record = self.current()
@@ -110,12 +131,12 @@ class JobsPanel(QWidget):
         running = record is not None and not record.finished
         done = record is not None and record.state == JobState.SUCCEEDED
         self.buttons["Cancel"].setEnabled(running)
-        self.buttons["Retry"].setEnabled(record is not None and record.finished and not done)
+        self.buttons["Retry"].setEnabled(record is not None and record.retry_helps)
         self.buttons["Retry"].setText("Resume" if record is not None and record.resumable else "Retry")
         self.buttons["Open Folder"].setEnabled(record is not None)
         self.buttons["Inspect Result"].setEnabled(done)
         self.buttons["Remove"].setEnabled(record is not None and record.finished)
-        self.details.setPlainText(describe(record) if record else "")
+        self._show_details(record)
 
     @Slot()
     def cancel(self) -> None:
@@ -155,10 +176,63 @@ def result_path(record: JobRecord) -> object:
 
 
 def describe(record: JobRecord) -> str:
-    """The verification results and exact commands of a finished job, or its failure."""
+    """The job in words, as a task list shows it: what, when, how it ended and why, what
+    it produced or what to do, then its log."""
+    lines = [f"{record.name}: {status_text(record)}"]
+    if record.started_at is not None:
+        when = f"Started {_clock(record.started_at)}"
+        if record.ended_at is not None:
+            when += f", ended {_clock(record.ended_at)}"
+        lines.append(f"{when} ({format_duration(record.duration or 0.0)}).")
     if record.state == JobState.FAILED:
-        return f"Failed: {record.message}"
-    if record.result is None:
-        return f"{record.kind}: {record.output}"
-    to_json = getattr(record.result, "to_json", None)
-    return json.dumps(to_json(), indent=1) if callable(to_json) else str(record.result)
+        lines.append(f"Error: {record.message}")
+    elif record.state == JobState.CANCELLED:
+        lines.append(record.message[:1].upper() + record.message[1:])
+    if record.state in (JobState.FAILED, JobState.CANCELLED):
+        lines.append(_what_next(record))
+    if record.state == JobState.SUCCEEDED:
+        lines += result_lines(record.result)
+    lines += ["", "Log:", *record.log]
+    return "\n".join(lines)
+
+
+def _clock(stamp: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(stamp))
+
+
+def _what_next(record: JobRecord) -> str:
+    if record.resumable:
+        return "Resume continues the download where it stopped."
+    if not record.retry_helps:
+        return "Running it again cannot help: the image itself is the problem."
+    return "Retry runs the job again from the start."
+
+
+def result_lines(result: object) -> list[str]:
+    """What a finished conversion or fetch produced, in words (not a JSON dump)."""
+    lines: list[str] = []
+    destination = getattr(result, "destination", None) or getattr(result, "output", None)
+    if destination is not None:
+        lines.append(f"Saved as {destination}")
+    fmt, source_format = getattr(result, "format", None), getattr(result, "source_format", None)
+    if fmt and source_format and source_format != fmt:
+        lines.append(f"Format: {fmt} (downloaded as {source_format}, converted)")
+    elif fmt:
+        lines.append(f"Format: {fmt}")
+    virtual = getattr(result, "virtual_size", None)
+    if isinstance(virtual, int):
+        lines.append(f"Virtual size: {human_size(virtual)}")
+    download = getattr(result, "download", None)
+    if download is not None:
+        resumed = f", resumed at byte {download.resumed_from:,}" if download.resumed_from else ""
+        lines.append(f"Downloaded: {human_size(download.size)}{resumed}")
+        verified = ", ".join(download.verified_by)
+        lines.append(f"Verified by: {verified}" if verified else "Not verified: no checksum was given.")
+    lines += [f"Check: {check}" for check in getattr(result, "checks", ())]
+    conversion = getattr(result, "conversion", None)
+    if conversion is not None:
+        lines += [f"Check: {check}" for check in conversion.checks]
+    command = getattr(result, "command", None)
+    if command:
+        lines.append(f"Command: {command}")
+    return lines

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from diskscope.core.details import ImageDetails
 from diskscope.core.image_info import ImageInfo
+from diskscope.core.inspect.verdict import Violation
 from diskscope.core.sizes import exact_size, human_size
+from diskscope.core.sums import SumsCheck, SumsEntry
 from diskscope.gui.models.image_list import EntryState, ImageEntry
 from diskscope.gui.palette import Tone, banner_style
 from diskscope.gui.plain_text import PlainLabel
@@ -17,7 +20,8 @@ FIELDS = (
 
 
 class VerdictBanner(QLabel):
-    """Green "Safe to use", or red "Refused" with each reason and what to do."""
+    """Green "Safe to use"; grey "Not a disk image"; amber for an overlay on the user's own
+    sound chain (a conversion flattens it); red "Refused" with each reason and what to do."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -39,16 +43,35 @@ class VerdictBanner(QLabel):
                 "pasted", Tone.NEUTRAL,
                 "<b>Pasted text</b><br>No verdict: there is no file for our inspector to read.",
             )  # fmt: skip
-        elif entry.details is not None and entry.details.report.safe:
+        elif entry.details is not None:
+            self._verdict(entry.verdict, entry.details)
+
+    def _verdict(self, verdict: str, details: ImageDetails) -> None:
+        from html import escape
+
+        violations = details.report.violations
+        if verdict == "safe":
             self._set(
                 "safe", Tone.SAFE,
                 "<b>Safe to use</b><br>Our inspector and qemu-img agree: "
                 "no references to other files, nothing implausible.",
             )  # fmt: skip
-        elif entry.details is not None:
+        elif verdict == "not_a_disk":
+            first = violations[0]
+            self._set("not_a_disk", "#4b5563", f"<b>Not a disk image</b><br>{escape(first.message)}"
+                                               f"<br><i>What to do:</i> {escape(first.advice)}")  # fmt: skip
+        elif verdict == "owned_chain":
+            below = len(details.chain) - 1
+            layers = "one file" if below == 1 else f"{below} files"
+            self._set(
+                "owned_chain", "#b45309",
+                f"<b>Overlay on your own backing chain</b><br>This image reads {layers} below it, "
+                "all inside this folder, and every layer passes the safety gate. To use it on "
+                "its own, flatten it into one image with Image &gt; Convert.",
+            )  # fmt: skip
+        else:
             items = "".join(
-                f"<li>{escape(v.message)}<br><i>What to do:</i> {escape(v.advice)}</li>"
-                for v in entry.details.report.violations
+                f"<li>{escape(v.message)}<br><i>What to do:</i> {escape(v.advice)}</li>" for v in violations
             )
             self._set("refused", Tone.REFUSED, f"<b>Refused</b><ul>{items}</ul>")
 
@@ -62,6 +85,15 @@ class OverviewPanel(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.banner = VerdictBanner()
+        self.notes = PlainLabel()  # partition-table warnings; their text quotes the image
+        self.notes.setObjectName("notes")
+        self.notes.setWordWrap(True)
+        self.notes.setMargin(8)
+        self.notes.setStyleSheet("QLabel#notes { color: #78350f; background: #fef3c7; border-radius: 6px; }")
+        self.checksum = PlainLabel()  # names the checksum file, which anyone may have named
+        self.checksum.setObjectName("checksum")
+        self.checksum.setWordWrap(True)
+        self.checksum.setMargin(8)
         self.values: dict[str, QLabel] = {}
         self.form = form = QFormLayout()
         for name in FIELDS:
@@ -72,19 +104,24 @@ class OverviewPanel(QWidget):
             form.addRow(f"{name}:", label)
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
+        layout.addWidget(self.notes)
+        layout.addWidget(self.checksum)
         layout.addLayout(form)
         layout.addStretch()
 
     def show_entry(self, entry: ImageEntry) -> None:
         self.banner.show_entry(entry)
-        info = entry.info
         details = entry.details
+        self._show_notes(details.report.warnings if details else ())
+        self._show_checksum(details.sums if details else None, entry.checksum)
+        info = entry.info
         ours = details.report.inspection if details else None
         fmt = entry.format_text
         if ours and ours.subformat and ours.format.value != "qcow2":
             fmt += f" ({ours.subformat})"
-        self._set("Format", fmt or "—")
-        self._size("Virtual size", entry.virtual_size)
+        no_disk = entry.verdict == "not_a_disk"  # its "raw" and "size" would describe a disk
+        self._set("Format", "not a disk image" if no_disk else (fmt or "—"))
+        self._size("Virtual size", None if no_disk else entry.virtual_size)
         self._size("Size on disk", info.actual_size if info else (ours.file_size if ours else None))
         self._size("Cluster size", info.cluster_size if info else (ours.cluster_size if ours else None))
         if info is None and ours is not None and ours.format.value == "qcow2":
@@ -98,6 +135,32 @@ class OverviewPanel(QWidget):
         target = details.report.resolved if details else None
         self._set("Link to", str(target) if target else "")
         self.form.setRowVisible(self.values["Link to"], target is not None)
+
+    def _show_notes(self, warnings: tuple[Violation, ...]) -> None:
+        """What a careful admin should know that does not make the image unsafe (the
+        partition table), as the CLI prints it."""
+        self.notes.setText("\n".join(f"Note: {w.message} {w.advice}" for w in warnings))
+        self.notes.setVisible(bool(warnings))
+
+    def _show_checksum(self, sums: SumsEntry | None, check: SumsCheck | None) -> None:
+        """What a SHA256SUMS (or NAME.sha256) beside the image says: checking, a match, or a
+        red mismatch; nothing when no such file lists the image."""
+        self.checksum.setProperty("matches", None if check is None else check.matches)
+        if sums is None:
+            self.checksum.hide()
+            return
+        if check is None:
+            self.checksum.setText(f"Checksum: checking the {sums.algorithm} against {sums.sums_file.name}…")
+            style = ""
+        elif check.matches:
+            self.checksum.setText(f"Checksum: {check.sentence()}.")
+            style = "color: #14532d; background: #dcfce7;"
+        else:
+            self.checksum.setText(f"Checksum mismatch: {check.sentence()}. The file is not the one "
+                                  "the list was made for: download or copy it again.")  # fmt: skip
+            style = "color: white; background: #b91c1c;"
+        self.checksum.setStyleSheet(f"QLabel#checksum {{ {style} border-radius: 6px; }}")
+        self.checksum.show()
 
     def _qcow2(self, info: ImageInfo | None) -> None:
         q = info.qcow2 if info else None

@@ -151,3 +151,33 @@ def test_fetch_shortcut_opens_the_dialog(qtbot, window: MainWindow, closer: Dial
 def test_quit_closes_the_window(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     window.quit_action.trigger()
     qtbot.waitUntil(lambda: not window.isVisible())
+
+
+@pytest.mark.parametrize("kind", ["owned overlay", "foreign backing", "not a disk", "checksummed"])
+def test_every_action_with_each_verdict_selected(
+    qtbot, window: MainWindow, closer: DialogCloser, tmp_path: Path, kind: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Each banner of issue 12 (amber own chain, red foreign backing, grey no-disk, a
+    SHA256SUMS check) with every action on it: no exception, no alarm."""
+    import hashlib
+
+    from diskscope.gui.dialogs.convert_dialog import ConvertDialog
+    from imagekit import qemu_img
+
+    create(tmp_path / "base.qcow2", "qcow2", "4M")
+    target = tmp_path / "top.qcow2"
+    if kind == "owned overlay":
+        qemu_img("create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", target)
+    elif kind == "foreign backing":
+        qemu_img("create", "-q", "-f", "qcow2", "-b", "/etc/passwd", "-F", "raw", "-u", target, "1M")
+    elif kind == "not a disk":
+        target = tmp_path / "README.txt"
+        target.write_text("Read me.\nThen open the images.\n")
+    else:
+        target = tmp_path / "base.qcow2"
+        digest = hashlib.sha256(target.read_bytes()).hexdigest()
+        (tmp_path / "SHA256SUMS").write_text(f"{digest}  base.qcow2\n")
+    window.open_paths([str(target)])
+    wait_idle(qtbot, window)
+    triggered = _trigger_all(qtbot, window, closer)
+    assert "Con&vert…" in triggered and closer.opened(ConvertDialog)

@@ -72,7 +72,9 @@ def test_dialog_blocks_when_it_does_not_fit_or_exists(qtbot, window: MainWindow,
     dialog = ConvertDialog(window.current_entry().details.report, window.qemu, window.runner)  # type: ignore[union-attr]
     qtbot.addWidget(dialog)
     dialog.target.setCurrentIndex(dialog.target.findText("VDI"))
-    qtbot.waitUntil(lambda: "exists" in dialog.space.text(), timeout=WAIT_MS)
+    assert dialog.destination.text() == str(tmp_path / "disk-2.vdi")  # a free name
+    dialog.destination.setText(str(tmp_path / "disk.vdi"))
+    qtbot.waitUntil(lambda: "exists" in dialog.error.text(), timeout=WAIT_MS)
     assert not dialog.convert_button.isEnabled()
 
 
@@ -83,7 +85,7 @@ def test_unsafe_source_cannot_be_converted(qtbot, window: MainWindow, tmp_path: 
     dialog = ConvertDialog(window.current_entry().details.report, window.qemu, window.runner)  # type: ignore[union-attr]
     qtbot.addWidget(dialog)
     assert not dialog.convert_button.isEnabled()
-    assert "backing file" in dialog.space.text()
+    assert "backing file" in dialog.error.text()
 
 
 def test_cancel_a_running_conversion(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -129,7 +131,10 @@ def test_fetch_with_a_wrong_checksum_fails_and_leaves_nothing(
     assert record.state == JobState.FAILED
     assert "sha256" in record.message and "0" * 64 in record.message
     row = window.jobs_panel.model.row_of(record.id)
-    assert window.jobs_panel.model.index(row, 1).data() == record.message
+    assert window.jobs_panel.model.index(row, 1).data() == "failed"
+    window.jobs_panel.select(record.id)
+    assert f"Error: {record.message}" in window.jobs_panel.details.toPlainText()
+    assert not window.jobs_panel.buttons["Retry"].isEnabled()  # the same bytes fail the same way
     assert list(tmp_path.iterdir()) == []
 
 

@@ -90,7 +90,7 @@ def test_backing_chain_tab(qtbot, window: MainWindow, tmp_path: Path) -> None:  
     assert [r[0] for r in rows] == [str(top), str(tmp_path / "base.qcow2")]
     assert rows[1][1] == "base.qcow2 (relative)"
     assert [r[5] for r in rows] == ["ok", "ok"]
-    assert window.overview.banner.verdict == "refused"  # a backing file is never "safe"
+    assert window.overview.banner.verdict == "owned_chain"  # amber: never "safe", and flattenable
 
 
 def test_allocation_map_shows_data_where_it_was_written(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

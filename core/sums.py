@@ -1,0 +1,152 @@
+"""Checksum files beside an image (SHA256SUMS, NAME.sha256, ...) and checking an image
+against them.
+
+Read formats, as GNU coreutils and BSD write them:
+- `HEX  NAME` (text mode) and `HEX *NAME` (binary mode), as `sha256sum` writes;
+- `SHA256 (NAME) = HEX`, as `sha256sum --tag` and BSD `sha256` write.
+Names may start with `./`. Lines that are none of these (comments, PGP armour of a signed
+SHA256SUMS) are skipped. The algorithm comes from the BSD tag, else from the file's name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from diskscope.core.errors import Cancelled, InvalidPath
+
+MAX_SUMS_BYTES = 1 << 20  # a checksum list is small; a bigger file is not one
+CHUNK = 1 << 20
+
+# File names that hold checksums, and the algorithm each one holds.
+_LIST_NAMES = {"SHA256SUMS": "sha256", "SHA512SUMS": "sha512", "SHA1SUMS": "sha1", "MD5SUMS": "md5"}
+_SUFFIXES = {".sha256": "sha256", ".sha512": "sha512", ".sha256sum": "sha256", ".sha512sum": "sha512"}
+_DIGEST_LENGTH = {"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128}
+_GNU = re.compile(r"^\\?([0-9a-fA-F]+) [ *](.+)$")
+_BSD = re.compile(r"^(MD5|SHA1|SHA256|SHA512) \((.+)\) = ([0-9a-fA-F]+)$")
+
+
+@dataclass(frozen=True)
+class SumsEntry:
+    """What a checksum file beside an image says the image's digest is."""
+
+    sums_file: Path
+    algorithm: str
+    expected: str
+
+
+@dataclass(frozen=True)
+class SumsCheck:
+    """An image's digest against what a checksum file beside it says."""
+
+    sums_file: Path
+    algorithm: str
+    expected: str
+    actual: str
+
+    @property
+    def matches(self) -> bool:
+        return self.actual == self.expected
+
+    def sentence(self) -> str:
+        if self.matches:
+            return f"{self.algorithm} matches {self.sums_file.name}"
+        return (f"{self.algorithm} does not match {self.sums_file.name}: the file has "
+                f"{self.actual}, the list says {self.expected}")  # fmt: skip
+
+
+def sums_algorithm(path: Path) -> str | None:
+    """The algorithm a checksum file holds, by its name; None when it is not one."""
+    if path.name.upper() in _LIST_NAMES:
+        return _LIST_NAMES[path.name.upper()]
+    return _SUFFIXES.get(path.suffix.lower())
+
+
+def parse_sums(text: str, algorithm: str) -> dict[str, tuple[str, str]]:
+    """Every entry of a checksum file: name -> (algorithm, lower-case hex digest)."""
+    entries: dict[str, tuple[str, str]] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        bsd = _BSD.match(line)
+        if bsd:
+            algo, name, digest = bsd.group(1).lower(), bsd.group(2), bsd.group(3)
+        elif gnu := _GNU.match(line):
+            algo, digest, name = algorithm, gnu.group(1), gnu.group(2)
+        else:
+            continue
+        if len(digest) != _DIGEST_LENGTH.get(algo, -1):
+            continue
+        entries[_plain_name(name)] = (algo, digest.lower())
+    return entries
+
+
+def _plain_name(name: str) -> str:
+    return name[2:] if name.startswith("./") else name
+
+
+def find_sums(image: Path) -> SumsEntry | None:
+    """The entry for `image` in a checksum file beside it. A file
+    named after the image (`disk.img.sha256`) comes first, then the lists, strongest first."""
+    folder = image.parent
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return None
+    candidates = [folder / n for n in names if sums_algorithm(folder / n) and n != image.name]
+    candidates.sort(key=lambda p: (not p.name.startswith(image.name + "."), -_strength(p)))
+    for candidate in candidates:
+        entries = _read(candidate)
+        if image.name in entries:
+            return SumsEntry(candidate, *entries[image.name])
+        if candidate.name.startswith(image.name + ".") and len(entries) == 1:
+            return SumsEntry(candidate, *next(iter(entries.values())))  # named after the image
+    return None
+
+
+def _strength(path: Path) -> int:
+    return _DIGEST_LENGTH.get(sums_algorithm(path) or "", 0)
+
+
+def _read(path: Path) -> dict[str, tuple[str, str]]:
+    algorithm = sums_algorithm(path)
+    try:
+        if algorithm is None or not path.is_file() or path.stat().st_size > MAX_SUMS_BYTES:
+            return {}
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {}
+    return parse_sums(text, algorithm)
+
+
+def hash_file(path: Path, algorithm: str, cancel: threading.Event | None = None) -> str:
+    """The hex digest of a whole file, read in chunks; Cancelled when `cancel` is set."""
+    hasher = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("The checksum was cancelled.")
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def check_sums(image: Path, entry: SumsEntry, cancel: threading.Event | None = None) -> SumsCheck:
+    """Hash the image (a regular file: never a device or a fifo that never ends) and compare."""
+    try:
+        if not image.is_file():
+            raise InvalidPath(f"{image} is not a regular file, so its checksum was not computed.")
+        actual = hash_file(image, entry.algorithm, cancel)
+    except OSError as exc:
+        raise InvalidPath(f"{image} could not be read for its checksum: {exc.strerror}.") from None
+    return SumsCheck(entry.sums_file, entry.algorithm, entry.expected, actual)
+
+
+def check_against_sums(image: Path, cancel: threading.Event | None = None) -> SumsCheck | None:
+    """The image checked against the checksum file beside it; None when no such file
+    lists it. The CLI's one call; the window finds the entry while it inspects and hashes
+    in a task of its own, so that the verdict does not wait for the hash."""
+    entry = find_sums(image)
+    return None if entry is None else check_sums(image, entry, cancel)
