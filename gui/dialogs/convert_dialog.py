@@ -11,6 +11,7 @@ from diskscope.core.presets import PRESETS
 from diskscope.core.qemu_img import QemuImg
 from diskscope.core.safety import ImageReport
 from diskscope.core.sizes import size_with_exact
+from diskscope.gui.palette import Tone, tone_color
 from diskscope.gui.plain_text import PlainLabel
 from diskscope.gui.workers import TaskRunner
 from PySide6.QtCore import QTimer, Slot
@@ -81,7 +82,9 @@ class ConvertDialog(QDialog):
         self.error = PlainLabel()  # messages quote paths and violations
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("QLabel#error { color: #b91c1c; }")
+        self.error.setStyleSheet(
+            f"QLabel#error {{ color: {tone_color(Tone.REFUSED, self.palette()).name()}; }}"
+        )
         self.error.hide()
         self.command = QLineEdit()
         self.command.setReadOnly(True)

@@ -10,9 +10,10 @@ from diskscope.core.progress import format_duration
 from diskscope.core.sizes import human_size
 from diskscope.gui.jobs import JobManager, JobRecord, JobState
 from diskscope.gui.models.table import SORT_ROLE, HeaderTableModel, Index
+from diskscope.gui.palette import Tone, tone_color
 from diskscope.gui.plain_text import plain_tooltip
 from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtGui import QColor, QIcon
+from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QStyle
 
 PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 1  # the fraction, -1 for a busy bar, None for none
@@ -21,7 +22,7 @@ STATUS_TEXT = {JobState.QUEUED: "queued", JobState.SUCCEEDED: "done", JobState.F
                JobState.CANCELLED: "cancelled"}  # fmt: skip
 # Text colours that read on a light and a dark table (AA on white; the palette's own text
 # is used for queued and running jobs).
-STATUS_COLOUR = {JobState.SUCCEEDED: "#15803d", JobState.FAILED: "#dc2626", JobState.CANCELLED: "#a16207"}
+STATUS_TONE = {JobState.SUCCEEDED: Tone.SAFE, JobState.FAILED: Tone.REFUSED, JobState.CANCELLED: Tone.WARNING}
 
 
 class JobsModel(HeaderTableModel):
@@ -81,8 +82,8 @@ class JobsModel(HeaderTableModel):
             return self._sort_key(record, column)
         if role == Qt.ItemDataRole.DecorationRole and column == self.NAME:
             return status_icon(record.state)
-        if role == Qt.ItemDataRole.ForegroundRole and column == self.STATUS and record.state in STATUS_COLOUR:
-            return QColor(STATUS_COLOUR[record.state])
+        if role == Qt.ItemDataRole.ForegroundRole and column == self.STATUS and record.state in STATUS_TONE:
+            return tone_color(STATUS_TONE[record.state], QGuiApplication.palette())
         if role == Qt.ItemDataRole.ToolTipRole:
             return plain_tooltip(record.message or str(record.output))
         return None

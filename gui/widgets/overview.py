@@ -58,13 +58,13 @@ class VerdictBanner(QLabel):
             )  # fmt: skip
         elif verdict == "not_a_disk":
             first = violations[0]
-            self._set("not_a_disk", "#4b5563", f"<b>Not a disk image</b><br>{escape(first.message)}"
-                                               f"<br><i>What to do:</i> {escape(first.advice)}")  # fmt: skip
+            self._set("not_a_disk", Tone.NEUTRAL, f"<b>Not a disk image</b><br>{escape(first.message)}"
+                                                f"<br><i>What to do:</i> {escape(first.advice)}")  # fmt: skip
         elif verdict == "owned_chain":
             below = len(details.chain) - 1
             layers = "one file" if below == 1 else f"{below} files"
             self._set(
-                "owned_chain", "#b45309",
+                "owned_chain", Tone.WARNING,
                 f"<b>Overlay on your own backing chain</b><br>This image reads {layers} below it, "
                 "all inside this folder, and every layer passes the safety gate. To use it on "
                 "its own, flatten it into one image with Image &gt; Convert.",
@@ -89,7 +89,7 @@ class OverviewPanel(QWidget):
         self.notes.setObjectName("notes")
         self.notes.setWordWrap(True)
         self.notes.setMargin(8)
-        self.notes.setStyleSheet("QLabel#notes { color: #78350f; background: #fef3c7; border-radius: 6px; }")
+        self.notes.setStyleSheet(banner_style(Tone.WARNING, "notes"))
         self.checksum = PlainLabel()  # names the checksum file, which anyone may have named
         self.checksum.setObjectName("checksum")
         self.checksum.setWordWrap(True)
@@ -151,15 +151,15 @@ class OverviewPanel(QWidget):
             return
         if check is None:
             self.checksum.setText(f"Checksum: checking the {sums.algorithm} against {sums.sums_file.name}…")
-            style = ""
+            style = banner_style(Tone.NEUTRAL, "checksum")
         elif check.matches:
             self.checksum.setText(f"Checksum: {check.sentence()}.")
-            style = "color: #14532d; background: #dcfce7;"
+            style = banner_style(Tone.SAFE, "checksum")
         else:
             self.checksum.setText(f"Checksum mismatch: {check.sentence()}. The file is not the one "
                                   "the list was made for: download or copy it again.")  # fmt: skip
-            style = "color: white; background: #b91c1c;"
-        self.checksum.setStyleSheet(f"QLabel#checksum {{ {style} border-radius: 6px; }}")
+            style = banner_style(Tone.REFUSED, "checksum")
+        self.checksum.setStyleSheet(style)
         self.checksum.show()
 
     def _qcow2(self, info: ImageInfo | None) -> None:

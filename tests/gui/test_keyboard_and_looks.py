@@ -172,7 +172,12 @@ def test_banner_and_state_colours_pass_aa(
     for row, entry in enumerate(window.model.entries()):
         window._select_row(row)
         banner = window.overview.banner
-        tone = {"safe": Tone.SAFE, "refused": Tone.REFUSED}[banner.verdict]
+        tone = {
+            "safe": Tone.SAFE,
+            "refused": Tone.REFUSED,
+            "owned_chain": Tone.WARNING,
+            "not_a_disk": Tone.NEUTRAL,
+        }[banner.verdict]
         assert banner_colors(tone)[1].name() in banner.styleSheet(), entry.name
 
 
