@@ -110,7 +110,7 @@ def from_clouds_yaml(cloud: str) -> dict[str, str]:
     import openstack.exceptions
 
     try:
-        config = openstack.config.OpenStackConfig().get_one(cloud=cloud).config
+        config = openstack.config.OpenStackConfig().get_one(cloud=cloud, validate=False).config
     except openstack.exceptions.ConfigException:
         raise CloudNotFound(
             f"No clouds.yaml names the cloud {printable(cloud)!r} (looked at $OS_CLIENT_CONFIG_FILE, "
@@ -297,16 +297,18 @@ def _sentence(settings: CloudSettings, exc: Exception) -> LoginFailed:
                            "certificate with --ca-bundle or OS_CACERT.")  # fmt: skip
     if isinstance(exc, ks.ConnectFailure | ks.ConnectTimeout):
         return LoginFailed(f"Could not reach {where} ({type(exc).__name__}).")
-    if isinstance(exc, ks.Unauthorized):
-        kind = settings.auth_type
-        if kind == "v3applicationcredential":
-            what = "the application credential (wrong, expired, or revoked)"
-        elif kind == "v3token":
-            what = "the token (expired or revoked)"
-        else:
-            user = printable(settings.get("username") or settings.get("user_id") or "")
-            what = f"the password of user {user!r} (or that user or project)"
-        return LoginFailed(f"{where} refused {what} (401 Unauthorized).")
+    kind = settings.auth_type
+    if isinstance(exc, ks.Unauthorized) or (
+        isinstance(exc, ks.NotFound) and kind == "v3applicationcredential"
+    ):
+        if kind == "v3applicationcredential":  # a deleted one is a 404
+            return LoginFailed(
+                f"{where} refused the application credential: it is wrong, expired, or revoked."
+            )
+        if kind == "v3token":
+            return LoginFailed(f"{where} refused the token: it is expired or revoked.")
+        user = printable(settings.get("username") or settings.get("user_id") or "")
+        return LoginFailed(f"{where} refused the password of user {user!r} (or that user or project).")
     if isinstance(exc, ks.http.HttpError):
         return LoginFailed(f"{where} answered {exc.http_status} to the login.")
     return LoginFailed(f"The login at {where} failed ({type(exc).__name__}).")

@@ -74,7 +74,9 @@ class Cloud:
 
 
 def _post(s: ks_session.Session, path: str, key: str, body: dict[str, object]) -> str:
-    answer = s.post(path, json={key: body}, endpoint_filter={"service_type": "identity", "interface": "public"})
+    answer = s.post(
+        path, json={key: body}, endpoint_filter={"service_type": "identity", "interface": "public"}
+    )
     return str(answer.json()[key]["id"])
 
 
@@ -92,8 +94,14 @@ def _seed_identity(admin: ks_session.Session) -> dict[str, str]:
                                                        "domain_id": "default", "default_project_id": ids["demo"]})  # fmt: skip
     ids["glance_user"] = _post(admin, "/users", "user", {"name": "glance", "password": GLANCE_PASSWORD,
                                                          "domain_id": "default"})  # fmt: skip
-    admin.put(f"/projects/{ids['demo']}/users/{ids['demo_user']}/roles/{_role(admin, 'member')}", endpoint_filter=ident)
-    admin.put(f"/projects/{ids['service']}/users/{ids['glance_user']}/roles/{_role(admin, 'service')}", endpoint_filter=ident)
+    admin.put(
+        f"/projects/{ids['demo']}/users/{ids['demo_user']}/roles/{_role(admin, 'member')}",
+        endpoint_filter=ident,
+    )
+    admin.put(
+        f"/projects/{ids['service']}/users/{ids['glance_user']}/roles/{_role(admin, 'service')}",
+        endpoint_filter=ident,
+    )
     _post(admin, "/regions", "region", {"id": "RegionTwo"})
     return ids
 
