@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,7 +111,9 @@ def from_clouds_yaml(cloud: str) -> dict[str, str]:
     import openstack.exceptions
 
     try:
-        config = openstack.config.OpenStackConfig().get_one(cloud=cloud, validate=False).config
+        with warnings.catch_warnings():  # openstacksdk's own deprecations are not the user's
+            warnings.simplefilter("ignore")
+            config = openstack.config.OpenStackConfig().get_one(cloud=cloud, validate=False).config
     except openstack.exceptions.ConfigException:
         raise CloudNotFound(
             f"No clouds.yaml names the cloud {printable(cloud)!r} (looked at $OS_CLIENT_CONFIG_FILE, "
@@ -123,6 +126,31 @@ def from_clouds_yaml(cloud: str) -> dict[str, str]:
         if config.get(name):
             values[name] = str(config[name])
     return values
+
+
+def cloud_names(environ: Mapping[str, str] | None = None) -> list[str]:
+    """What the window offers: ENVIRONMENT when an openrc was sourced, then clouds.yaml's
+    clouds (an unreadable clouds.yaml offers none; choosing a cloud says why)."""
+    environ = os.environ if environ is None else environ
+    names = [ENVIRONMENT] if environ.get("OS_AUTH_URL") else []
+    try:
+        import openstack.config
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            found = set(openstack.config.OpenStackConfig().get_cloud_names())
+        names += sorted(found - {"defaults", "envvars"})
+    except Exception:  # a broken clouds.yaml must not keep the dialog from opening
+        logger.info("clouds.yaml could not be read", exc_info=True)
+    return names
+
+
+def settings_for(choice: str, environ: Mapping[str, str] | None = None) -> CloudSettings:
+    """The window's choice: ENVIRONMENT (the OS_* variables alone) or a cloud's name."""
+    environ = os.environ if environ is None else environ
+    if choice == ENVIRONMENT:
+        return gather({}, {k: v for k, v in environ.items() if k != "OS_CLOUD"})
+    return gather({"cloud": choice}, environ)
 
 
 def gather(options: Mapping[str, str | None], environ: Mapping[str, str] | None = None) -> CloudSettings:

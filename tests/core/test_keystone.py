@@ -4,6 +4,7 @@ Glance 33 that checks it with keystonemiddleware: clouds.yaml (+ secure.yaml) wi
 logins, region and interface, a token that expires between a download and its resume,
 refused logins in one sentence, a private CA through OS_CACERT, and no token over http."""
 
+# ruff: noqa: F811 - `cloud` is the session fixture imported from keystonekit, used by name
 from __future__ import annotations
 
 import datetime
@@ -38,18 +39,18 @@ DATA = bytes(range(256)) * (24 * MiB // 256)
 
 
 @pytest.fixture(scope="module")
-def image(cloud: Cloud) -> str:  # noqa: F811
+def image(cloud: Cloud) -> str:
     return cloud.upload("cloud-image", DATA, "raw")
 
 
-def run(cloud: Cloud, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:  # noqa: F811
+def run(cloud: Cloud, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """`diskscope ARGS` with only the OS_* variables given (and the test's clouds.yaml)."""
     clean = {k: v for k, v in os.environ.items() if k not in OS_VARIABLES}
     return subprocess.run([sys.executable, "-m", "diskscope", *args], capture_output=True, text=True,
                           timeout=300, env={**clean, **cloud.env, **(env or {})})  # fmt: skip
 
 
-def openrc(cloud: Cloud, **more: str) -> dict[str, str]:  # noqa: F811
+def openrc(cloud: Cloud, **more: str) -> dict[str, str]:
     return {"OS_AUTH_URL": cloud.auth_url, "OS_USERNAME": "demo", "OS_PASSWORD": DEMO_PASSWORD,
             "OS_PROJECT_NAME": "demo", "OS_USER_DOMAIN_NAME": "Default",
             "OS_PROJECT_DOMAIN_NAME": "Default", "OS_REGION_NAME": "RegionOne", **more}  # fmt: skip
@@ -68,7 +69,7 @@ def login_line(done: subprocess.CompletedProcess[str]) -> str:
     (["--os-cloud", "demo"], "password"),  # the password from secure.yaml
     (["--os-cloud", "demo-appcred"], "v3applicationcredential"),
 ])  # fmt: skip
-def test_glance_list_with_a_named_cloud(cloud: Cloud, image: str, how: list[str], auth: str) -> None:  # noqa: F811
+def test_glance_list_with_a_named_cloud(cloud: Cloud, image: str, how: list[str], auth: str) -> None:
     done = run(cloud, "glance", "list", "-v", *how)
     assert done.returncode == 0, done.stderr
     assert image in done.stdout and "cloud-image" in done.stdout
@@ -79,14 +80,14 @@ def test_glance_list_with_a_named_cloud(cloud: Cloud, image: str, how: list[str]
     assert_no_secret(done)
 
 
-def test_os_cloud_variable_and_fetch_by_name(cloud: Cloud, image: str, tmp_path: Path) -> None:  # noqa: F811
+def test_os_cloud_variable_and_fetch_by_name(cloud: Cloud, image: str, tmp_path: Path) -> None:
     done = run(cloud, "fetch", "cloud-image", str(tmp_path), "-q", env={"OS_CLOUD": "demo-appcred"})
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "cloud-image.raw").read_bytes() == DATA
     assert_no_secret(done)
 
 
-def test_openrc_variables_password_and_application_credential(cloud: Cloud, image: str) -> None:  # noqa: F811
+def test_openrc_variables_password_and_application_credential(cloud: Cloud, image: str) -> None:
     appcred = {"OS_AUTH_URL": cloud.auth_url, "OS_AUTH_TYPE": "v3applicationcredential",
                "OS_APPLICATION_CREDENTIAL_ID": cloud.appcred_id,
                "OS_APPLICATION_CREDENTIAL_SECRET": APPCRED_SECRET}  # fmt: skip
@@ -98,7 +99,7 @@ def test_openrc_variables_password_and_application_credential(cloud: Cloud, imag
         assert_no_secret(done)
 
 
-def test_options_win_over_variables_and_clouds_yaml(cloud: Cloud, image: str) -> None:  # noqa: F811
+def test_options_win_over_variables_and_clouds_yaml(cloud: Cloud, image: str) -> None:
     """openstackclient's order: OS_REGION_NAME beats clouds.yaml, --os-region-name beats both."""
     done = run(cloud, "glance", "list", "-v", "--os-cloud", "demo", env={"OS_REGION_NAME": "RegionTwo"})
     assert "region RegionTwo" in login_line(done)
@@ -107,7 +108,7 @@ def test_options_win_over_variables_and_clouds_yaml(cloud: Cloud, image: str) ->
     assert "region RegionOne" in login_line(done)
 
 
-def test_token_login(cloud: Cloud, image: str, tmp_path: Path) -> None:  # noqa: F811
+def test_token_login(cloud: Cloud, image: str, tmp_path: Path) -> None:
     token = cloud.demo_session().get_token()
     assert token
     token_file = tmp_path / "token"
@@ -126,8 +127,12 @@ def test_token_login(cloud: Cloud, image: str, tmp_path: Path) -> None:  # noqa:
     (["--os-cloud", "demo", "--endpoint", "{glance}"], "{glance}"),  # given: the catalog is not asked
 ])  # fmt: skip
 def test_region_and_interface_choose_the_endpoint(
-    cloud: Cloud, image: str, args: list[str], endpoint: str, tmp_path: Path
-) -> None:  # noqa: F811
+    cloud: Cloud,
+    image: str,
+    args: list[str],
+    endpoint: str,
+    tmp_path: Path,
+) -> None:
     urls = {"glance": cloud.endpoint, "local": cloud.endpoint.replace("127.0.0.1", "localhost")}
     args = [a.format(**urls) for a in args]
     done = run(cloud, "fetch", "cloud-image", str(tmp_path / "x.raw"), "-q", "-v", *args)
@@ -136,7 +141,7 @@ def test_region_and_interface_choose_the_endpoint(
     assert (tmp_path / "x.raw").read_bytes() == DATA
 
 
-def test_a_wrong_password_is_one_sentence(cloud: Cloud) -> None:  # noqa: F811
+def test_a_wrong_password_is_one_sentence(cloud: Cloud) -> None:
     done = run(cloud, "glance", "list", "--os-cloud", "demo", "--os-password", "not-the-password")
     assert done.returncode == 2
     host = cloud.auth_url.split("/")[2]
@@ -145,7 +150,7 @@ def test_a_wrong_password_is_one_sentence(cloud: Cloud) -> None:  # noqa: F811
     assert "not-the-password" not in done.stdout + done.stderr
 
 
-def test_a_revoked_application_credential_is_one_sentence(cloud: Cloud) -> None:  # noqa: F811
+def test_a_revoked_application_credential_is_one_sentence(cloud: Cloud) -> None:
     env = {"OS_AUTH_URL": cloud.auth_url, "OS_APPLICATION_CREDENTIAL_ID": cloud.doomed_appcred_id,
            "OS_APPLICATION_CREDENTIAL_SECRET": APPCRED_SECRET}  # fmt: skip
     assert run(cloud, "glance", "list", env=env).returncode == 0  # it worked before...
@@ -160,8 +165,11 @@ def test_a_revoked_application_credential_is_one_sentence(cloud: Cloud) -> None:
 
 
 def test_a_token_that_expires_before_the_resume_is_renewed(
-    cloud: Cloud, image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:  # noqa: F811
+    cloud: Cloud,
+    image: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The first attempt is cancelled after some data; the resume comes after the first
     attempt's token has expired (Glance refuses it), and gets a current one."""
     for name, value in cloud.env.items():
@@ -213,7 +221,7 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     return str(cert_file), str(key_file)
 
 
-def test_a_private_ca_through_os_cacert(cloud: Cloud, certificate: tuple[str, str]) -> None:  # noqa: F811
+def test_a_private_ca_through_os_cacert(cloud: Cloud, certificate: tuple[str, str]) -> None:
     record = {"id": "0123456789abcdef0123456789abcdef", "name": "behind-tls", "status": "active"}
     with serving(tls=certificate) as server:
         server.glance_images[record["id"]] = record
@@ -239,8 +247,9 @@ def _downgrading(handler: Handler) -> None:
 
 
 def test_the_token_is_never_sent_over_http_after_a_redirect(
-    cloud: Cloud, certificate: tuple[str, str]
-) -> None:  # noqa: F811
+    cloud: Cloud,
+    certificate: tuple[str, str],
+) -> None:
     with hostile(_downgrading, tls=certificate) as server:
         done = run(cloud, "glance", "list", "-v",
                    env=openrc(cloud, OS_IMAGE_URL=server.url(""), OS_CACERT=certificate[0]))  # fmt: skip
