@@ -57,7 +57,8 @@ def _keyring() -> Any:
         from keyring.backends import fail
 
         backend = keyring.get_keyring()
-        if isinstance(backend, fail.Keyring) or getattr(backend, "priority", 0) <= 0:
+        # below 1: keyring's fail and null backends and keyrings.alt's files, never a system store
+        if isinstance(backend, fail.Keyring) or getattr(backend, "priority", 0) < 1:
             return None
         return keyring
     except Exception:  # not installed, or no usable backend
@@ -227,7 +228,10 @@ class FetchDialog(QDialog):
                 password = dialog.password.text()
                 keyring = _keyring()
                 if dialog.remember.isChecked() and keyring is not None:
-                    keyring.set_password(KEYRING_SERVICE, choice, password)
+                    try:
+                        keyring.set_password(KEYRING_SERVICE, choice, password)
+                    except Exception:  # locked, or refused: this login still goes ahead
+                        self.errors["cloud"].setText("The keyring did not store the password.")
             settings = settings.with_password(password)
         return settings
 

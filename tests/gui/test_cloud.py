@@ -145,3 +145,61 @@ def test_a_password_is_asked_only_when_the_cloud_has_none(qtbot, window: MainWin
     assert asked == ["Log in to demo-asks"]
     assert settings is not None and settings.get("password") == DEMO_PASSWORD
     assert DEMO_PASSWORD not in repr(settings)
+
+
+@pytest.fixture
+def file_keyring(tmp_path: Path, clean_env: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """keyring with keyrings.alt's file backend in a private folder, standing in for a desktop's
+    Secret Service (which needs a D-Bus session this machine does not have); its priority is
+    raised to a system store's, as the dialog offers only those."""
+    import keyring
+    from keyrings.alt.file import PlaintextKeyring
+
+    class DesktopKeyring(PlaintextKeyring):
+        priority = 5  # type: ignore[assignment]
+
+    clean_env.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    previous = keyring.get_keyring()
+    keyring.set_keyring(DesktopKeyring())
+    yield keyring
+    keyring.set_keyring(previous)
+
+
+def test_a_remembered_password_is_read_back_from_the_keyring(qtbot, window: MainWindow, cloud: Cloud,
+                                                             clean_env: pytest.MonkeyPatch, file_keyring) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+    for name, value in cloud.env.items():
+        clean_env.setenv(name, value)
+    asked: list[bool] = []
+
+    def answer(login: QDialog) -> bool:
+        assert isinstance(login, LoginDialog) and login.remember.isEnabled()
+        asked.append(True)
+        login.password.setText(DEMO_PASSWORD)
+        login.remember.setChecked(True)
+        login.accept()
+        return True
+
+    answering = when_modal(LoginDialog, answer)
+    for _ in range(2):
+        dialog = FetchDialog(window.settings, window.runner, "")
+        qtbot.addWidget(dialog)
+        dialog.cloud.setCurrentText("demo-asks")
+        settings = dialog.cloud_settings()
+        assert settings is not None and settings.get("password") == DEMO_PASSWORD
+    answering.stop()
+    assert asked == [True]  # the second time, the keyring answered
+    assert file_keyring.get_password("diskscope-openstack", "demo-asks") == DEMO_PASSWORD
+
+
+def test_no_keyring_backend_means_no_remember(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    import keyring
+    from keyring.backends import fail
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        login = LoginDialog("demo-asks", "demo", window)
+        qtbot.addWidget(login)
+        assert not login.remember.isEnabled()
+    finally:
+        keyring.set_keyring(previous)

@@ -1,0 +1,109 @@
+"""What a real cloud's Glance does under load, played by a hostile server on 127.0.0.1:
+busy answers (429, 503) retried with backoff and Retry-After; a token refused mid-way
+renewed once through the real Keystone login; an unreachable host's retries reported."""
+
+# ruff: noqa: F811 - `cloud` is the session fixture imported from keystonekit, used by name
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from diskscope.core.checksums import parse_checksum
+from diskscope.core.cloud_auth import KeystoneLogin, gather
+from diskscope.core.fetch import Download, DownloadRequest, Expectation
+from diskscope.core.glance import GlanceClient
+from diskscope.core.http import DownloadFailed, HttpOptions
+from diskscope.core.progress import Progress
+from hostile import Handler, hostile
+from keystonekit import Cloud, cloud  # noqa: F401 - the fixture
+
+IMAGE = {"id": "0123456789abcdef0123456789abcdef", "name": "after-the-storm", "status": "active"}
+
+
+def busy_then_fine(busy: list[tuple[int, str]]):  # type: ignore[no-untyped-def]
+    """Answers each (status, Retry-After) of `busy` in turn, then the image list."""
+
+    def answer(handler: Handler) -> None:
+        if busy:
+            code, after = busy.pop(0)
+            handler.send(code, b"busy", {"Retry-After": after})
+        else:
+            handler.send_json({"images": [IMAGE]})
+
+    return answer
+
+
+def test_busy_answers_are_retried_honouring_retry_after() -> None:
+    with hostile(busy_then_fine([(503, "1"), (429, "1"), (502, "0")])) as server:
+        started = time.monotonic()
+        images = GlanceClient(server.url(""), HttpOptions()).images()
+        waited = time.monotonic() - started
+    assert [i.name for i in images] == ["after-the-storm"]
+    assert len(server.seen) == 4
+    assert waited >= 2  # the two Retry-After: 1 were honoured (a lower bound only)
+
+
+def test_a_server_that_stays_busy_is_one_sentence() -> None:
+    with hostile(busy_then_fine([(503, "0")] * 20)) as server, pytest.raises(DownloadFailed) as failed:
+        GlanceClient(server.url(""), HttpOptions()).images()
+    assert str(failed.value) == "The server answered 503 Service Unavailable for the image list."
+    assert len(server.seen) == 5  # the first try and four retries
+
+
+def test_a_refused_token_is_renewed_once_through_the_login(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first token is refused (as a revoked one is): a fresh one from the real Keystone."""
+    for name, value in cloud.env.items():
+        monkeypatch.setenv(name, value)
+    login = KeystoneLogin(gather({"cloud": "demo"}, {}))
+    refused: list[str] = []
+
+    def answer(handler: Handler) -> None:
+        token = handler.headers["X-Auth-Token"]
+        if not refused:
+            refused.append(token)
+            handler.send(401, b"{}", {"Content-Type": "application/json"})
+        else:
+            handler.send_json({"images": [IMAGE]})
+
+    with hostile(answer) as server:
+        images = GlanceClient(server.url(""), HttpOptions(login=login)).images()
+    tokens = server.values("X-Auth-Token")
+    assert [i.id for i in images] == [IMAGE["id"]]
+    assert len(tokens) == 2 and tokens[0] != tokens[1]
+
+
+def test_a_token_refused_twice_is_one_sentence(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in cloud.env.items():
+        monkeypatch.setenv(name, value)
+    login = KeystoneLogin(gather({"cloud": "demo"}, {}))
+    with hostile(lambda h: h.send(401, b"{}", {"Content-Type": "application/json"})) as server:
+        with pytest.raises(DownloadFailed) as failed:
+            GlanceClient(server.url(""), HttpOptions(login=login)).images()
+    assert (
+        str(failed.value)
+        == "The server refused access to the image list (401 Unauthorized); check the token."
+    )
+    assert len(server.seen) == 2  # one renewal, not a loop
+
+
+def test_an_unreachable_host_reports_each_retry(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    phases: list[str] = []
+
+    def progress(p: Progress) -> None:
+        if p.phase.startswith("retrying") and p.phase not in phases:
+            phases.append(p.phase)
+
+    request = DownloadRequest(f"http://127.0.0.1:{port}/d.img", tmp_path / "d.img",
+                              expect=Expectation(checksums=(parse_checksum("sha256:" + "0" * 64),)),
+                              backoff=0.01)  # fmt: skip
+    with pytest.raises(DownloadFailed) as failed:
+        Download(request, progress).run()
+    assert phases == ["retrying 2 of 5", "retrying 3 of 5", "retrying 4 of 5", "retrying 5 of 5"]
+    assert "failed after 5 attempts" in str(failed.value)
