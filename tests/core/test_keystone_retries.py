@@ -80,9 +80,9 @@ def test_a_token_refused_twice_is_one_sentence(cloud: Cloud, monkeypatch: pytest
     for name, value in cloud.env.items():
         monkeypatch.setenv(name, value)
     login = KeystoneLogin(gather({"cloud": "demo"}, {}))
-    with hostile(lambda h: h.send(401, b"{}", {"Content-Type": "application/json"})) as server:
-        with pytest.raises(DownloadFailed) as failed:
-            GlanceClient(server.url(""), HttpOptions(login=login)).images()
+    refuse = lambda h: h.send(401, b"{}", {"Content-Type": "application/json"})  # noqa: E731
+    with hostile(refuse) as server, pytest.raises(DownloadFailed) as failed:
+        GlanceClient(server.url(""), HttpOptions(login=login)).images()
     assert (
         str(failed.value)
         == "The server refused access to the image list (401 Unauthorized); check the token."
