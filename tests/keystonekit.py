@@ -21,9 +21,8 @@ from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "keystone"))
-import keystone_server  # noqa: E402
-
-from glancekit import glance_server, glance_venv  # noqa: E402
+import keystone_server
+from glancekit import glance_server, glance_venv
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN_LIFE = 30  # seconds
