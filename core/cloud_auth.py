@@ -267,8 +267,10 @@ def _plugin(settings: CloudSettings) -> Any:
     from keystoneauth1.identity import v3
 
     url, get = _auth_url(settings), settings.get
-    scope = {k: get(k) for k in ("project_name", "project_id", "project_domain_name", "project_domain_id")}
-    user = {k: get(k) for k in ("username", "user_id", "user_domain_name", "user_domain_id")}
+    scope: dict[str, Any] = {
+        k: get(k) for k in ("project_name", "project_id", "project_domain_name", "project_domain_id")
+    }
+    user: dict[str, Any] = {k: get(k) for k in ("username", "user_id", "user_domain_name", "user_domain_id")}
     if scope["project_name"] and not (scope["project_domain_name"] or scope["project_domain_id"]):
         scope["project_domain_id"] = "default"
     if user["username"] and not (user["user_domain_name"] or user["user_domain_id"]):
@@ -281,21 +283,21 @@ def _plugin(settings: CloudSettings) -> Any:
         return v3.ApplicationCredential(
             url, application_credential_id=get("application_credential_id"),
             application_credential_name=get("application_credential_name"),
-            application_credential_secret=get("application_credential_secret"), **user,
+            application_credential_secret=get("application_credential_secret") or "", **user,
         )  # fmt: skip
     if kind == "v3token":
         if not get("token"):
             raise LoginFailed("A token login needs the token (OS_TOKEN or --token-file).")
-        return v3.Token(url, token=get("token"), **scope)
+        return v3.Token(url, token=get("token") or "", **scope)
     if not (user["username"] or user["user_id"]):
         raise LoginFailed("A password login needs a user name (OS_USERNAME or --os-username).")
-    return v3.Password(url, password=get("password"), **user, **scope)
+    return v3.Password(url, password=get("password") or "", **user, **scope)
 
 
 def _endpoint_not_found() -> type[Exception]:
     from keystoneauth1 import exceptions
 
-    return exceptions.EndpointNotFound  # type: ignore[no-any-return]
+    return exceptions.EndpointNotFound
 
 
 class _translated:
