@@ -35,6 +35,9 @@ from keystonekit import APPCRED_SECRET, DEMO_PASSWORD, OS_VARIABLES, Cloud, clou
 
 pytestmark = pytest.mark.keystone
 MiB = 1 << 20
+# this machine's own settings, which the tests set themselves where they matter
+MACHINE_TLS_AND_PROXIES = {"REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "http_proxy", "https_proxy", "HTTP_PROXY",
+                           "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}  # fmt: skip
 DATA = bytes(range(256)) * (24 * MiB // 256)
 
 
@@ -45,7 +48,9 @@ def image(cloud: Cloud) -> str:
 
 def run(cloud: Cloud, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """`diskscope ARGS` with only the OS_* variables given (and the test's clouds.yaml)."""
-    clean = {k: v for k, v in os.environ.items() if k not in OS_VARIABLES}
+    clean = {
+        k: v for k, v in os.environ.items() if k not in OS_VARIABLES and k not in MACHINE_TLS_AND_PROXIES
+    }
     return subprocess.run([sys.executable, "-m", "diskscope", *args], capture_output=True, text=True,
                           timeout=300, env={**clean, **cloud.env, **(env or {})})  # fmt: skip
 
@@ -221,13 +226,14 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     return str(cert_file), str(key_file)
 
 
-def test_a_private_ca_through_os_cacert(cloud: Cloud, certificate: tuple[str, str]) -> None:
+@pytest.mark.parametrize("variable", ["OS_CACERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"])
+def test_a_private_ca_from_the_environment(cloud: Cloud, certificate: tuple[str, str], variable: str) -> None:
     record = {"id": "0123456789abcdef0123456789abcdef", "name": "behind-tls", "status": "active"}
     with serving(tls=certificate) as server:
         server.glance_images[record["id"]] = record
         env = openrc(cloud, OS_IMAGE_URL=server.base)
         refused = run(cloud, "glance", "show", record["id"], env=env)
-        trusted = run(cloud, "glance", "show", record["id"], env={**env, "OS_CACERT": certificate[0]})
+        trusted = run(cloud, "glance", "show", record["id"], env={**env, variable: certificate[0]})
     assert refused.returncode == 2
     assert refused.stderr == ("diskscope: TLS verification failed for 127.0.0.1; give the CA bundle that "
                               "signed its certificate with --ca-bundle (or OS_CACERT), or turn "

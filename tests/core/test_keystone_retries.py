@@ -5,7 +5,10 @@ renewed once through the real Keystone login; an unreachable host's retries repo
 # ruff: noqa: F811 - `cloud` is the session fixture imported from keystonekit, used by name
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -107,3 +110,27 @@ def test_an_unreachable_host_reports_each_retry(tmp_path: Path) -> None:
         Download(request, progress).run()
     assert phases == ["retrying 2 of 5", "retrying 3 of 5", "retrying 4 of 5", "retrying 5 of 5"]
     assert "failed after 5 attempts" in str(failed.value)
+
+
+def test_proxies_from_the_environment_are_used() -> None:
+    """http_proxy reaches Glance through the proxy (here a server that answers for it)."""
+    with hostile(lambda h: h.send_json({"images": [IMAGE]})) as proxy:
+        done = subprocess.run(
+            [sys.executable, "-m", "diskscope", "glance", "list", "http://192.0.2.1:9292"],
+            capture_output=True, text=True, timeout=120,
+            env={**os.environ, "http_proxy": proxy.url(""), "no_proxy": "", "NO_PROXY": ""},
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "after-the-storm" in done.stdout
+    assert [s.path for s in proxy.seen] == ["http://192.0.2.1:9292/v2/images"]
+
+
+def test_commands_without_a_cloud_never_import_the_login_libraries(tmp_path: Path) -> None:
+    code = ("import sys; from diskscope.core.cli import main; main(['info', sys.argv[1]]); "
+            "print(sorted(m for m in ('keystoneauth1', 'openstack') if m in sys.modules))")  # fmt: skip
+    image = tmp_path / "empty.raw"
+    image.write_bytes(b"\0" * 65536)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(image)], capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.splitlines()[-1] == "[]", done.stderr
