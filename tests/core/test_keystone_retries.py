@@ -134,3 +134,10 @@ def test_commands_without_a_cloud_never_import_the_login_libraries(tmp_path: Pat
         [sys.executable, "-c", code, str(image)], capture_output=True, text=True, timeout=120
     )
     assert done.stdout.splitlines()[-1] == "[]", done.stderr
+
+
+@pytest.mark.parametrize(
+    "given", ["https://g:9292", "https://g:9292/", "https://g:9292/v2", "https://g:9292/v2/images/"]
+)
+def test_an_endpoint_with_the_api_path_is_accepted(given: str) -> None:
+    assert GlanceClient(given, HttpOptions()).endpoint == "https://g:9292"

@@ -203,3 +203,20 @@ def test_no_keyring_backend_means_no_remember(qtbot, window: MainWindow) -> None
         assert not login.remember.isEnabled()
     finally:
         keyring.set_keyring(previous)
+
+
+def test_a_dialog_without_a_url_starts_from_the_session_and_the_environment(qtbot, window: MainWindow,
+                                                                            clean_env: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+    from diskscope.gui.dialogs import fetch_dialog
+
+    clean_env.setenv("OS_IMAGE_URL", "https://glance.example:9292")
+    clean_env.setenv("OS_AUTH_TOKEN", "token-from-the-environment")
+    clean_env.setattr(fetch_dialog, "SESSION_TOKENS", {})
+    dialog = FetchDialog(window.settings, window.runner, "")
+    qtbot.addWidget(dialog)
+    assert dialog.url.text() == "https://glance.example:9292"
+    assert dialog.token.text() == "token-from-the-environment"
+    clean_env.setattr(fetch_dialog, "SESSION_TOKENS", {"glance.example:9292": "typed-this-session"})
+    again = FetchDialog(window.settings, window.runner, "")
+    qtbot.addWidget(again)
+    assert again.token.text() == "typed-this-session"  # "kept for this session", as it says
