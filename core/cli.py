@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -339,20 +340,50 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _http_options(args: argparse.Namespace) -> Any:
-    from diskscope.core.http import HttpOptions, check_token, read_token_file
+def _given_token(args: argparse.Namespace) -> str | None:
+    from diskscope.core.http import check_token, read_token_file
 
-    token: str | None
     if args.token_file:
-        token = read_token_file(args.token_file)
-    elif args.token:
-        token = check_token(args.token, "The --token value")
-    else:
-        env = os.environ.get("OS_AUTH_TOKEN")
-        token = check_token(env, "$OS_AUTH_TOKEN") if env else None
+        return read_token_file(args.token_file)
+    if args.token:
+        return check_token(args.token, "The --token value")
+    for name in ("OS_AUTH_TOKEN", "OS_TOKEN"):
+        if os.environ.get(name):
+            return check_token(os.environ[name], f"${name}")
+    return None
+
+
+def _http_options(args: argparse.Namespace, login: Any = None) -> Any:
+    from diskscope.core.http import HttpOptions
+
     if args.insecure:
         _say("warning: TLS verification is off; anyone on the network path can alter the image.")
-    return HttpOptions(token=token, ca_bundle=args.ca_bundle, insecure=args.insecure)
+    token = None if login is not None else _given_token(args)
+    ca_bundle = args.ca_bundle or (login.settings.get("cacert") if login is not None else None)
+    return HttpOptions(token=token, ca_bundle=ca_bundle, insecure=args.insecure, login=login)
+
+
+def _connect(args: argparse.Namespace, endpoint: str | None) -> tuple[Any, str | None]:
+    """HTTP options and the Glance endpoint: a Keystone login when the command line, the
+    OS_* variables or a named cloud give an auth URL (the catalog gives the endpoint unless
+    one is given), else the token as given."""
+    from diskscope.core.cloud_auth import KeystoneLogin, gather
+    from diskscope.core.glance import endpoint_from_env
+
+    options = {name: getattr(args, f"os_{name}") for name in _CLOUD_OPTIONS}
+    settings = gather({**options, "token": _given_token(args)})
+    endpoint = endpoint or endpoint_from_env()
+    if not settings.wants_login:
+        return _http_options(args), endpoint
+    login = KeystoneLogin(settings, args.ca_bundle, args.insecure)
+    endpoint = endpoint or login.image_endpoint()
+    logger.info("logged in: %s", login.info(endpoint).describe())
+    return _http_options(args, login), endpoint
+
+
+_CLOUD_OPTIONS = ("cloud", "auth_url", "auth_type", "username", "password", "project_name", "project_id",
+                  "user_domain_name", "project_domain_name", "application_credential_id",
+                  "application_credential_secret", "region_name", "interface")  # fmt: skip
 
 
 def _add_http(parser: argparse.ArgumentParser) -> None:
@@ -364,6 +395,15 @@ def _add_http(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--ca-bundle", metavar="FILE", help="CA certificates to verify TLS with")
     parser.add_argument("--insecure", action="store_true", help="do not verify TLS (warned)")
+    cloud = parser.add_argument_group(
+        "cloud login (as openstackclient: these options, then OS_* variables, then clouds.yaml)"
+    )
+    for name in _CLOUD_OPTIONS:
+        flag = "--os-" + name.replace("_", "-")
+        secret = name in ("password", "application_credential_secret")
+        help_text = ("other users can read it in `ps`: prefer the OS_* variable or secure.yaml"
+                     if secret else f"default: $OS_{name.upper()}")  # fmt: skip
+        cloud.add_argument(flag, dest=f"os_{name}", metavar=name.split("_")[-1].upper(), help=help_text)
 
 
 def _add_fetch(sub: argparse._SubParsersAction[argparse.ArgumentParser],
@@ -380,7 +420,9 @@ def _add_fetch(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                      help="convert to raw after download (the default)")  # fmt: skip
     raw.add_argument("--keep-format", dest="to_raw", action="store_false",
                      help="keep the downloaded format")  # fmt: skip
-    fetch.add_argument("--endpoint", default=None, help="Glance endpoint (default: $OS_IMAGE_URL)")
+    fetch.add_argument(
+        "--endpoint", default=None, help="Glance endpoint (default: $OS_IMAGE_URL, else the cloud's catalog)"
+    )
     fetch.add_argument("--sha256", metavar="HEX", help="the expected sha256")
     fetch.add_argument("--checksum", metavar="ALGO:HEX", help="an expected checksum")
     fetch.add_argument("--unverified", action="store_true",
@@ -399,7 +441,9 @@ def _add_fetch(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     glance = sub.add_parser("glance", help="browse a Glance image service")
     glance_sub = glance.add_subparsers(dest="glance_command", required=True, metavar="COMMAND")
     listing = glance_sub.add_parser("list", parents=[common], help="list images")
-    listing.add_argument("endpoint", nargs="?", help="Glance endpoint (default: $OS_IMAGE_URL)")
+    listing.add_argument(
+        "endpoint", nargs="?", help="Glance endpoint (default: $OS_IMAGE_URL, else the cloud's catalog)"
+    )
     for name in ("name", "status", "disk-format", "visibility"):
         listing.add_argument(f"--{name}", help=f"only images with this {name.replace('-', ' ')}")
     listing.add_argument("--json", action="store_true", help="print JSON")
@@ -414,15 +458,19 @@ def _add_fetch(sub: argparse._SubParsersAction[argparse.ArgumentParser],
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from diskscope.core.glance import endpoint_from_env
+    from diskscope.core.glance import parse_image_url
     from diskscope.core.pipeline import FetchJob, FetchRequest
 
     if args.sha256 and args.checksum:
         raise DiskscopeError("Give either --sha256 or --checksum, not both.")
     checksum = f"sha256:{args.sha256}" if args.sha256 else args.checksum
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", args.source) and parse_image_url(args.source) is None:
+        options, endpoint = _http_options(args), None  # a plain URL: no cloud login
+    else:
+        options, endpoint = _connect(args, args.endpoint)
     request = FetchRequest(
-        source=args.source, destination=Path(args.destination), options=_http_options(args),
-        endpoint=args.endpoint or endpoint_from_env(), checksum=checksum, to_raw=args.to_raw,
+        source=args.source, destination=Path(args.destination), options=options,
+        endpoint=endpoint, checksum=checksum, to_raw=args.to_raw,
         overwrite=args.overwrite, allow_unverified=args.unverified, policy=_policy(args),
         stall_timeout=args.stall_timeout,
     )  # fmt: skip
@@ -446,12 +494,13 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def _glance(args: argparse.Namespace, endpoint: str | None) -> Any:
-    from diskscope.core.glance import GlanceClient, endpoint_from_env
+    from diskscope.core.glance import GlanceClient
 
-    endpoint = endpoint or endpoint_from_env()
+    options, endpoint = _connect(args, endpoint)
     if not endpoint:
-        raise DiskscopeError("Give the Glance endpoint, or set OS_IMAGE_URL.")
-    return GlanceClient(endpoint, _http_options(args))
+        raise DiskscopeError("Give the Glance endpoint, or log in to a cloud (--os-cloud, OS_CLOUD, "
+                             "or an openrc file's OS_AUTH_URL), or set OS_IMAGE_URL.")  # fmt: skip
+    return GlanceClient(endpoint, options)
 
 
 def cmd_glance_list(args: argparse.Namespace) -> int:

@@ -44,7 +44,7 @@ from diskscope.core.http import (
 )
 from diskscope.core.inspect.inspector import InspectionResult, StreamInspector
 from diskscope.core.placement import DestinationExists, check_destination, free_space
-from diskscope.core.progress import ProgressCallback, ProgressMeter
+from diskscope.core.progress import Progress, ProgressCallback, ProgressMeter
 from diskscope.core.sizes import human_size
 
 logger = logging.getLogger(__name__)
@@ -284,6 +284,10 @@ class Download:
                     ) from None
                 delay = self.request.backoff * 2 ** (attempt - 1)
                 logger.info("attempt %d failed (%s); retrying in %.1f s", attempt, exc, delay)
+                if self.on_progress:  # not silent: the window shows "retrying 2 of 5"
+                    tries = self.request.retries + 1
+                    self.on_progress(Progress(f"retrying {attempt + 1} of {tries}", state.offset,
+                                              meter.total, None, None))  # fmt: skip
                 if self.cancel.wait(delay):
                     raise self._cancelled() from None
 

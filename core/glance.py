@@ -76,15 +76,22 @@ def parse_image_url(url: str) -> tuple[str, str] | None:
     return (match["endpoint"], match["id"]) if match else None
 
 
+def glance_root(endpoint: str) -> str:
+    """The endpoint without the API path a catalog or a user may add (`/v2`, `/v2/images`)."""
+    root = endpoint.strip().rstrip("/")
+    for suffix in ("/v2/images", "/v2"):
+        if root.endswith(suffix):
+            return root.removesuffix(suffix)
+    return root
+
+
 def endpoint_from_env() -> str | None:
     return os.environ.get("OS_IMAGE_URL") or None
 
 
 class GlanceClient:
     def __init__(self, endpoint: str, options: HttpOptions, session: requests.Session | None = None) -> None:
-        self.endpoint = endpoint.rstrip("/")
-        if self.endpoint.endswith("/v2"):
-            self.endpoint = self.endpoint[:-3]
+        self.endpoint = glance_root(endpoint)
         self.options = options
         self.session = session or session_for(options)
 

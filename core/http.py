@@ -8,9 +8,12 @@ never from https down to plain http.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import ssl
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
@@ -66,6 +69,14 @@ def read_token_file(path: str) -> str:
     return check_token(data.decode("latin-1").strip(), f"The token file {path}")
 
 
+class TokenSource(Protocol):
+    """A login that hands out a current token (core/cloud_auth.py's KeystoneLogin)."""
+
+    def token(self) -> str: ...
+
+    def invalidate(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class HttpOptions:
     token: str | None = None
@@ -73,21 +84,69 @@ class HttpOptions:
     insecure: bool = False
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
+    # Asked for a token before every request (so a retry or a resume gets a current one);
+    # it wins over `token`.
+    login: TokenSource | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.token is not None:
             check_token(self.token)
 
+    def current_token(self) -> str | None:
+        return self.login.token() if self.login is not None else self.token
+
     def __repr__(self) -> str:  # the token never appears in logs or reports
         return f"HttpOptions(token={'***' if self.token else None}, ca_bundle={self.ca_bundle!r})"
+
+
+class _Retry(urllib3.util.Retry):
+    """urllib3's Retry, with a server's Retry-After capped: a hostile one cannot park us."""
+
+    def get_retry_after(self, response: urllib3.BaseHTTPResponse) -> float | None:
+        seconds = super().get_retry_after(response)
+        return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
+
+
+# A busy or restarting server (429, 502, 503, 504) is asked again with backoff, honouring
+# Retry-After; connection errors are not retried here (a download retries those itself,
+# and says so), so an unreachable host fails at once.
+STATUS_RETRIES = 4
+MAX_RETRY_AFTER = 30.0
+
+
+def status_retry() -> urllib3.util.Retry:
+    return _Retry(
+        total=None, connect=0, read=0, redirect=0, other=0, status=STATUS_RETRIES,
+        status_forcelist=(429, 502, 503, 504), allowed_methods=frozenset({"GET", "HEAD"}),
+        backoff_factor=0.5, backoff_max=MAX_RETRY_AFTER, respect_retry_after_header=True,
+        raise_on_status=False, raise_on_redirect=False,
+    )  # fmt: skip
+
+
+def verify_setting(options: HttpOptions) -> bool | str:
+    """What requests verifies with: --ca-bundle (or the cloud's OS_CACERT), else the
+    environment's REQUESTS_CA_BUNDLE or SSL_CERT_FILE, else the system's trust store."""
+    if options.insecure:
+        return False
+    for given in (options.ca_bundle, os.environ.get("REQUESTS_CA_BUNDLE"), os.environ.get("SSL_CERT_FILE")):
+        if given:
+            return given
+    paths = ssl.get_default_verify_paths()
+    for system in (paths.cafile, paths.openssl_cafile, "/etc/ssl/certs/ca-certificates.crt"):
+        if system and os.path.isfile(system):
+            return system
+    return True  # certifi's bundle, requests' default
 
 
 def session_for(options: HttpOptions) -> requests.Session:
     if options.insecure:  # the caller has warned the user once, in words; no warning per request
         warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
     session = requests.Session()
-    session.verify = options.ca_bundle or not options.insecure
-    session.trust_env = False  # no proxies or netrc credentials picked up behind our back
+    session.verify = verify_setting(options)
+    session.trust_env = False  # no netrc credentials picked up behind our back; proxies: _send
+    adapter = requests.adapters.HTTPAdapter(max_retries=status_retry())
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
     session.headers.update({
         "User-Agent": f"diskscope/{__version__}",
         "Accept-Encoding": "identity",
@@ -134,12 +193,20 @@ def get(
     the query string from their message; every other failure becomes DownloadFailed.
     """
     check_scheme(url)
-    token_origin = origin(url)
+    token_origin, first = origin(url), url
+    token = options.current_token()
+    renewed = False
     for _ in range(MAX_REDIRECTS + 1):
         sent = dict(headers or {})
-        if options.token and origin(url) == token_origin:
-            sent["X-Auth-Token"] = options.token
+        if token and origin(url) == token_origin:
+            sent["X-Auth-Token"] = token
         response = _send(session, url, options, sent, stream)
+        if response.status_code == 401 and options.login is not None and not renewed:
+            # expired or revoked early: log in again once, from the first URL
+            response.close()
+            options.login.invalidate()
+            token, url, renewed = options.login.token(), first, True
+            continue
         if not response.is_redirect:
             return response
         location = urljoin(url, response.headers.get("Location", ""))
@@ -165,11 +232,13 @@ def _send(
             stream=stream,
             allow_redirects=False,
             timeout=(options.connect_timeout, options.read_timeout),
+            proxies=requests.utils.get_environ_proxies(url),  # http(s)_proxy, no_proxy
         )
     except requests.exceptions.SSLError:
         raise DownloadFailed(
-            f"TLS verification failed for {urlsplit(url).hostname}; give the CA bundle "
-            "that signed its certificate, or turn verification off if you trust the network."
+            f"TLS verification failed for {urlsplit(url).hostname}; give the CA bundle that "
+            "signed its certificate with --ca-bundle (or OS_CACERT), or turn verification off "
+            "if you trust the network."
         ) from None
     except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
         raise type(exc)(scrub(str(exc))) from None

@@ -1,5 +1,6 @@
-"""Fetch: a URL or Glance image, a token kept for the session, a checksum, a destination,
-and "convert to raw"; every field is checked before the job starts."""
+"""Fetch: a URL or Glance image, a cloud to log in to (clouds.yaml, or the OS_* variables of
+an openrc) or a token kept for the session, a checksum, a destination, and "convert to raw";
+every field is checked before the job starts."""
 
 from __future__ import annotations
 
@@ -9,8 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from diskscope.core.checksums import parse_checksum
+from diskscope.core.cloud_auth import (
+    ENVIRONMENT,
+    CloudSettings,
+    KeystoneLogin,
+    LoginInfo,
+    cloud_names,
+    settings_for,
+)
 from diskscope.core.errors import DiskscopeError
-from diskscope.core.glance import GlanceClient, GlanceImage, parse_image_url
+from diskscope.core.glance import GlanceClient, GlanceImage, endpoint_from_env, parse_image_url
 from diskscope.core.http import HttpOptions, InvalidToken, check_token
 from diskscope.core.pipeline import FetchRequest
 from diskscope.gui.models.glance_images import GlanceImagesModel
@@ -18,10 +27,11 @@ from diskscope.gui.models.table import filter_proxy
 from diskscope.gui.plain_text import PlainLabel
 from diskscope.gui.settings import Settings
 from diskscope.gui.workers import TaskRunner
-from PySide6.QtCore import Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -36,22 +46,71 @@ from PySide6.QtWidgets import (
 )
 
 SESSION_TOKENS: dict[str, str] = {}  # endpoint host -> token, for this session only
+NO_CLOUD = "None: the URL and a token"
+KEYRING_SERVICE = "diskscope-openstack"  # the keyring entry's user name is the cloud's name
 
 
 def _keyring() -> Any:
-    """The system keyring, where one is installed and usable; else None."""
+    """The system keyring where one is installed with a backend that stores; else None."""
     try:
         import keyring
+        from keyring.backends import fail
 
-        keyring.get_keyring()
+        backend = keyring.get_keyring()
+        # below 1: keyring's fail and null backends and keyrings.alt's files, never a system store
+        if isinstance(backend, fail.Keyring) or getattr(backend, "priority", 0) < 1:
+            return None
         return keyring
-    except Exception:
+    except Exception:  # not installed, or no usable backend
         return None
 
 
 def _host(url: str) -> str:
     match = re.match(r"^https?://([^/]+)", url.strip())
     return match[1] if match else ""
+
+
+def _last_token() -> str:
+    """The token typed last in this session, else $OS_AUTH_TOKEN."""
+    if SESSION_TOKENS:
+        return list(SESSION_TOKENS.values())[-1]
+    return os.environ.get("OS_AUTH_TOKEN", "")
+
+
+def remembered_password(cloud: str) -> str | None:
+    keyring = _keyring()
+    try:
+        return keyring.get_password(KEYRING_SERVICE, cloud) if keyring is not None else None
+    except Exception:  # a locked or broken keyring: ask instead
+        return None
+
+
+class LoginDialog(QDialog):
+    """Asks for the password of a cloud whose clouds.yaml (or openrc) has none."""
+
+    def __init__(self, cloud: str, user: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Log in to {cloud}")
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.remember = QCheckBox("Remember the password in the system keyring")
+        self.remember.setEnabled(_keyring() is not None)
+        if _keyring() is None:
+            self.remember.setToolTip(
+                "No system keyring is available; the password is kept for this login only."
+            )
+        form = QFormLayout()
+        form.addRow(PlainLabel(f"The password of {user} on {cloud}:"))
+        form.addRow("Password:", self.password)
+        form.addRow("", self.remember)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
 
 
 def _error_label() -> QLabel:
@@ -68,7 +127,13 @@ class FetchDialog(QDialog):
         self.setWindowTitle("Fetch an image")
         self.settings, self.runner = settings, runner
         self.fetch_request: FetchRequest | None = None
-        self.url = QLineEdit(url)
+        self.login: KeystoneLogin | None = None  # set once the chosen cloud logged in
+        self.cloud = QComboBox()
+        self.cloud.addItems([NO_CLOUD, *cloud_names()])
+        self.cloud.setToolTip("Log in as openstackclient does: a cloud of clouds.yaml, or the OS_* "
+                              "variables of an openrc file sourced before starting Diskscope")  # fmt: skip
+        self.cloud.currentTextChanged.connect(self._cloud_changed)
+        self.url = QLineEdit(url or endpoint_from_env() or "")
         self.url.setAccessibleName("Image URL")  # its row is a layout: no buddy label
         self.url.setPlaceholderText("https://host/image.qcow2  or  https://glance:9292/v2/images/ID")
         browse_glance = QPushButton("Browse…")
@@ -77,15 +142,9 @@ class FetchDialog(QDialog):
         url_row = QHBoxLayout()
         url_row.addWidget(self.url)
         url_row.addWidget(browse_glance)
-        self.token = QLineEdit(SESSION_TOKENS.get(_host(url), ""))
+        self.token = QLineEdit(SESSION_TOKENS.get(_host(url), "") if url else _last_token())
         self.token.setEchoMode(QLineEdit.EchoMode.Password)
         self.token.setPlaceholderText("X-Auth-Token (Glance); kept for this session only")
-        self.remember = QCheckBox("Remember the token in the system keyring")
-        if _keyring() is None:
-            self.remember.setEnabled(False)
-            self.remember.setToolTip(
-                "No system keyring is available; the token is never written in plain text."
-            )
         self.checksum = QLineEdit()
         self.checksum.setPlaceholderText("sha256:HEX (Glance images carry their own)")
         self.unverified = QCheckBox("Accept the download unverified if nothing can check it")
@@ -98,13 +157,14 @@ class FetchDialog(QDialog):
         folder_row.addWidget(choose)
         self.to_raw = QCheckBox("Convert to raw (verified) after the download")
         self.to_raw.setChecked(settings.force_raw)
-        self.errors = {name: _error_label() for name in ("url", "token", "checksum", "folder")}
+        self.errors = {name: _error_label() for name in ("cloud", "url", "token", "checksum", "folder")}
         form = QFormLayout()
+        form.addRow("Cloud:", self.cloud)
+        form.addRow("", self.errors["cloud"])
         form.addRow("Image URL:", url_row)
         form.addRow("", self.errors["url"])
         form.addRow("Token:", self.token)
         form.addRow("", self.errors["token"])
-        form.addRow("", self.remember)
         form.addRow("Checksum:", self.checksum)
         form.addRow("", self.errors["checksum"])
         form.addRow("", self.unverified)
@@ -137,11 +197,45 @@ class FetchDialog(QDialog):
         return True
 
     def http_options(self) -> HttpOptions:
+        if self.login is not None:
+            return HttpOptions(
+                ca_bundle=self.settings.ca_bundle or self.login.settings.get("cacert"),
+                insecure=not self.settings.verify_tls, login=self.login,
+            )  # fmt: skip
         return HttpOptions(
             token=self.token.text().strip() or None,
             ca_bundle=self.settings.ca_bundle or None,
             insecure=not self.settings.verify_tls,
         )
+
+    @Slot(str)
+    def _cloud_changed(self, choice: str) -> None:
+        self.login = None
+        self.token.setEnabled(choice == NO_CLOUD)
+        self.errors["cloud"].setText("")
+
+    def cloud_settings(self) -> CloudSettings | None:
+        """The chosen cloud's settings, its password asked for (or read from the keyring)
+        only if it needs one; None if there is no cloud or the user cancelled."""
+        choice = self.cloud.currentText()
+        if choice == NO_CLOUD:
+            return None
+        settings = settings_for(choice)
+        if settings.needs_password:
+            password = remembered_password(choice)
+            if password is None:
+                dialog = LoginDialog(choice, settings.get("username") or settings.get("user_id") or "", self)
+                if not dialog.exec() or not dialog.password.text():
+                    return None
+                password = dialog.password.text()
+                keyring = _keyring()
+                if dialog.remember.isChecked() and keyring is not None:
+                    try:
+                        keyring.set_password(KEYRING_SERVICE, choice, password)
+                    except Exception:  # locked, or refused: this login still goes ahead
+                        self.errors["cloud"].setText("The keyring did not store the password.")
+            settings = settings.with_password(password)
+        return settings
 
     @Slot()
     def _choose_folder(self) -> None:
@@ -155,6 +249,9 @@ class FetchDialog(QDialog):
             label.setText("")
         url = self.url.text().strip()
         ok = True
+        if self.cloud.currentText() != NO_CLOUD and self.login is None:
+            self.errors["cloud"].setText("Browse the cloud's images first (that logs in).")
+            ok = False
         if not re.match(r"^https?://[^/]+", url):
             self.errors["url"].setText("Give an http:// or https:// URL.")
             ok = False
@@ -190,42 +287,84 @@ class FetchDialog(QDialog):
             return
         self.fetch_request = request
         token = self.token.text().strip()
-        if token:
+        if token and self.login is None:
             SESSION_TOKENS[_host(request.source)] = token
-            keyring = _keyring()
-            if self.remember.isChecked() and keyring is not None:
-                keyring.set_password("diskscope", _host(request.source), token)
         super().accept()
 
     @Slot()
     def browse_glance(self) -> None:
+        if self.cloud.currentText() != NO_CLOUD:
+            self._browse_cloud()
+            return
         url = self.url.text().strip()
         parsed = parse_image_url(url)
         endpoint = parsed[0] if parsed else url
         if not re.match(r"^https?://", endpoint):
-            self.errors["url"].setText("Type the Glance endpoint (https://host:9292) first.")
+            self.errors["url"].setText(
+                "Type the Glance endpoint (https://host:9292) first, or choose a cloud."
+            )
             return
         if not self.token_is_valid():
             return
-        browser = GlanceBrowser(GlanceClient(endpoint, self.http_options()), self.runner, self)
+        self._open_browser(GlanceClient(endpoint, self.http_options()), None)
+
+    def _browse_cloud(self) -> None:
+        """Log in (in a worker: Keystone may be slow), then list the cloud's images."""
+        try:
+            settings = self.cloud_settings()
+        except DiskscopeError as exc:
+            self.errors["cloud"].setText(str(exc))
+            return
+        if settings is None:
+            return
+        ca_bundle, insecure = self.settings.ca_bundle or None, not self.settings.verify_tls
+        self.errors["cloud"].setText("Logging in…")
+
+        def log_in() -> tuple[KeystoneLogin, LoginInfo]:
+            login = KeystoneLogin(settings, ca_bundle, insecure)
+            endpoint = login.image_endpoint()
+            return login, login.info(endpoint)
+
+        self.runner.submit(log_in, self._logged_in, self.errors["cloud"].setText)
+
+    def _logged_in(self, result: tuple[KeystoneLogin, LoginInfo]) -> None:
+        self.login, info = result
+        self.errors["cloud"].setText("")
+        self._open_browser(GlanceClient(info.endpoint, self.http_options()), info)
+
+    def _open_browser(self, client: GlanceClient, info: LoginInfo | None) -> None:
+        browser = GlanceBrowser(client, self.runner, self, info)
         if browser.exec() and browser.chosen is not None:
             self.url.setText(browser.client.file_url(browser.chosen).removesuffix("/file"))
 
 
 class GlanceBrowser(QDialog):
-    def __init__(self, client: GlanceClient, runner: TaskRunner, parent: QWidget | None = None) -> None:
+    def __init__(self, client: GlanceClient, runner: TaskRunner, parent: QWidget | None = None,
+                 info: LoginInfo | None = None) -> None:  # fmt: skip
         super().__init__(parent)
         self.setWindowTitle(f"Images at {client.endpoint}")
-        self.client = client
+        self.client, self.runner = client, runner
         self.chosen: GlanceImage | None = None
         self.model = GlanceImagesModel()
         self.proxy = filter_proxy(self.model, self)
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("Filter")
         self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        if info is not None:
+            where = (f"Cloud {info.cloud or ENVIRONMENT} · project {info.project or '-'} · region "
+                     f"{info.region or 'any'} · user {info.user or '-'} · {client.endpoint}")  # fmt: skip
+        else:
+            where = f"Endpoint {client.endpoint}"
+        self.where = PlainLabel(where)  # names from clouds.yaml and Keystone
+        self.refresh = QPushButton("Refresh")
+        self.refresh.clicked.connect(self.list_images)
+        top = QHBoxLayout()
+        top.addWidget(self.where, 1)
+        top.addWidget(self.refresh)
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
+        self.table.sortByColumn(GlanceImagesModel.NAME, Qt.SortOrder.AscendingOrder)  # A to Z
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.doubleClicked.connect(self.accept)
@@ -236,26 +375,44 @@ class GlanceBrowser(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
+        layout.addLayout(top)
         layout.addWidget(self.filter)
         layout.addWidget(self.table)
         layout.addWidget(self.status)
         layout.addWidget(buttons)
-        self.resize(860, 420)
-        runner.submit(client.images, self._listed, self._failed)
+        self.resize(960, 460)
+        self.list_images()
+
+    @Slot()
+    def list_images(self) -> None:
+        """List in a worker thread: the window stays responsive, whatever the server does."""
+        self.refresh.setEnabled(False)
+        self.status.setStyleSheet("")
+        self.status.setText("Listing…")
+        self.runner.submit(self.client.images, self._listed, self._failed)
 
     def _listed(self, images: list[GlanceImage]) -> None:
         self.model.set_images(images)
         self.table.resizeColumnsToContents()
-        self.status.setText(f"{len(images)} images")
+        waiting = sum(1 for i in images if i.status != "active")
+        self.status.setText(
+            f"{len(images)} images" + (f"; {waiting} without data (greyed)" if waiting else "")
+        )
+        self.refresh.setEnabled(True)
 
     def _failed(self, message: str) -> None:
         self.status.setText(message)
         self.status.setStyleSheet("color: #b91c1c")
+        self.refresh.setEnabled(True)
 
     def accept(self) -> None:
         row = self.table.currentIndex().row()
         if row < 0:
             self.status.setText("Pick an image first.")
             return
-        self.chosen = self.model.image(self.proxy.mapToSource(self.proxy.index(row, 0)).row())
+        image = self.model.image(self.proxy.mapToSource(self.proxy.index(row, 0)).row())
+        if image.status != "active":
+            self.status.setText(f"{image.id} is {image.status}: it has no data to fetch yet.")
+            return
+        self.chosen = image
         super().accept()

@@ -29,7 +29,7 @@ image_cache_dir = {state}/cache
 [database]
 connection = sqlite:///{state}/glance.sqlite
 [paste_deploy]
-flavor = fakeauth
+flavor = {flavor}
 config_file = {here}/api-paste.ini
 [glance_store]
 default_backend = fs
@@ -86,11 +86,16 @@ def _free_port() -> int:
         return port
 
 
-def start(venv: Path, state: Path, token: str) -> GlanceServer:
+def start(venv: Path, state: Path, token: str, keystone: dict[str, str] | None = None) -> GlanceServer:
+    """Glance behind our fakeauth filter and `token`, or, given `keystone` (the
+    [keystone_authtoken] settings of its service user), behind keystonemiddleware."""
     for sub in ("images", "staging", "tasks", "cache", "locks", "etc"):
         (state / sub).mkdir(parents=True, exist_ok=True)
     conf = state / "etc" / "glance-api.conf"
-    conf.write_text(CONFIG.format(state=state, here=HERE))
+    text = CONFIG.format(state=state, here=HERE, flavor="keystone" if keystone else "fakeauth")
+    if keystone:
+        text += "[keystone_authtoken]\n" + "".join(f"{k} = {v}\n" for k, v in keystone.items())
+    conf.write_text(text)
     env = {
         **os.environ,
         "OS_GLANCE_CONFIG_DIR": str(conf.parent),
