@@ -21,9 +21,10 @@ from diskscope.core.cloud_auth import (
 from diskscope.core.errors import DiskscopeError
 from diskscope.core.glance import GlanceClient, GlanceImage, endpoint_from_env, parse_image_url
 from diskscope.core.http import HttpOptions, InvalidToken, check_token
-from diskscope.core.pipeline import FetchRequest
+from diskscope.core.pipeline import FetchRequest, suggested_name
 from diskscope.gui.models.glance_images import GlanceImagesModel
 from diskscope.gui.models.table import filter_proxy
+from diskscope.gui.palette import Tone, tone_color
 from diskscope.gui.plain_text import PlainLabel
 from diskscope.gui.settings import Settings
 from diskscope.gui.workers import TaskRunner
@@ -115,7 +116,7 @@ class LoginDialog(QDialog):
 
 def _error_label() -> QLabel:
     label = PlainLabel()  # messages may quote what was typed
-    label.setStyleSheet("color: #b91c1c")
+    label.setStyleSheet(f"color: {tone_color(Tone.REFUSED, label.palette()).name()}")
     label.setWordWrap(True)
     return label
 
@@ -157,7 +158,18 @@ class FetchDialog(QDialog):
         folder_row.addWidget(choose)
         self.to_raw = QCheckBox("Convert to raw (verified) after the download")
         self.to_raw.setChecked(settings.force_raw)
-        self.errors = {name: _error_label() for name in ("cloud", "url", "token", "checksum", "folder")}
+        self.name = QLineEdit()
+        self.name.setAccessibleName("File name")
+        self.name.setToolTip("Filled from the image's name; a name you type is used as it is")
+        self.name.textEdited.connect(self._name_typed)
+        self._suggested = ""  # the name last filled in; kept in step until the user types one
+        self._chosen: GlanceImage | None = None  # picked in the browser: its name and format
+        self.url.textChanged.connect(self._suggest_name)
+        self.to_raw.toggled.connect(self._suggest_name)
+        self._suggest_name()
+        self.errors = {
+            name: _error_label() for name in ("cloud", "url", "token", "checksum", "folder", "name")
+        }
         form = QFormLayout()
         form.addRow("Cloud:", self.cloud)
         form.addRow("", self.errors["cloud"])
@@ -171,6 +183,8 @@ class FetchDialog(QDialog):
         form.addRow("Save into:", folder_row)
         form.addRow("", self.errors["folder"])
         form.addRow("", self.to_raw)
+        form.addRow("File name:", self.name)
+        form.addRow("", self.errors["name"])
         if not settings.verify_tls:
             warning = _error_label()
             warning.setText("TLS verification is off in the settings: the image could be altered on the way.")
@@ -183,6 +197,25 @@ class FetchDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(buttons)
         self.resize(640, 380)
+
+    @Slot()
+    def _suggest_name(self) -> None:
+        """Fill the file name from the URL or the picked Glance image, unless the user typed one."""
+        if self.name.text() != self._suggested:
+            return
+        url, to_raw, image = self.url.text().strip(), self.to_raw.isChecked(), self._chosen
+        if image is not None and url.rstrip("/").endswith(image.id):
+            suggestion = suggested_name(image.name or image.id, to_raw, image.disk_format)
+        else:
+            suggestion = suggested_name(url, to_raw) if re.match(r"^https?://[^/]+/.", url) else ""
+        self._suggested = suggestion
+        self.name.setText(suggestion)
+
+    @Slot(str)
+    def _name_typed(self, text: str) -> None:
+        if not text.strip():  # cleared: back to the suggestion
+            self._suggested = ""
+            self._suggest_name()
 
     def token_is_valid(self) -> bool:
         """Whether the token field is empty or holds a token; if not, the reason is shown."""
@@ -272,12 +305,19 @@ class FetchDialog(QDialog):
         elif not os.access(folder, os.W_OK):
             self.errors["folder"].setText("This folder is not writable.")
             ok = False
+        name = self.name.text().strip()
+        if name != self._suggested and (os.sep in name or name in (".", "..")):
+            self.errors["name"].setText("Give a file name, not a path; the folder is chosen above.")
+            ok = False
         if not self.token_is_valid():
             ok = False
         if not ok:
             return None
+        # The suggestion is the fetch's own naming: given the folder, a kept format gets its
+        # extension once the headers are read. A name the user typed is used as it is.
+        destination = Path(folder) if name in ("", self._suggested) else Path(folder) / name
         return FetchRequest(
-            source=url, destination=Path(folder), options=self.http_options(), checksum=checksum,
+            source=url, destination=destination, options=self.http_options(), checksum=checksum,
             to_raw=self.to_raw.isChecked(), allow_unverified=self.unverified.isChecked(),
         )  # fmt: skip
 
@@ -335,7 +375,9 @@ class FetchDialog(QDialog):
     def _open_browser(self, client: GlanceClient, info: LoginInfo | None) -> None:
         browser = GlanceBrowser(client, self.runner, self, info)
         if browser.exec() and browser.chosen is not None:
+            self._chosen = browser.chosen
             self.url.setText(browser.client.file_url(browser.chosen).removesuffix("/file"))
+            self._suggest_name()
 
 
 class GlanceBrowser(QDialog):
@@ -402,7 +444,7 @@ class GlanceBrowser(QDialog):
 
     def _failed(self, message: str) -> None:
         self.status.setText(message)
-        self.status.setStyleSheet("color: #b91c1c")
+        self.status.setStyleSheet(f"color: {tone_color(Tone.REFUSED, self.palette()).name()}")
         self.refresh.setEnabled(True)
 
     def accept(self) -> None:

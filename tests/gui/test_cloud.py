@@ -73,6 +73,7 @@ def test_browse_a_cloud_and_fetch(qtbot, window: MainWindow, cloud: Cloud, image
     dialog.browse_glance()
     qtbot.waitUntil(lambda: not chooser.isActive(), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: dialog.url.text().endswith(images["active"]), timeout=WAIT_MS)
+    assert dialog.name.text() == "gui-cloud-image.raw"  # the image's name, before the download
     dialog.folder.setText(str(tmp_path))
     request = dialog.validate()
     assert request is not None and request.options.login is not None and request.options.token is None

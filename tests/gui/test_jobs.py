@@ -278,3 +278,35 @@ def test_an_interrupted_fetch_resumes_from_the_panel(
     assert record.result.download.resumed_from == len(data) // 2
     assert (tmp_path / "d.img").read_bytes() == data
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.img"]
+
+
+def test_fetch_dialog_names_the_file_before_the_download(
+    qtbot, window: MainWindow, server: ImageServer, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """The name is filled from the URL (only a known image extension is replaced), follows
+    "Convert to raw" until the user types one, and a typed name is used as it is."""
+    data = b"\x01" * MiB
+    server.files["cirros-0.6.2.img"] = data
+    dialog = FetchDialog(window.settings, window.runner, "")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.keyClicks(dialog.url, server.url("cirros-0.6.2.img"))
+    dialog.to_raw.setChecked(True)
+    assert dialog.name.text() == "cirros-0.6.2.raw"
+    dialog.to_raw.setChecked(False)
+    assert dialog.name.text() == "cirros-0.6.2.img"
+    dialog.name.clear()
+    qtbot.keyClicks(dialog.name, "mine.raw")
+    dialog.to_raw.setChecked(True)
+    assert dialog.name.text() == "mine.raw"  # a typed name stays
+    dialog.folder.setText(str(tmp_path))
+    dialog.checksum.setText("sha256:" + hashlib.sha256(data).hexdigest())
+    request = dialog.validate()
+    assert request is not None and request.destination == tmp_path / "mine.raw"
+    record = window.start_fetch(request)
+    wait_job(qtbot, window, record)
+    assert record.state == JobState.SUCCEEDED, record.message
+    assert (tmp_path / "mine.raw").read_bytes() == data
+    dialog.name.setText("../elsewhere.raw")
+    assert dialog.validate() is None
+    assert "not a path" in dialog.errors["name"].text()
