@@ -19,6 +19,7 @@ for theme in light dark; do
     run --theme "$theme" --screenshot "$out/overview$suffix.png" --select snapshots.qcow2 --tab overview
     run --theme "$theme" --screenshot "$out/refused$suffix.png" --select refused-backing.qcow2 --tab overview
     run --theme "$theme" --screenshot "$out/snapshots$suffix.png" --select snapshots.qcow2 --tab snapshots
+    run --theme "$theme" --screenshot "$out/overlay$suffix.png" --select chain-overlay.qcow2 --tab overview
     run --theme "$theme" --screenshot "$out/chain$suffix.png" --select chain-overlay.qcow2 --tab chain
     run --theme "$theme" --screenshot "$out/allocation$suffix.png" --select snapshots.qcow2 --tab allocation
     run --theme "$theme" --screenshot "$out/raw$suffix.png" --select snapshots.qcow2 --tab raw
