@@ -14,7 +14,7 @@ from pathlib import Path
 from diskscope.core.convert import ConvertJob, ConvertRequest
 from diskscope.core.details import ImageDetails, gather_details
 from diskscope.core.errors import DiskscopeError
-from diskscope.core.export import details_to_json, details_to_markdown
+from diskscope.core.export import write_export
 from diskscope.core.image_info import ImageInfo
 from diskscope.core.pipeline import FetchJob, FetchRequest
 from diskscope.core.progress import Progress
@@ -94,14 +94,21 @@ def expand_paths(paths: list[str]) -> list[str]:
     return [os.path.abspath(p) for p in result]
 
 
-def fresh_samples_folder() -> Path:
-    """The samples' folder in the user's cache (XDG_CACHE_HOME), emptied: never a new /tmp folder."""
+def samples_folder() -> Path:
+    """The samples' folder in the user's cache (XDG_CACHE_HOME): never a new /tmp folder."""
     cache = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.CacheLocation)
-    folder = Path(cache) / "samples"
-    if folder.exists():
-        shutil.rmtree(folder)  # only ours; a symbolic link here raises instead of being followed
-    folder.mkdir(parents=True, mode=0o700)
-    return folder
+    return Path(cache) / "samples"
+
+
+def make_samples(qemu: QemuImg, folder: Path) -> list[Path]:
+    """Empty `folder` and create the samples in it; runs in a worker (qemu-img runs six times)."""
+    try:
+        if folder.exists():
+            shutil.rmtree(folder)  # only ours; a symbolic link here raises instead of being followed
+        folder.mkdir(parents=True, mode=0o700)
+        return create_samples(qemu, folder)
+    except (DiskscopeError, OSError) as exc:
+        raise DiskscopeError(f"The samples could not be created: {exc}") from exc
 
 
 class MainWindow(QMainWindow):
@@ -458,12 +465,20 @@ class MainWindow(QMainWindow):
         if self.qemu is None:
             warn(self, self.qemu_error)
             return
-        try:
-            samples = create_samples(self.qemu, fresh_samples_folder())
-        except (DiskscopeError, OSError) as exc:
-            warn(self, f"The samples could not be created: {exc}")
-            return
+        self.samples_action.setEnabled(False)
+        self.statusBar().showMessage("Creating the sample images…")
+        self.runner.submit(
+            partial(make_samples, self.qemu, samples_folder()), self._samples_made, self._samples_failed
+        )
+
+    def _samples_made(self, samples: list[Path]) -> None:
+        self.samples_action.setEnabled(True)
         self.open_paths([str(p) for p in samples])
+
+    def _samples_failed(self, message: str) -> None:
+        self.samples_action.setEnabled(True)
+        self.statusBar().clearMessage()
+        warn(self, message)
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -651,14 +666,8 @@ class MainWindow(QMainWindow):
             self.export_to(path, entry.details)
 
     def export_to(self, path: str, details: ImageDetails) -> None:
-        import json
-
-        if path.endswith(".json"):
-            text = json.dumps(details_to_json(details), indent=2, ensure_ascii=False) + "\n"
-        else:
-            text = details_to_markdown(details)
         try:
-            Path(path).write_text(text, encoding="utf-8")
+            write_export(path, details)
         except OSError as exc:
             warn(self, f"Could not write {path}: {exc.strerror}.")
             return
