@@ -144,8 +144,20 @@ class MainWindow(QMainWindow):
         self.jobs = JobManager(settings.concurrent_jobs, self)
         self.jobs.ended.connect(self._job_ended)
         self.confirm_close: Callable[[int], bool] = self._ask_to_cancel_jobs
-
         self.model = self.session.images
+        self._build_list()
+        self._build_tabs()
+        self._build_layout()
+        self._build_status_bar()
+        self._build_actions()
+        self._set_up_keyboard_and_looks()
+        self.reload_qemu()
+        self._restore_state()
+        self._update_view()
+
+    # -- set-up -------------------------------------------------------------------------------
+
+    def _build_list(self) -> None:
         self.list = QTreeView()
         self.list.setModel(self.model)
         self.list.setRootIsDecorated(False)
@@ -158,6 +170,7 @@ class MainWindow(QMainWindow):
         for column in (ImageListModel.FORMAT, ImageListModel.SIZE):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
 
+    def _build_tabs(self) -> None:
         self.overview = OverviewPanel()
         self.snapshots = SnapshotsPanel()
         self.chain = ChainPanel()
@@ -176,6 +189,8 @@ class MainWindow(QMainWindow):
         ):
             self.tabs.addTab(widget, name)
 
+    def _build_layout(self) -> None:
+        """The list beside the tabs (or the empty state), the jobs dock below, the drop hint."""
         self.empty = EmptyState()
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
@@ -195,6 +210,7 @@ class MainWindow(QMainWindow):
 
         self.drop_hint = DropOverlay(self)
 
+    def _build_status_bar(self) -> None:
         self.setStatusBar(MessageBar())  # long messages end in "…" before the qemu-img version
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(200)
@@ -207,13 +223,6 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.jobs_progress)
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.qemu_label)
-        self._build_actions()
-        self._set_up_keyboard_and_looks()
-        self.reload_qemu()
-        self._restore_state()
-        self._update_view()
-
-    # -- set-up -------------------------------------------------------------------------------
 
     def _build_actions(self) -> None:
         """The actions come from the table in gui/actions.py; here they are laid out."""
