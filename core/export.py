@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Any
 
 from diskscope.core.details import ImageDetails
@@ -68,6 +71,18 @@ def details_to_markdown(details: ImageDetails) -> str:
         lines += [f"- {kind}: {size_with_exact(n)}" for kind, n in totals.items()]
     lines += ["", "## Commands", "", "```sh", *details.commands, "```", ""]
     return "\n".join(lines)
+
+
+def export_text(path: str | os.PathLike[str], details: ImageDetails) -> str:
+    """The export for `path`: JSON for a `.json` name, else Markdown."""
+    if os.fspath(path).endswith(".json"):
+        return json.dumps(details_to_json(details), indent=2, ensure_ascii=False) + "\n"
+    return details_to_markdown(details)
+
+
+def write_export(path: str | os.PathLike[str], details: ImageDetails) -> None:
+    """Write the export to `path` (UTF-8); an OSError says why it could not."""
+    Path(path).write_text(export_text(path, details), encoding="utf-8")
 
 
 def _cell(value: object) -> str:

@@ -1,5 +1,6 @@
-"""Conversion and fetch jobs in the window: a queue with a concurrency limit, each job in a
-QThread worker, progress through queued signals, exactly one ending per job."""
+"""Conversion and fetch jobs in the window: their records (state, progress, log, Retry),
+run on the window's TaskRunner plumbing with their own concurrency limit; progress arrives
+through queued signals, and each run ends exactly once."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -19,8 +21,8 @@ from diskscope.core.fetch import ChecksumMismatch
 from diskscope.core.glance import parse_image_url
 from diskscope.core.pipeline import FetchRequest
 from diskscope.core.progress import Progress
-from diskscope.gui.workers import Worker
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from diskscope.gui.workers import Task, TaskRunner
+from PySide6.QtCore import QObject, Signal
 
 
 class RunnableJob(Protocol):
@@ -113,82 +115,27 @@ def fetch_job_name(request: FetchRequest) -> str:
     return f"fetch {name}"
 
 
-class JobWorker(Worker):
-    """A Worker for a job, which also reports progress, and keeps the exception that ended
-    the job (the signals carry only its sentence)."""
-
-    progressed = Signal(object)
-
-    def __init__(self, job: RunnableJob) -> None:
-        super().__init__(self._run_job)
-        self.job = job
-        self.error: DiskscopeError | None = None
-
-    def _run_job(self) -> Any:
-        try:
-            return self.job.run()
-        except DiskscopeError as exc:
-            self.error = exc  # read in the GUI thread after the (queued) ending signal
-            raise
-
-
-class _Running(QObject):
-    """Lives in the GUI thread: receives one job's signals and updates its record."""
-
-    def __init__(self, manager: JobManager, record: JobRecord) -> None:
-        super().__init__()
-        self.manager, self.record = manager, record
-        self.qthread = QThread()
-        self.worker = JobWorker(record.factory(self._emit_progress))
-        record.job = self.worker.job
-        self.worker.moveToThread(self.qthread)
-        self.qthread.started.connect(self.worker.run)
-        self.worker.progressed.connect(self._progressed)
-        self.worker.succeeded.connect(self._succeeded)
-        self.worker.failed.connect(self._failed)
-        self.worker.cancelled.connect(self._cancelled)
-        self.worker.finished.connect(self.qthread.quit)
-
-    def _emit_progress(self, progress: Progress) -> None:
-        self.worker.progressed.emit(progress)  # from the job's thread; delivered queued
-
-    @Slot(object)
-    def _progressed(self, progress: Progress) -> None:
-        record = self.record
-        if progress.phase != record.phase:
-            record.note(progress.phase)
-        record.progress = progress
-        record.phase = progress.phase
-        if progress.fraction is not None:
-            record.last_fraction = progress.fraction
-        record.progress_updates += 1
-        self.manager.changed.emit(record.id)
-
-    @Slot(object)
-    def _succeeded(self, result: Any) -> None:
-        self.manager.end(self.record, JobState.SUCCEEDED, "done", result=result)
-
-    @Slot(str)
-    def _failed(self, message: str) -> None:
-        self.manager.end(self.record, JobState.FAILED, message, error=self.worker.error)
-
-    @Slot()
-    def _cancelled(self) -> None:
-        error = self.worker.error
-        self.manager.end(self.record, JobState.CANCELLED, str(error) if error else "cancelled", error=error)
-
-
 class JobManager(QObject):
+    """The jobs' records; their threads, queue and limit are a TaskRunner's."""
+
     changed = Signal(int)  # a job's id
     added = Signal(int)
     ended = Signal(int)
 
     def __init__(self, limit: int, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.limit = max(1, limit)
+        self.runner = TaskRunner(limit, self)
         self.records: dict[int, JobRecord] = {}
-        self._running: dict[int, _Running] = {}
+        self._tasks: dict[int, Task] = {}  # queued or running, by job id
         self._ids = itertools.count(1)
+
+    @property
+    def limit(self) -> int:
+        return self.runner.limit
+
+    @limit.setter
+    def limit(self, value: int) -> None:
+        self.runner.limit = max(1, value)
 
     def submit(self, kind: str, name: str, output: Path,
                factory: Callable[[Callable[[Progress], None]], RunnableJob]) -> JobRecord:  # fmt: skip
@@ -196,7 +143,7 @@ class JobManager(QObject):
         record.note(f"queued: {record.name}")
         self.records[record.id] = record
         self.added.emit(record.id)
-        self._start_next()
+        self._queue(record)
         return record
 
     def _unique(self, name: str) -> str:
@@ -211,21 +158,60 @@ class JobManager(QObject):
     def active(self) -> list[JobRecord]:
         return [r for r in self.records.values() if not r.finished]
 
-    def _start_next(self) -> None:
-        queued = [r for r in self.records.values() if r.state == JobState.QUEUED]
-        while queued and len(self._running) < self.limit:
-            record = queued.pop(0)
-            record.state, record.phase, record.message = JobState.RUNNING, "starting", ""
-            record.started_at, record.ended_at = time.time(), None
-            record.note("started")
-            running = _Running(self, record)
-            self._running[record.id] = running
-            running.qthread.finished.connect(self._thread_finished)
-            running.qthread.start()
-            self.changed.emit(record.id)
+    def _queue(self, record: JobRecord) -> None:
+        task = self.runner.submit(
+            partial(_run, record),
+            partial(self._succeeded, record),
+            partial(self._failed, record),
+            on_cancel=partial(self._cancelled, record),
+            on_progress=partial(self._progressed, record),
+            on_start=partial(self._started, record),
+            stop=partial(_stop, record),
+        )
+        if task is None:
+            self.end(record, JobState.CANCELLED, "cancelled: the window is closing")
+        else:
+            self._tasks[record.id] = task
+
+    def _started(self, record: JobRecord, task: Task) -> None:
+        """In the GUI thread, just before the job's thread starts: the job is built here,
+        so that Cancel always finds it."""
+        record.state, record.phase, record.message = JobState.RUNNING, "starting", ""
+        record.started_at, record.ended_at = time.time(), None
+        record.note("started")
+        record.job = record.factory(task.report_progress)
+        self.changed.emit(record.id)
+
+    def _progressed(self, record: JobRecord, progress: Progress) -> None:
+        if progress.phase != record.phase:
+            record.note(progress.phase)
+        record.progress = progress
+        record.phase = progress.phase
+        if progress.fraction is not None:
+            record.last_fraction = progress.fraction
+        record.progress_updates += 1
+        self.changed.emit(record.id)
+
+    def _succeeded(self, record: JobRecord, result: Any) -> None:
+        self.end(record, JobState.SUCCEEDED, "done", result=result)
+
+    def _failed(self, record: JobRecord, message: str) -> None:
+        self.end(record, JobState.FAILED, message, error=self._error(record))
+
+    def _cancelled(self, record: JobRecord) -> None:
+        error = self._error(record)
+        if record.state == JobState.QUEUED:
+            self.end(record, JobState.CANCELLED, "cancelled before it started")
+        else:
+            self.end(record, JobState.CANCELLED, str(error) if error else "cancelled", error=error)
+
+    def _error(self, record: JobRecord) -> DiskscopeError | None:
+        task = self._tasks.get(record.id)
+        return task.error if task is not None else None
 
     def end(self, record: JobRecord, state: JobState, message: str, result: Any = None,
             error: DiskscopeError | None = None) -> None:  # fmt: skip
+        self._tasks.pop(record.id, None)
         record.state, record.message, record.result, record.error = state, message, result, error
         record.phase = state.value
         record.ended_at = time.time()
@@ -237,26 +223,10 @@ class JobManager(QObject):
         self.changed.emit(record.id)
         self.ended.emit(record.id)
 
-    @Slot()
-    def _thread_finished(self) -> None:
-        for job_id, running in list(self._running.items()):
-            if running.qthread.isFinished():
-                del self._running[job_id]
-                running.worker.deleteLater()
-                running.qthread.deleteLater()
-                running.deleteLater()
-        self._start_next()
-
     def cancel(self, job_id: int) -> None:
-        record = self.records[job_id]
-        if record.state == JobState.QUEUED:
-            self.end(record, JobState.CANCELLED, "cancelled before it started")
-        elif record.state == JobState.RUNNING and record.job is not None:
-            abort = getattr(record.job, "abort", None)
-            if callable(abort):
-                abort()
-            else:
-                record.job.cancel.set()
+        task = self._tasks.get(job_id)
+        if task is not None:
+            self.runner.cancel(task)
 
     def retry(self, job_id: int) -> None:
         record = self.records[job_id]
@@ -266,7 +236,7 @@ class JobManager(QObject):
                 JobState.QUEUED, "queued", None, "")  # fmt: skip
             record.result, record.error, record.last_fraction = None, None, None
             self.changed.emit(job_id)
-            self._start_next()
+            self._queue(record)
 
     def remove(self, job_id: int) -> None:
         if self.records[job_id].finished:
@@ -274,12 +244,21 @@ class JobManager(QObject):
 
     def shutdown(self) -> None:
         """Cancel everything and wait for each thread: no partial files, no process left."""
-        for record in list(self.records.values()):
-            if not record.finished:
-                self.cancel(record.id)
-        for running in list(self._running.values()):
-            running.qthread.quit()
-            running.qthread.wait()
-            # Deliver the job's last signals (its one ending) before the objects go.
-            QCoreApplication.sendPostedEvents(running)
-        self._running.clear()
+        self.runner.shutdown()
+
+
+def _run(record: JobRecord) -> Any:
+    """In the job's thread: the job `_started` built."""
+    assert record.job is not None
+    return record.job.run()
+
+
+def _stop(record: JobRecord) -> None:
+    """Cancel a running job: a fetch aborts its connection too, a conversion sets its event."""
+    if record.job is None:
+        return
+    abort = getattr(record.job, "abort", None)
+    if callable(abort):
+        abort()
+    else:
+        record.job.cancel.set()

@@ -14,24 +14,25 @@ from pathlib import Path
 from diskscope.core.convert import ConvertJob, ConvertRequest
 from diskscope.core.details import ImageDetails, gather_details
 from diskscope.core.errors import DiskscopeError
-from diskscope.core.export import details_to_json, details_to_markdown
+from diskscope.core.export import write_export
 from diskscope.core.image_info import ImageInfo
 from diskscope.core.pipeline import FetchJob, FetchRequest
 from diskscope.core.progress import Progress
 from diskscope.core.qemu_img import CheckResult, QemuImg
 from diskscope.core.samples import create_samples
 from diskscope.core.sums import SumsCheck, check_sums
+from diskscope.gui.actions import apply_icons, build_actions
 from diskscope.gui.dialogs.about import show_about
 from diskscope.gui.dialogs.convert_dialog import ConvertDialog
 from diskscope.gui.dialogs.fetch_dialog import FetchDialog
 from diskscope.gui.dialogs.log_view import LogDialog
 from diskscope.gui.dialogs.paste import PasteDialog
 from diskscope.gui.dialogs.settings_dialog import SettingsDialog
-from diskscope.gui.icons import themed_icon
 from diskscope.gui.jobs import JobManager, JobRecord, fetch_job_name
 from diskscope.gui.models.image_list import EntryState, ImageEntry, ImageListModel
 from diskscope.gui.models.jobs import progress_fraction, status_text
 from diskscope.gui.plain_text import PlainLabel, warn
+from diskscope.gui.session import Session
 from diskscope.gui.settings import Settings
 from diskscope.gui.widgets.allocation_map import AllocationPanel
 from diskscope.gui.widgets.chain_view import ChainPanel
@@ -76,9 +77,6 @@ from PySide6.QtWidgets import (
 
 logger = logging.getLogger(__name__)
 ICON = Path(__file__).resolve().parent.parent / "resources" / "diskscope.svg"
-ACTION_ICONS = (("open_action", "open"), ("open_folder_action", "folder"), ("refresh_action", "refresh"),
-                ("convert_action", "convert"), ("fetch_action", "fetch"), ("export_action", "export"),
-                ("check_action", "check"))  # fmt: skip
 
 
 def expand_paths(paths: list[str]) -> list[str]:
@@ -94,17 +92,43 @@ def expand_paths(paths: list[str]) -> list[str]:
     return [os.path.abspath(p) for p in result]
 
 
-def fresh_samples_folder() -> Path:
-    """The samples' folder in the user's cache (XDG_CACHE_HOME), emptied: never a new /tmp folder."""
+def samples_folder() -> Path:
+    """The samples' folder in the user's cache (XDG_CACHE_HOME): never a new /tmp folder."""
     cache = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.CacheLocation)
-    folder = Path(cache) / "samples"
-    if folder.exists():
-        shutil.rmtree(folder)  # only ours; a symbolic link here raises instead of being followed
-    folder.mkdir(parents=True, mode=0o700)
-    return folder
+    return Path(cache) / "samples"
+
+
+def make_samples(qemu: QemuImg, folder: Path) -> list[Path]:
+    """Empty `folder` and create the samples in it; runs in a worker (qemu-img runs six times)."""
+    try:
+        if folder.exists():
+            shutil.rmtree(folder)  # only ours; a symbolic link here raises instead of being followed
+        folder.mkdir(parents=True, mode=0o700)
+        return create_samples(qemu, folder)
+    except (DiskscopeError, OSError) as exc:
+        raise DiskscopeError(f"The samples could not be created: {exc}") from exc
 
 
 class MainWindow(QMainWindow):
+    # Built from gui/actions.py's table by build_actions.
+    open_action: QAction
+    open_folder_action: QAction
+    samples_action: QAction
+    paste_action: QAction
+    export_action: QAction
+    close_action: QAction
+    quit_action: QAction
+    copy_action: QAction
+    find_action: QAction
+    settings_action: QAction
+    refresh_action: QAction
+    check_action: QAction
+    convert_action: QAction
+    fetch_action: QAction
+    log_action: QAction
+    about_action: QAction
+    open_folder_in_files: QAction
+
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         self.settings = settings
@@ -113,18 +137,27 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.qemu: QemuImg | None = None
         self.qemu_error = ""
-        self.checks: dict[str, CheckResult] = {}
-        self._pasted = 0
-        self._batch_total = 0
-        self._batch_done = 0
+        self.session = Session()
         self.runner = TaskRunner(settings.parallel_inspections, self)
         self._stop_hashing = threading.Event()  # set on close: a hash is not bounded by qemu-img's limits
         self.runner.busy_changed.connect(self._busy_changed)
         self.jobs = JobManager(settings.concurrent_jobs, self)
         self.jobs.ended.connect(self._job_ended)
         self.confirm_close: Callable[[int], bool] = self._ask_to_cancel_jobs
+        self.model = self.session.images
+        self._build_list()
+        self._build_tabs()
+        self._build_layout()
+        self._build_status_bar()
+        self._build_actions()
+        self._set_up_keyboard_and_looks()
+        self.reload_qemu()
+        self._restore_state()
+        self._update_view()
 
-        self.model = ImageListModel()
+    # -- set-up -------------------------------------------------------------------------------
+
+    def _build_list(self) -> None:
         self.list = QTreeView()
         self.list.setModel(self.model)
         self.list.setRootIsDecorated(False)
@@ -137,6 +170,7 @@ class MainWindow(QMainWindow):
         for column in (ImageListModel.FORMAT, ImageListModel.SIZE):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
 
+    def _build_tabs(self) -> None:
         self.overview = OverviewPanel()
         self.snapshots = SnapshotsPanel()
         self.chain = ChainPanel()
@@ -155,6 +189,8 @@ class MainWindow(QMainWindow):
         ):
             self.tabs.addTab(widget, name)
 
+    def _build_layout(self) -> None:
+        """The list beside the tabs (or the empty state), the jobs dock below, the drop hint."""
         self.empty = EmptyState()
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
@@ -174,6 +210,7 @@ class MainWindow(QMainWindow):
 
         self.drop_hint = DropOverlay(self)
 
+    def _build_status_bar(self) -> None:
         self.setStatusBar(MessageBar())  # long messages end in "…" before the qemu-img version
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(200)
@@ -186,72 +223,10 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.jobs_progress)
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.qemu_label)
-        self._build_actions()
-        self._set_up_keyboard_and_looks()
-        self.reload_qemu()
-        self._restore_state()
-        self._update_view()
-
-    # -- set-up -------------------------------------------------------------------------------
-
-    def _action(
-        self,
-        text: str,
-        slot: Callable[[], object],
-        shortcut: QKeySequence | QKeySequence.StandardKey | None = None,
-        tip: str = "",
-    ) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(shortcut)
-        action.setToolTip(tip or text.replace("…", ""))
-        action.setStatusTip(action.toolTip())
-        action.triggered.connect(slot)
-        return action
 
     def _build_actions(self) -> None:
-        K = QKeySequence.StandardKey
-        self.open_action = self._action("&Open…", self.open_dialog, K.Open, "Open disk images")
-        self.open_folder_action = self._action(
-            "Open &Folder…", self.open_folder_dialog, QKeySequence("Ctrl+Shift+O"),
-            "Open every image in a folder",
-        )  # fmt: skip
-        self.samples_action = self._action("Open &Sample Images", self.open_samples)
-        self.paste_action = self._action(
-            "&Paste qemu-img info…", self.paste_dialog, QKeySequence("Ctrl+Shift+V"),
-            "Parse qemu-img info output copied from another host",
-        )  # fmt: skip
-        self.export_action = self._action(
-            "&Export…", self.export_dialog, QKeySequence("Ctrl+E"),
-            "Save this inspection as JSON or Markdown",
-        )  # fmt: skip
-        self.close_action = self._action("&Close Image", self.close_current, K.Close)
-        self.quit_action = self._action("&Quit", self.close, K.Quit)
-        self.copy_action = self._action("&Copy", self.copy, K.Copy, "Copy what is selected")
-        self.find_action = self._action(
-            "&Find in Snapshots", self.find_snapshots, K.Find, "Filter the snapshot table"
-        )
-        self.settings_action = self._action("&Settings…", self.settings_dialog, K.Preferences)
-        if not self.settings_action.shortcut().toString():
-            self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
-        self.refresh_action = self._action(
-            "&Refresh", self.refresh_current, K.Refresh, "Inspect the image again"
-        )
-        self.check_action = self._action(
-            "Check &Integrity", self.run_check, QKeySequence("Ctrl+I"), "Run qemu-img check"
-        )
-        self.convert_action = self._action(
-            "Con&vert…", self.convert_dialog, QKeySequence("Ctrl+Shift+C"),
-            "Convert the selected image to another format",
-        )  # fmt: skip
-        self.fetch_action = self._action(
-            "&Fetch…", self.fetch_dialog, QKeySequence("Ctrl+Shift+F"),
-            "Download an image from a URL or Glance, verified",
-        )  # fmt: skip
-        self.log_action = self._action("&Log", self.show_log, QKeySequence("Ctrl+L"))
-        self.about_action = self._action("&About Diskscope", self.show_about)
-        self.open_folder_in_files = self._action("Show in &File Manager", self.show_in_files)
-
+        """The actions come from the table in gui/actions.py; here they are laid out."""
+        self.actions_by_name = build_actions(self)
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
         file_menu.addActions([self.open_action, self.open_folder_action])
@@ -310,11 +285,10 @@ class MainWindow(QMainWindow):
         self.progress.setAccessibleName(self.tr("Inspection progress"))
 
     def _apply_icons(self) -> None:
-        for attribute, name in ACTION_ICONS:
-            getattr(self, attribute).setIcon(themed_icon(name, self.palette()))
+        apply_icons(self.actions_by_name, self.palette())
 
     def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "open_action"):
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "actions_by_name"):
             self._apply_icons()  # a dark theme gets light icons
         super().changeEvent(event)
 
@@ -371,14 +345,8 @@ class MainWindow(QMainWindow):
         if not files:
             self.statusBar().showMessage("There is nothing to open there.", 5000)
             return
-        if not self.runner.pending:
-            self._batch_total = self._batch_done = 0
-        self._batch_total += len(files)
-        first_row = -1
+        first_row = self.session.open(files, runner_idle=not self.runner.pending)
         for path in files:
-            row = self.model.upsert(ImageEntry(path, os.path.basename(path)))
-            self.checks.pop(path, None)
-            first_row = row if first_row < 0 else first_row
             if self.qemu is None:
                 self._failed(path, self.qemu_error)
                 continue
@@ -394,9 +362,9 @@ class MainWindow(QMainWindow):
         self._update_view()
 
     def _inspected(self, key: str, details: ImageDetails) -> None:
-        self._batch_done += 1
-        entry = ImageEntry(key, os.path.basename(key), EntryState.READY, details=details)
-        self._store(entry)
+        self._show_row(
+            self.session.inspected(ImageEntry(key, os.path.basename(key), EntryState.READY, details=details))
+        )
         if details.sums is not None:
             self._check_sums(key, details)
 
@@ -411,24 +379,21 @@ class MainWindow(QMainWindow):
         )
 
     def _sums_checked(self, key: str, details: ImageDetails, check: SumsCheck) -> None:
-        row = self.model.row_of(key)
-        if row >= 0 and self.model.entry(row).details is details:  # not closed or refreshed since
-            self._store(replace(self.model.entry(row), checksum=check))
+        self._show_row(self.session.sums_checked(key, details, check))
 
     def _sums_failed(self, key: str, message: str) -> None:
         self.statusBar().showMessage(message, 8000)
 
     def _failed(self, key: str, message: str) -> None:
-        self._batch_done += 1
-        self._store(ImageEntry(key, os.path.basename(key), EntryState.FAILED, error=message))
+        self._show_row(
+            self.session.inspected(ImageEntry(key, os.path.basename(key), EntryState.FAILED, error=message))
+        )
         self.statusBar().showMessage(message, 8000)
 
-    def _store(self, entry: ImageEntry) -> None:
-        if self.model.row_of(entry.key) < 0:
-            return  # closed while it was being inspected
-        row = self.model.upsert(entry)
-        if row == self.list.currentIndex().row():
-            self._show(entry)
+    def _show_row(self, row: int) -> None:
+        """Show the entry at `row` again if it is the selected one (-1: nothing changed)."""
+        if row >= 0 and row == self.list.currentIndex().row():
+            self._show(self.model.entry(row))
 
     def _select_row(self, row: int) -> None:
         if row >= 0:
@@ -458,12 +423,20 @@ class MainWindow(QMainWindow):
         if self.qemu is None:
             warn(self, self.qemu_error)
             return
-        try:
-            samples = create_samples(self.qemu, fresh_samples_folder())
-        except (DiskscopeError, OSError) as exc:
-            warn(self, f"The samples could not be created: {exc}")
-            return
+        self.samples_action.setEnabled(False)
+        self.statusBar().showMessage("Creating the sample images…")
+        self.runner.submit(
+            partial(make_samples, self.qemu, samples_folder()), self._samples_made, self._samples_failed
+        )
+
+    def _samples_made(self, samples: list[Path]) -> None:
+        self.samples_action.setEnabled(True)
         self.open_paths([str(p) for p in samples])
+
+    def _samples_failed(self, message: str) -> None:
+        self.samples_action.setEnabled(True)
+        self.statusBar().clearMessage()
+        warn(self, message)
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -484,10 +457,7 @@ class MainWindow(QMainWindow):
             self.add_pasted(dialog.info, dialog.edit.toPlainText())
 
     def add_pasted(self, info: ImageInfo, text: str) -> None:
-        self._pasted += 1
-        name = f"{os.path.basename(info.filename)} (pasted)"
-        entry = ImageEntry(f"pasted:{self._pasted}", name, EntryState.PASTED, pasted=info, pasted_text=text)
-        self._select_row(self.model.upsert(entry))
+        self._select_row(self.session.paste(info, text))
         self._update_view()
 
     # -- the selected image -------------------------------------------------------------------
@@ -509,7 +479,7 @@ class MainWindow(QMainWindow):
         self.tabs.setTabText(1, f"Snapshots ({len(info.snapshots)})" if info else "Snapshots")
         self.chain.show_entry(entry)
         self.allocation.show_entry(entry)
-        self.integrity.show_entry(entry, self.checks.get(entry.key))
+        self.integrity.show_entry(entry, self.session.checks.get(entry.key))
         self.raw.show_entry(entry)
         self.setWindowTitle(f"{entry.name} — Diskscope")
 
@@ -533,8 +503,7 @@ class MainWindow(QMainWindow):
     def close_current(self) -> None:
         row = self.list.currentIndex().row()
         if row >= 0:
-            self.checks.pop(self.model.entry(row).key, None)
-            self.model.remove(row)
+            self.session.close(row)
             self._select_row(min(row, self.model.rowCount() - 1))
             self._update_view()
 
@@ -556,7 +525,7 @@ class MainWindow(QMainWindow):
         )
 
     def _checked(self, key: str, result: CheckResult) -> None:
-        self.checks[key] = result
+        self.session.checks[key] = result
         current = self.current_entry()
         if current is not None and current.key == key:
             self.integrity.show_result(result)
@@ -651,14 +620,8 @@ class MainWindow(QMainWindow):
             self.export_to(path, entry.details)
 
     def export_to(self, path: str, details: ImageDetails) -> None:
-        import json
-
-        if path.endswith(".json"):
-            text = json.dumps(details_to_json(details), indent=2, ensure_ascii=False) + "\n"
-        else:
-            text = details_to_markdown(details)
         try:
-            Path(path).write_text(text, encoding="utf-8")
+            write_export(path, details)
         except OSError as exc:
             warn(self, f"Could not write {path}: {exc.strerror}.")
             return
@@ -702,9 +665,9 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def _busy_changed(self, pending: int) -> None:
-        if pending and self._batch_total > 1:
-            self.progress.setRange(0, self._batch_total)
-            self.progress.setValue(self._batch_done)
+        if pending and self.session.batch_total > 1:
+            self.progress.setRange(0, self.session.batch_total)
+            self.progress.setValue(self.session.batch_done)
             self.progress.setFormat("Inspecting %v of %m")
             self.progress.show()
         elif pending:

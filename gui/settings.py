@@ -1,9 +1,13 @@
-"""Typed access to QSettings, every value with a default and a type."""
+"""Typed access to QSettings: every setting is declared once, in `Settings`' table of
+options (key, stored type, default), as Picard's options are; reading one always passes
+its default and its type."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Generic, TypeVar, overload
 
 from diskscope.core.policy import (
     DEFAULT_POLICY,
@@ -16,132 +20,94 @@ from diskscope.core.qemu_img import INSPECTION_LIMITS, Limits
 from PySide6.QtCore import QByteArray, QSettings
 
 MAX_RECENT = 10
+T = TypeVar("T")
+
+
+class Option(Generic[T]):
+    """One setting, read and written as an attribute of `Settings`.
+
+    `stored` is the type QSettings keeps; `decode` and `encode` convert between it and the
+    attribute's value where they differ (a set kept as `a,b`, "no limit" kept as 0). A
+    stored value of the wrong type reads as the default.
+    """
+
+    def __init__(
+        self,
+        key: str,
+        stored: type,
+        default: T,
+        decode: Callable[[Any], T] | None = None,
+        encode: Callable[[T], object] | None = None,
+    ) -> None:
+        self.key, self.stored, self.default = key, stored, default
+        self._decode, self._encode = decode, encode
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def encode(self, value: T) -> object:
+        return self._encode(value) if self._encode is not None else value
+
+    @overload
+    def __get__(self, settings: None, owner: type) -> Option[T]: ...
+    @overload
+    def __get__(self, settings: Settings, owner: type) -> T: ...
+    def __get__(self, settings: Settings | None, owner: type) -> Option[T] | T:
+        if settings is None:
+            return self
+        fallback = self.encode(self.default)
+        value: Any = settings.store.value(self.key, fallback, type=self.stored)
+        if not isinstance(value, self.stored):
+            value = fallback
+        return self._decode(value) if self._decode is not None else value
+
+    def __set__(self, settings: Settings, value: T) -> None:
+        settings.store.setValue(self.key, self.encode(value))
+
+
+def _vmdk_types(text: str) -> frozenset[str]:
+    """An empty text allows no VMDK, a damaged one falls back to the default."""
+    try:
+        return parse_vmdk_types(text)
+    except InvalidPolicy:
+        return DEFAULT_POLICY.vmdk_allowed_types
+
+
+def _vmdk_text(types: frozenset[str]) -> str:
+    return ",".join(t for t in VMDK_SINGLE_FILE_TYPES if t in types)
+
+
+def _bytes_or_none(value: int) -> int | None:
+    return value if value > 0 else None
 
 
 class Settings:
+    qemu_img_path = Option("qemu/path", str, "")
+    cpu_limit = Option("qemu/cpu_seconds", int, INSPECTION_LIMITS.cpu_seconds)
+    memory_limit_mib = Option("qemu/memory_mib", int, INSPECTION_LIMITS.memory_bytes >> 20)
+    parallel_inspections = Option("inspect/parallel", int, max(2, os.cpu_count() or 2))
+    vmdk_allowed_types = Option(
+        "inspect/vmdk_allowed_types", str, DEFAULT_POLICY.vmdk_allowed_types, _vmdk_types, _vmdk_text
+    )
+    # Bytes; None (stored as 0) for no limit.
+    max_virtual_size: Option[int | None] = Option(
+        "inspect/max_virtual_size", int, None, _bytes_or_none, lambda size: size or 0
+    )
+    destination_folder = Option("jobs/destination", str, str(Path.home()))
+    concurrent_jobs = Option("jobs/concurrent", int, 2)
+    force_raw = Option("fetch/force_raw", bool, True)
+    ca_bundle = Option("fetch/ca_bundle", str, "")
+    verify_tls = Option("fetch/verify_tls", bool, True)
+    verify_after_convert = Option("convert/verify", bool, True)
+
     def __init__(self, store: QSettings | None = None) -> None:
         self.store = store if store is not None else QSettings()
 
-    def _get(self, key: str, default: object, kind: type) -> object:
-        return self.store.value(key, default, type=kind)
-
-    def _int(self, key: str, default: int) -> int:
-        value = self._get(key, default, int)
-        return value if isinstance(value, int) else default
-
-    @property
-    def qemu_img_path(self) -> str:
-        return str(self._get("qemu/path", "", str))
-
-    @qemu_img_path.setter
-    def qemu_img_path(self, value: str) -> None:
-        self.store.setValue("qemu/path", value)
-
-    @property
-    def cpu_limit(self) -> int:
-        return self._int("qemu/cpu_seconds", INSPECTION_LIMITS.cpu_seconds)
-
-    @cpu_limit.setter
-    def cpu_limit(self, value: int) -> None:
-        self.store.setValue("qemu/cpu_seconds", value)
-
-    @property
-    def memory_limit_mib(self) -> int:
-        default = INSPECTION_LIMITS.memory_bytes >> 20
-        return self._int("qemu/memory_mib", default)
-
-    @memory_limit_mib.setter
-    def memory_limit_mib(self, value: int) -> None:
-        self.store.setValue("qemu/memory_mib", value)
-
-    @property
-    def parallel_inspections(self) -> int:
-        default = max(2, os.cpu_count() or 2)
-        return self._int("inspect/parallel", default)
-
-    @parallel_inspections.setter
-    def parallel_inspections(self, value: int) -> None:
-        self.store.setValue("inspect/parallel", value)
-
-    def _bool(self, key: str, default: bool) -> bool:
-        value = self._get(key, default, bool)
-        return value if isinstance(value, bool) else default
-
-    def _str(self, key: str, default: str) -> str:
-        value = self._get(key, default, str)
-        return value if isinstance(value, str) else default
-
-    @property
-    def destination_folder(self) -> str:
-        return self._str("jobs/destination", str(Path.home()))
-
-    @destination_folder.setter
-    def destination_folder(self, value: str) -> None:
-        self.store.setValue("jobs/destination", value)
-
-    @property
-    def force_raw(self) -> bool:
-        return self._bool("fetch/force_raw", True)
-
-    @force_raw.setter
-    def force_raw(self, value: bool) -> None:
-        self.store.setValue("fetch/force_raw", value)
-
-    @property
-    def concurrent_jobs(self) -> int:
-        return self._int("jobs/concurrent", 2)
-
-    @concurrent_jobs.setter
-    def concurrent_jobs(self, value: int) -> None:
-        self.store.setValue("jobs/concurrent", value)
-
-    @property
-    def ca_bundle(self) -> str:
-        return self._str("fetch/ca_bundle", "")
-
-    @ca_bundle.setter
-    def ca_bundle(self, value: str) -> None:
-        self.store.setValue("fetch/ca_bundle", value)
-
-    @property
-    def verify_tls(self) -> bool:
-        return self._bool("fetch/verify_tls", True)
-
-    @verify_tls.setter
-    def verify_tls(self, value: bool) -> None:
-        self.store.setValue("fetch/verify_tls", value)
-
-    @property
-    def verify_after_convert(self) -> bool:
-        return self._bool("convert/verify", True)
-
-    @verify_after_convert.setter
-    def verify_after_convert(self, value: bool) -> None:
-        self.store.setValue("convert/verify", value)
-
-    @property
-    def vmdk_allowed_types(self) -> frozenset[str]:
-        """Stored as `a,b`; an empty text allows no VMDK, a damaged one falls back to both."""
-        default = ",".join(VMDK_SINGLE_FILE_TYPES)
-        try:
-            return parse_vmdk_types(self._str("inspect/vmdk_allowed_types", default))
-        except InvalidPolicy:
-            return DEFAULT_POLICY.vmdk_allowed_types
-
-    @vmdk_allowed_types.setter
-    def vmdk_allowed_types(self, value: frozenset[str]) -> None:
-        names = [t for t in VMDK_SINGLE_FILE_TYPES if t in value]
-        self.store.setValue("inspect/vmdk_allowed_types", ",".join(names))
-
-    @property
-    def max_virtual_size(self) -> int | None:
-        """Bytes; None (stored as 0) for no limit."""
-        value = self._int("inspect/max_virtual_size", 0)
-        return value if value > 0 else None
-
-    @max_virtual_size.setter
-    def max_virtual_size(self, value: int | None) -> None:
-        self.store.setValue("inspect/max_virtual_size", value or 0)
+    @classmethod
+    def options(cls) -> list[Option[Any]]:
+        """The table: every declared setting, in declaration order."""
+        return [value for value in vars(cls).values() if isinstance(value, Option)]
 
     def policy(self) -> InspectionPolicy:
         return InspectionPolicy(self.vmdk_allowed_types, self.max_virtual_size)
@@ -151,7 +117,7 @@ class Settings:
 
     @property
     def recent_files(self) -> list[str]:
-        value = self._get("recent/files", [], list)
+        value = self.store.value("recent/files", [], type=list)
         return [str(v) for v in value] if isinstance(value, list) else []
 
     def add_recent(self, path: str) -> None:
@@ -162,7 +128,7 @@ class Settings:
         self.store.setValue("recent/files", [])
 
     def window_state(self, key: str) -> QByteArray:
-        value = self._get(f"window/{key}", QByteArray(), QByteArray)
+        value = self.store.value(f"window/{key}", QByteArray(), type=QByteArray)
         return value if isinstance(value, QByteArray) else QByteArray()
 
     def set_window_state(self, key: str, value: QByteArray) -> None:
