@@ -23,8 +23,8 @@ from diskscope.core.convert import (
 from diskscope.core.errors import Cancelled, DiskscopeError, QemuImgLimitExceeded, UnsafeImage
 from diskscope.core.progress import Progress
 from diskscope.core.qemu_img import Limits, QemuImg
-from guikit import child_pids
 from imagekit import MiB, RecordingQemuImg, create, qemu_img
+from proc import child_pids
 
 DATA = ((0, MiB, 0x11), (5 * MiB, 2 * MiB, 0x22), (30 * MiB, 512 * 1024, 0x33))
 

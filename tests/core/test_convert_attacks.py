@@ -25,8 +25,8 @@ from diskscope.core.errors import InvalidPath
 from diskscope.core.placement import DestinationChanged, UnsuitableDestination
 from diskscope.core.progress import Progress
 from diskscope.core.qemu_img import ConvertSpec, QemuImg
-from guikit import child_pids
 from imagekit import MiB, create, qemu_img, qemu_img_working_in, raw_file
+from proc import child_pids
 
 NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/python3", "-c"]
 WAIT = 120  # seconds; only to stop a hang, never a measurement

@@ -20,9 +20,9 @@ from diskscope.core.fetch import ChecksumMismatch, Download, DownloadRequest, Ex
 from diskscope.core.http import HttpOptions
 from diskscope.core.progress import Progress
 from diskscope.core.qemu_img import QemuImg
-from guikit import child_pids
 from httpserver import serving
 from imagekit import MiB, qemu_img, qemu_img_working_in, raw_file
+from proc import child_pids
 
 KILL_POINTS = int(os.environ.get("DISKSCOPE_KILL_POINTS", "6"))
 

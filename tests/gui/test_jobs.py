@@ -16,9 +16,10 @@ from diskscope.gui.dialogs.fetch_dialog import FetchDialog, GlanceBrowser
 from diskscope.gui.jobs import JobState
 from diskscope.gui.main_window import MainWindow
 from glancekit import glance, upload  # noqa: F401 - the fixture
-from guikit import WAIT_MS, child_pids, wait_idle
+from guikit import WAIT_MS, wait_idle
 from httpserver import ImageServer
 from imagekit import MiB, qemu_img
+from proc import child_pids
 from PySide6.QtCore import QElapsedTimer, QTimer
 
 

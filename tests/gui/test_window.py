@@ -12,8 +12,9 @@ from catalogue import qcow2_backing_host_path, vmdk_flat_absolute
 from diskscope.gui.main_window import MainWindow
 from diskscope.gui.models.image_list import EntryState
 from diskscope.gui.settings import Settings
-from guikit import WAIT_MS, child_pids, wait_idle
+from guikit import WAIT_MS, wait_idle
 from imagekit import MiB, RecordingQemuImg, create, patch, qemu_img, write_pattern
+from proc import child_pids
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
