@@ -62,3 +62,13 @@ def test_report_names_where_a_symbolic_link_leads(tmp_path: Path) -> None:
     qemu = QemuImg()
     assert inspect_image(link, qemu).to_json()["resolved_path"] == str(image)
     assert inspect_image(image, qemu).to_json()["resolved_path"] is None
+
+
+def test_qcow2_v3_header_shorter_than_104_bytes_reads_no_compression_type(tmp_path: Path) -> None:
+    """The field lies past such a header: the impossible length is reported, no compression."""
+    image = create(tmp_path / "short.qcow2", "qcow2", "1M")
+    patch(image, 100, struct.pack(">I", 100))
+    patch(image, 104, b"\x05")
+    messages = [v.message for v in inspect_file(image).violations]
+    assert "The qcow2 header length 100 is impossible." in messages
+    assert not [m for m in messages if "compression" in m], messages
