@@ -72,3 +72,10 @@ def test_qcow2_v3_header_shorter_than_104_bytes_reads_no_compression_type(tmp_pa
     messages = [v.message for v in inspect_file(image).violations]
     assert "The qcow2 header length 100 is impossible." in messages
     assert not [m for m in messages if "compression" in m], messages
+
+
+def test_qcow_version_0_does_not_exist(tmp_path: Path) -> None:
+    image = create(tmp_path / "v0.qcow2", "qcow2", "1M")
+    patch(image, 4, struct.pack(">I", 0))
+    messages = [v.message for v in inspect_file(image).violations]
+    assert messages == ["The qcow2 header has version 0, which does not exist."], messages
