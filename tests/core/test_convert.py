@@ -175,6 +175,38 @@ def test_not_enough_space_is_refused_before_starting(tmp_path: Path) -> None:
     assert any(call[0] == "convert" for call in qemu.calls)
 
 
+def test_formats_qemu_cannot_measure_need_their_data_plus_metadata_room(tmp_path: Path) -> None:
+    """vdi has no `measure`: 32 MiB of data needs 32 MiB + 1/64 + 8 MiB; 40 MiB free is short.
+    (The free-space probe is the seam, as above; found by the mutation run.)"""
+    source = raw_with_data(tmp_path / "s.raw", 32 * MiB, ((0, 32 * MiB, 0x5A),))
+    request = ConvertRequest(source, tmp_path / "o.vdi", "vdi")
+    with pytest.raises(NotEnoughSpace):
+        ConvertJob(request, QemuImg(), free_space=lambda _folder: 40 * MiB).run()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.raw"]
+    ConvertJob(request, QemuImg(), free_space=lambda _folder: 41 * MiB).run()
+    qemu_img("compare", "-f", "raw", "-F", "vdi", source, tmp_path / "o.vdi")
+
+
+def test_flattened_chain_keeps_the_top_layers_size(tmp_path: Path) -> None:
+    """A top layer larger than its base: the flattened output has the top's size."""
+    base = tmp_path / "base.qcow2"
+    qemu_img(
+        "convert",
+        "-f",
+        "raw",
+        "-O",
+        "qcow2",
+        raw_with_data(tmp_path / "r.raw", 16 * MiB, ((0, MiB, 7),)),
+        base,
+    )
+    top = tmp_path / "top.qcow2"
+    qemu_img("create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", top, "48M")
+    request = ConvertRequest(top, tmp_path / "flat.raw", "raw", allow_owned_backing=True)
+    result = ConvertJob(request, QemuImg()).run()
+    assert (tmp_path / "flat.raw").stat().st_size == 48 * MiB
+    assert result.virtual_size == 48 * MiB
+
+
 def test_real_disk_full_leaves_nothing(tmp_path: Path, small_filesystem: Path) -> None:
     """The pre-flight check is told there is room, so qemu-img hits a real ENOSPC."""
     source = raw_with_data(tmp_path / "s.raw", 32 * MiB, ((0, 16 * MiB, 0x44),))
