@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,9 @@ from diskscope.core.convert import (
     DestinationChanged,
     DestinationExists,
     NotEnoughSpace,
+    VerificationFailed,
     plan_conversion,
+    settled_identity,
 )
 from diskscope.core.errors import Cancelled, DiskscopeError, QemuImgLimitExceeded, UnsafeImage
 from diskscope.core.progress import Progress
@@ -205,6 +208,39 @@ def test_flattened_chain_keeps_the_top_layers_size(tmp_path: Path) -> None:
     result = ConvertJob(request, QemuImg()).run()
     assert (tmp_path / "flat.raw").stat().st_size == 48 * MiB
     assert result.virtual_size == 48 * MiB
+
+
+def test_compression_is_for_qcow2_only(tmp_path: Path) -> None:
+    source = raw_with_data(tmp_path / "s.raw")
+    for target in ("raw", "vmdk", "vdi"):
+        request = ConvertRequest(source, tmp_path / f"o.{target}", target, compression="zlib")
+        with pytest.raises(DiskscopeError, match="qcow2 only"):
+            ConvertJob(request, QemuImg()).run()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.raw"]
+
+
+def test_a_source_is_settled_only_once_the_clock_passed_its_last_change(tmp_path: Path) -> None:
+    """A write in the same clock tick as the last one keeps st_ctime: the identity is taken
+    only once the clock has moved past the file's change time by one tick."""
+    source = raw_with_data(tmp_path / "s.raw")
+    identity = settled_identity(source)
+    grain = 2_000_000_000 if identity.ctime_ns % 1_000_000_000 == 0 else 50_000_000
+    assert time.time_ns() >= identity.ctime_ns + grain
+
+
+def test_output_of_another_size_fails_verification(tmp_path: Path) -> None:
+    """Another program grows the finished output before it is verified: refused, nothing placed."""
+    source = raw_with_data(tmp_path / "s.raw")
+
+    def on_progress(p: Progress) -> None:
+        if p.phase == "verifying output":
+            for part in tmp_path.glob(".diskscope-*/o.raw.part"):
+                os.truncate(part, 33 * MiB)
+
+    request = ConvertRequest(source, tmp_path / "o.raw", "raw")
+    with pytest.raises(VerificationFailed, match="expected raw of 33,554,432 bytes"):
+        ConvertJob(request, QemuImg(), on_progress=on_progress).run()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.raw"]
 
 
 def test_real_disk_full_leaves_nothing(tmp_path: Path, small_filesystem: Path) -> None:
