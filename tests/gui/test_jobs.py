@@ -237,11 +237,11 @@ def test_declining_to_close_keeps_the_job(qtbot, settings, tmp_path: Path) -> No
     before = child_pids()
     work = tmp_path / "work"
     work.mkdir()
-    source = raw_file(work / "big.raw", 64 * MiB, [(0, 8 * MiB)])
-    record = win.start_convert(ConvertRequest(source, work / "o.qcow2", "qcow2", rate_limit=4 * MiB))
-    qtbot.waitUntil(lambda: record.progress is not None and record.progress.done > 0, timeout=WAIT_MS)
+    source = raw_file(work / "big.raw", 64 * MiB, [(i * 8 * MiB, 2 * MiB) for i in range(8)])
+    record = win.start_convert(ConvertRequest(source, work / "o.qcow2", "qcow2", rate_limit=2 * MiB))
+    qtbot.waitUntil(lambda: record.state != JobState.QUEUED, timeout=WAIT_MS)  # 16 MiB at 2 MiB/s: ~8 s
     win.close()
-    assert win.isVisible() and record.state == JobState.RUNNING
+    assert win.isVisible() and record.state == JobState.RUNNING, (record.state, record.message, record.log)
     wait_job(qtbot, win, record)  # the declined close left it running: it ends on its own
     assert record.state == JobState.SUCCEEDED, record.message
     qemu_img("compare", "-f", "raw", "-F", "qcow2", source, work / "o.qcow2")
