@@ -141,8 +141,8 @@ def _image(d: Mapping[str, Any]) -> ImageInfo:
         filename=_req(d, "filename", str),
         format=_req(d, "format", str),
         virtual_size=_size(_req(d, "virtual-size", int), "virtual-size"),
-        actual_size=_opt(d.get("actual-size"), int, "actual-size"),
-        cluster_size=_opt(d.get("cluster-size"), int, "cluster-size"),
+        actual_size=_opt_size(d.get("actual-size"), "actual-size"),
+        cluster_size=_opt_size(d.get("cluster-size"), "cluster-size"),
         dirty=bool(_opt(d.get("dirty-flag"), bool, "dirty-flag")),
         encrypted=bool(_opt(d.get("encrypted"), bool, "encrypted")),
         backing_filename=_opt(d.get("backing-filename"), str, "backing-filename"),
@@ -256,6 +256,11 @@ def _size(value: int, name: str) -> int:
     if value < 0 or value >= 1 << 64:
         raise ValueError(f"qemu-img info field {name!r} is out of range.")
     return value
+
+
+def _opt_size(value: Any, name: str) -> int | None:
+    size = _opt(value, int, name)
+    return None if size is None else _size(size, name)
 
 
 def _mapping(value: Any, name: str) -> Mapping[str, Any]:

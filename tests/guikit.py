@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from diskscope.gui.main_window import MainWindow
 from PySide6.QtGui import QAccessible
 from PySide6.QtWidgets import QWidget
 
 WAIT_MS = 60_000  # only to stop a hang; never a measure of speed
-
-
-def child_pids() -> set[int]:
-    """Live child processes of this test process (all its threads)."""
-    pids: set[int] = set()
-    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        try:
-            pids |= {int(p) for p in (task / "children").read_text().split()}
-        except OSError:
-            continue
-    return pids
 
 
 def wait_idle(qtbot, win: MainWindow) -> None:  # type: ignore[no-untyped-def]

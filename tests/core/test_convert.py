@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -18,13 +19,15 @@ from diskscope.core.convert import (
     DestinationChanged,
     DestinationExists,
     NotEnoughSpace,
+    VerificationFailed,
     plan_conversion,
+    settled_identity,
 )
 from diskscope.core.errors import Cancelled, DiskscopeError, QemuImgLimitExceeded, UnsafeImage
 from diskscope.core.progress import Progress
 from diskscope.core.qemu_img import Limits, QemuImg
-from guikit import child_pids
 from imagekit import MiB, RecordingQemuImg, create, qemu_img
+from proc import child_pids
 
 DATA = ((0, MiB, 0x11), (5 * MiB, 2 * MiB, 0x22), (30 * MiB, 512 * 1024, 0x33))
 
@@ -173,6 +176,71 @@ def test_not_enough_space_is_refused_before_starting(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.raw"]
     ConvertJob(ConvertRequest(source, tmp_path / "o.qcow2", "qcow2"), qemu).run()  # the spy sees it
     assert any(call[0] == "convert" for call in qemu.calls)
+
+
+def test_formats_qemu_cannot_measure_need_their_data_plus_metadata_room(tmp_path: Path) -> None:
+    """vdi has no `measure`: 32 MiB of data needs 32 MiB + 1/64 + 8 MiB; 40 MiB free is short.
+    (The free-space probe is the seam, as above; found by the mutation run.)"""
+    source = raw_with_data(tmp_path / "s.raw", 32 * MiB, ((0, 32 * MiB, 0x5A),))
+    request = ConvertRequest(source, tmp_path / "o.vdi", "vdi")
+    with pytest.raises(NotEnoughSpace):
+        ConvertJob(request, QemuImg(), free_space=lambda _folder: 40 * MiB).run()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.raw"]
+    ConvertJob(request, QemuImg(), free_space=lambda _folder: 41 * MiB).run()
+    qemu_img("compare", "-f", "raw", "-F", "vdi", source, tmp_path / "o.vdi")
+
+
+def test_flattened_chain_keeps_the_top_layers_size(tmp_path: Path) -> None:
+    """A top layer larger than its base: the flattened output has the top's size."""
+    base = tmp_path / "base.qcow2"
+    qemu_img(
+        "convert",
+        "-f",
+        "raw",
+        "-O",
+        "qcow2",
+        raw_with_data(tmp_path / "r.raw", 16 * MiB, ((0, MiB, 7),)),
+        base,
+    )
+    top = tmp_path / "top.qcow2"
+    qemu_img("create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", top, "48M")
+    request = ConvertRequest(top, tmp_path / "flat.raw", "raw", allow_owned_backing=True)
+    result = ConvertJob(request, QemuImg()).run()
+    assert (tmp_path / "flat.raw").stat().st_size == 48 * MiB
+    assert result.virtual_size == 48 * MiB
+
+
+def test_compression_is_for_qcow2_only(tmp_path: Path) -> None:
+    source = raw_with_data(tmp_path / "s.raw")
+    for target in ("raw", "vmdk", "vdi"):
+        request = ConvertRequest(source, tmp_path / f"o.{target}", target, compression="zlib")
+        with pytest.raises(DiskscopeError, match="qcow2 only"):
+            ConvertJob(request, QemuImg()).run()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.raw"]
+
+
+def test_a_source_is_settled_only_once_the_clock_passed_its_last_change(tmp_path: Path) -> None:
+    """A write in the same clock tick as the last one keeps st_ctime: the identity is taken
+    only once the clock has moved past the file's change time by one tick."""
+    source = raw_with_data(tmp_path / "s.raw")
+    identity = settled_identity(source)
+    grain = 2_000_000_000 if identity.ctime_ns % 1_000_000_000 == 0 else 50_000_000
+    assert time.time_ns() >= identity.ctime_ns + grain
+
+
+def test_output_of_another_size_fails_verification(tmp_path: Path) -> None:
+    """Another program grows the finished output before it is verified: refused, nothing placed."""
+    source = raw_with_data(tmp_path / "s.raw")
+
+    def on_progress(p: Progress) -> None:
+        if p.phase == "verifying output":
+            for part in tmp_path.glob(".diskscope-*/o.raw.part"):
+                os.truncate(part, 33 * MiB)
+
+    request = ConvertRequest(source, tmp_path / "o.raw", "raw")
+    with pytest.raises(VerificationFailed, match="expected raw of 33,554,432 bytes"):
+        ConvertJob(request, QemuImg(), on_progress=on_progress).run()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.raw"]
 
 
 def test_real_disk_full_leaves_nothing(tmp_path: Path, small_filesystem: Path) -> None:

@@ -20,13 +20,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from diskscope.core.convert import ConversionStalled, ConvertJob, ConvertRequest, SourceChanged
+from diskscope.core.convert import ConversionStalled, ConvertJob, ConvertRequest, SourceChanged, _StallWatch
 from diskscope.core.errors import InvalidPath
 from diskscope.core.placement import DestinationChanged, UnsuitableDestination
 from diskscope.core.progress import Progress
 from diskscope.core.qemu_img import ConvertSpec, QemuImg
-from guikit import child_pids
 from imagekit import MiB, create, qemu_img, qemu_img_working_in, raw_file
+from proc import child_pids
 
 NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/python3", "-c"]
 WAIT = 120  # seconds; only to stop a hang, never a measurement
@@ -386,6 +386,26 @@ def test_a_stalled_qemu_img_is_stopped(tmp_path: Path, small_filesystem: Path) -
     one_sentence(str(exc.value))
     assert names(small_filesystem) == ["huge.raw"]
     assert child_pids() - before == set()
+
+
+def test_rising_progress_without_io_is_no_stall() -> None:
+    """qemu-img skipping holes moves its percentage without reading or writing: not a stall.
+    (Found by the mutation run, docs/mutation.md. A real process that does no I/O, `sleep`,
+    stands for such a qemu-img; the watch is checked straight after each rise, so the check
+    cannot depend on how fast this machine is.)"""
+    idle = subprocess.Popen(["sleep", "60"])
+    try:
+        watch = _StallWatch(idle.pid, timeout=0.05)
+        for percent in range(1, 11):
+            time.sleep(0.1)  # longer than the timeout, and no I/O
+            watch.advanced(float(percent))
+            watch.check()
+        time.sleep(0.1)
+        with pytest.raises(ConversionStalled):
+            watch.check()  # and then neither moves: a stall
+    finally:
+        idle.kill()
+        idle.wait()
 
 
 def test_stall_timeout_from_the_command_line(tmp_path: Path, small_filesystem: Path) -> None:

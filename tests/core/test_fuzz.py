@@ -4,19 +4,20 @@ any other file (checked under strace)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
 import struct
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 from catalogue import CASES, build
 from diskscope.core.formats import ImageFormat
-from diskscope.core.image_info import parse_info_json
-from diskscope.core.info_text import parse_info_text
+from diskscope.core.image_info import ImageInfo, parse_info_json
+from diskscope.core.info_text import parse_info_text, parse_size
 from diskscope.core.inspect.inspector import InspectionResult, StreamInspector, analyze, inspect_file
 from diskscope.core.inspect.verdict import ViolationCode
 from diskscope.core.inspect.view import HEAD_SIZE, TAIL_SIZE, HeaderView
@@ -53,10 +54,62 @@ def real_outputs() -> tuple[dict[str, object], str, list[bytes]]:
     return data, text, headers
 
 
+# The fields both outputs of qemu-img info carry: (label of the text line, ImageInfo attribute).
+SHARED_FIELDS = {
+    "image": "filename",
+    "file format": "format",
+    "virtual size": "virtual_size",
+    "disk size": "actual_size",
+    "cluster_size": "cluster_size",
+}
+JSON_KEYS = {"filename": "filename", "format": "format", "virtual-size": "virtual_size",
+             "actual-size": "actual_size", "cluster-size": "cluster_size"}  # fmt: skip
+
+
+def _is_size(value: object) -> bool:
+    return type(value) is int and 0 <= value < 1 << 64
+
+
+def assert_info_sound(info: ImageInfo) -> None:
+    """What every parsed ImageInfo must be, whatever the input: typed, and sizes that are
+    non-negative integers (never a bool, a float or a negative count of bytes)."""
+    assert isinstance(info, ImageInfo)
+    assert isinstance(info.filename, str) and isinstance(info.format, str)
+    assert _is_size(info.virtual_size)
+    assert info.actual_size is None or _is_size(info.actual_size)
+    assert info.cluster_size is None or _is_size(info.cluster_size)
+    for snapshot in info.snapshots:
+        assert isinstance(snapshot.id, str) and isinstance(snapshot.name, str)
+        assert _is_size(snapshot.vm_state_size)
+    for child in info.children:
+        assert_info_sound(child.info)
+
+
+def parsed_or_none(parse: Callable[[Any], ImageInfo], value: Any) -> ImageInfo | None:
+    """The parser's result, checked sound; None when it refused with the documented ValueError."""
+    try:
+        info = parse(value)
+    except ValueError:
+        return None
+    assert_info_sound(info)
+    return info
+
+
+def test_text_and_json_parsers_agree_on_real_output() -> None:
+    data, text, _headers = real_outputs()
+    from_json, from_text = parse_info_json(data), parse_info_text(text)
+    for attribute in SHARED_FIELDS.values():
+        assert getattr(from_text, attribute) == getattr(from_json, attribute), attribute
+    assert from_text.actual_size is not None and from_text.cluster_size == 65536
+    assert [(s.id, s.name, s.vm_state_size) for s in from_text.snapshots] == [
+        (s.id, s.name, s.vm_state_size) for s in from_json.snapshots
+    ]
+    assert [s.name for s in from_json.snapshots] == ["one", "two with spaces", "ünï"]
+
+
 @given(json_values)
 def test_json_parser_only_raises_value_error(value: object) -> None:
-    with contextlib.suppress(ValueError):
-        parse_info_json(value)
+    parsed_or_none(parse_info_json, value)
 
 
 @given(st.data())
@@ -64,14 +117,17 @@ def test_json_parser_on_mutated_real_output(data: st.DataObject) -> None:
     original, _text, _headers = real_outputs()
     doc = json.loads(json.dumps(original))
     target = doc
+    touched: str | None = None  # the top-level key the mutation is under
     path = data.draw(st.lists(st.sampled_from(["snapshots", 0, "format-specific", "data"]), max_size=3))
     for step in path:
         if isinstance(target, dict) and step in target:
+            touched = touched or str(step)
             target = target[step]
         elif isinstance(target, list) and isinstance(step, int) and target:
             target = target[0]
     if isinstance(target, dict) and target:
         key = data.draw(st.sampled_from(sorted(target)))
+        touched = touched or key
         action = data.draw(st.sampled_from(["delete", "retype", "huge", "nest"]))
         if action == "delete":
             del target[key]
@@ -84,13 +140,19 @@ def test_json_parser_on_mutated_real_output(data: st.DataObject) -> None:
             for _ in range(data.draw(st.integers(1, 2000))):
                 nested = [nested]
             target[key] = nested
-    with contextlib.suppress(ValueError):
-        parse_info_json(doc)
+    info = parsed_or_none(parse_info_json, doc)
+    if info is not None:  # what the mutation did not reach reads as before
+        reference = parse_info_json(original)
+        for json_key, attribute in JSON_KEYS.items():
+            if json_key != touched:
+                assert getattr(info, attribute) == getattr(reference, attribute), json_key
 
 
 @given(st.data())
 def test_text_parser_on_mutated_real_output(data: st.DataObject) -> None:
-    _json, text, _headers = real_outputs()
+    """Whatever parses is sound, and a field whose line survived unchanged (and alone) reads
+    as the JSON output of the same image says: the two parsers agree."""
+    original, text, _headers = real_outputs()
     lines = text.splitlines()
     for _ in range(data.draw(st.integers(1, 4))):
         i = data.draw(st.integers(0, len(lines) - 1))
@@ -106,14 +168,28 @@ def test_text_parser_on_mutated_real_output(data: st.DataObject) -> None:
             lines[i] = "".join(chars)
         else:
             lines[i] = data.draw(st.text(max_size=40))
-    with contextlib.suppress(ValueError):
-        parse_info_text("\n".join(lines))
+    info = parsed_or_none(parse_info_text, "\n".join(lines))
+    if info is None:
+        return
+    reference = parse_info_json(original)
+    for label, attribute in SHARED_FIELDS.items():
+        line = next(ln for ln in text.splitlines() if ln.startswith(f"{label}:"))
+        if [ln for ln in lines if ln.startswith(f"{label}:")] == [line]:
+            assert getattr(info, attribute) == getattr(reference, attribute), line
 
 
 @given(st.text(max_size=300))
 def test_text_parser_on_random_text(text: str) -> None:
-    with contextlib.suppress(ValueError):
-        parse_info_text(text)
+    parsed_or_none(parse_info_text, text)
+
+
+@given(st.integers(0, (1 << 64) - 1), st.sampled_from(["", "K", "M", "G", "T"]), st.booleans())
+def test_text_sizes_are_the_bytes_printed(size: int, unit: str, binary: bool) -> None:
+    """`N unit (B bytes)` is B; `N unit` alone is N times the unit, a non-negative int."""
+    assert parse_size(f"9 GiB ({size} bytes)") == size
+    small = size % 100_000
+    parsed = parse_size(f"{small} {unit}{'iB' if binary and unit else 'B'}")
+    assert type(parsed) is int and parsed == small * 1024 ** ["", "K", "M", "G", "T"].index(unit)
 
 
 def assert_sound(result: InspectionResult) -> None:

@@ -20,9 +20,9 @@ from diskscope.core.fetch import ChecksumMismatch, Download, DownloadRequest, Ex
 from diskscope.core.http import HttpOptions
 from diskscope.core.progress import Progress
 from diskscope.core.qemu_img import QemuImg
-from guikit import child_pids
 from httpserver import serving
 from imagekit import MiB, qemu_img, qemu_img_working_in, raw_file
+from proc import child_pids
 
 KILL_POINTS = int(os.environ.get("DISKSCOPE_KILL_POINTS", "6"))
 
@@ -35,6 +35,11 @@ def _cli(*args: str) -> subprocess.Popen[str]:
 def _copying(folder: Path, name: str) -> bool:
     """Whether a conversion is mid-copy: its partial file, in our private folder, holds data."""
     return any(p.stat().st_blocks > 0 for p in folder.glob(f".diskscope-*/{name}.part"))
+
+
+def _downloaded(folder: Path) -> int:
+    """Bytes in the download's partial file (0 while there is none)."""
+    return sum(p.stat().st_size for p in folder.glob("*.part"))
 
 
 def test_sigkill_during_conversion_never_leaves_a_wrong_destination(tmp_path: Path) -> None:
@@ -70,24 +75,27 @@ def test_sigkill_during_fetch_to_raw_resumes_byte_identical(tmp_path: Path) -> N
     checksum = "sha256:" + hashlib.sha256(data).hexdigest()
     rng = random.Random(2)
     with serving() as server:
-        server.files["img.qcow2"] = data
         for point in range(KILL_POINTS):
+            name = f"img{point}.qcow2"  # the server is slow on a path's first request only
+            server.files[name] = data
             out = tmp_path / f"f{point}"
             out.mkdir()
             dest = out / "img.raw"
-            proc = _cli("fetch", server.url("img.qcow2", "slow"), str(dest), "--checksum", checksum, "-q")
-            time.sleep(rng.uniform(0.1, 1.5))
+            proc = _cli("fetch", server.url(name, "slow"), str(dest), "--checksum", checksum, "-q")
+            deadline = time.monotonic() + 60
+            while not _downloaded(out) and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0, 1.5))  # about 8 MiB at 1.3 MB/s: some 6 s of downloading
+            assert proc.poll() is None and 0 < _downloaded(out) < len(data), "the kill must land mid-download"
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-            assert not (out / "img.raw.converted").exists() or not dest.exists()
-            if dest.exists():
-                assert dest.read_bytes() == raw.read_bytes()
-                continue
-            again = _cli("fetch", server.url("img.qcow2"), str(dest), "--checksum", checksum, "-q", "--json")
+            assert 0 < _downloaded(out) < len(data), "a killed download keeps its part for the resume"
+            assert not dest.exists()
+            again = _cli("fetch", server.url(name), str(dest), "--checksum", checksum, "-q", "--json")
             _stdout, err = again.communicate(timeout=300)
             assert again.returncode == 0, err
             assert dest.read_bytes() == raw.read_bytes()
-            # a kill during the conversion leaves its private folder (never a partial name)
+            # the resumed fetch leaves no partial name or sidecar beside the destination
             left = [p.name for p in out.iterdir() if not p.name.startswith(".diskscope-")]
             assert left == ["img.raw"]
 

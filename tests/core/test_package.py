@@ -32,6 +32,35 @@ def test_core_imports_without_pyside6() -> None:
     assert done.stdout.startswith("ok")
 
 
+# Every core test module (and the shared conftest) imported with PySide6 unimportable, as pytest
+# would import them: the folder of tests/ on sys.path. A helper that pulls in Qt fails this.
+CORE_TESTS_WITHOUT_QT = """
+import importlib.util, pathlib, sys
+class NoQt:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("PySide6", "shiboken6", "pytestqt"):
+            raise ImportError("PySide6 is blocked in this test")
+sys.meta_path.insert(0, NoQt())
+tests = pathlib.Path(sys.argv[1])
+sys.path.insert(0, str(tests))
+files = [tests / "conftest.py", *sorted((tests / "core").glob("*.py"))]
+for file in files:
+    spec = importlib.util.spec_from_file_location(file.stem, file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+print("imported", len(files))
+"""
+
+
+def test_core_tests_import_without_pyside6() -> None:
+    tests = ROOT / "tests"
+    done = subprocess.run(
+        [sys.executable, "-c", CORE_TESTS_WITHOUT_QT, str(tests)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"imported {1 + len(list((tests / 'core').glob('*.py')))}\n"
+
+
 def test_python_dash_m_and_console_script_agree() -> None:
     via_module = subprocess.run(
         [sys.executable, "-m", "diskscope", "--version"], capture_output=True, text=True

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from diskscope.gui.main_window import MainWindow
 from diskscope.gui.settings import Settings
-from guikit import child_pids
+from proc import child_pids
 from PySide6.QtCore import QSettings
 
 

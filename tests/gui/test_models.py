@@ -5,9 +5,10 @@ from __future__ import annotations
 from diskscope.core.image_info import Snapshot
 from diskscope.core.qemu_img import MapExtent
 from diskscope.gui.models.image_list import ImageEntry, ImageListModel
-from diskscope.gui.models.snapshots import SORT_ROLE, SnapshotTableModel
+from diskscope.gui.models.snapshots import SnapshotTableModel
 from diskscope.gui.models.table import filter_proxy
 from diskscope.gui.widgets.allocation_map import aggregate
+from diskscope.gui.widgets.snapshots_panel import SnapshotsPanel
 from PySide6.QtCore import QObject, Qt
 
 SNAPSHOTS = (
@@ -65,15 +66,23 @@ def test_sizes_are_shown_humanized_with_exact_tooltips() -> None:
     assert index.data(Qt.ItemDataRole.ToolTipRole) == "3,221,225,472 bytes"
 
 
-def test_ten_thousand_snapshots_load_and_sort() -> None:
+def test_ten_thousand_snapshots_load_and_sort(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Sorted the way a click on the header sorts (the panel's view, its proxy, the model's own
+    sort), read back as the rows the table shows: every row in order, with a filter on."""
     rows = tuple(Snapshot(str(i), f"snap {i}", i * 7 % 1000, 1_700_000_000 + i) for i in range(10_000))
-    model = SnapshotTableModel()
-    model.set_snapshots(rows)
-    owner = QObject()
-    proxy = filter_proxy(model, owner)
-    proxy.sort(SnapshotTableModel.VM_STATE, Qt.SortOrder.DescendingOrder)
-    assert proxy.rowCount() == 10_000
-    assert proxy.index(0, SnapshotTableModel.VM_STATE).data(SORT_ROLE) == 999
+    panel = SnapshotsPanel()
+    qtbot.addWidget(panel)
+    panel.set_snapshots(rows)
+    panel.table.sortByColumn(SnapshotTableModel.VM_STATE, Qt.SortOrder.DescendingOrder)
+    view = panel.table.model()
+    assert view.rowCount() == 10_000
+    shown = [rows[int(view.index(r, SnapshotTableModel.ID).data())].vm_state_size for r in range(10_000)]
+    assert shown == sorted((s.vm_state_size for s in rows), reverse=True)
+    panel.filter.setText("snap 99")  # 99, 990-999, 9900-9999
+    names = {view.index(r, 1).data() for r in range(view.rowCount())}
+    assert len(names) == 111 and all(n.startswith("snap 99") for n in names)
+    sizes = [rows[int(view.index(r, SnapshotTableModel.ID).data())].vm_state_size for r in range(111)]
+    assert sizes == sorted(sizes, reverse=True)
 
 
 def test_aggregate_puts_each_byte_in_its_bucket() -> None:
