@@ -57,7 +57,6 @@ class JobRecord:
     message: str = ""
     result: Any = None
     job: RunnableJob | None = field(default=None, repr=False)
-    progress_updates: int = 0
     error: DiskscopeError | None = None  # what ended a failed or cancelled run
     started_at: float | None = None  # time.time() of the run's start, and of its end
     ended_at: float | None = None
@@ -189,7 +188,6 @@ class JobManager(QObject):
         record.phase = progress.phase
         if progress.fraction is not None:
             record.last_fraction = progress.fraction
-        record.progress_updates += 1
         self.changed.emit(record.id)
 
     def _succeeded(self, record: JobRecord, result: Any) -> None:
