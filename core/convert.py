@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from diskscope.core.chain import ChainLayer, chain_is_sound, walk_backing_chain
+from diskscope.core.chain import ChainLayer, LayerStatus, chain_is_sound, walk_backing_chain
 from diskscope.core.errors import (
     Cancelled,
     DiskscopeError,
@@ -45,7 +45,7 @@ from diskscope.core.policy import DEFAULT_POLICY, InspectionPolicy
 from diskscope.core.presets import PRESETS
 from diskscope.core.progress import ProgressCallback, ProgressMeter
 from diskscope.core.qemu_img import CONVERSION_LIMITS, Completed, ConvertSpec, Limits, QemuImg
-from diskscope.core.safety import ImageReport, inspect_image
+from diskscope.core.safety import ImageReport, inspect_image, require_safe
 from diskscope.core.sizes import human_size
 
 logger = logging.getLogger(__name__)
@@ -362,7 +362,7 @@ def _gate(
         return report, (), ()
     only_backing = all(v.code == ViolationCode.BACKING_FILE for v in report.violations)
     if not (allow_owned_backing and only_backing):
-        raise UnsafeImage(f"{source} was refused: {report.violations[0].message}", report.violations)
+        require_safe(report, str(source))
     first = _sound_chain(walk_backing_chain(source, qemu, policy, top=report))
     identities = tuple(settled_identity(os.path.realpath(layer.path)) for layer in first[1:])
     layers = _sound_chain(walk_backing_chain(source, qemu, policy))
@@ -375,7 +375,7 @@ def _gate(
 def _sound_chain(layers: list[ChainLayer]) -> list[ChainLayer]:
     if chain_is_sound(layers):
         return layers
-    bad = next(layer for layer in layers if layer.status.value != "ok")
+    bad = next(layer for layer in layers if layer.status != LayerStatus.OK)
     raise UnsafeImage(f"The backing chain cannot be used: {bad.path}: {bad.message}")
 
 

@@ -1,5 +1,13 @@
 """The exceptions core raises. `str(exc)` is the one sentence a user sees."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from diskscope.core.inspect.verdict import Violation
+
 
 class DiskscopeError(Exception):
     """Base of every error a user can cause; its message is one sentence."""
@@ -32,6 +40,11 @@ class UnsafeImage(DiskscopeError):
     def __init__(self, message: str, violations: tuple[object, ...] = ()) -> None:
         super().__init__(message)
         self.violations = violations
+
+    @classmethod
+    def refused(cls, subject: str, violations: Sequence[Violation]) -> UnsafeImage:
+        """The one refusal sentence: `subject` names the image, the first violation says why."""
+        return cls(f"{subject} was refused: {violations[0].message}", tuple(violations))
 
 
 class Cancelled(DiskscopeError):

@@ -423,8 +423,7 @@ class Download:
             verified.append("md5 (the server's Content-MD5)")
         inspection = state.inspector.finish()
         if not inspection.safe:
-            why = inspection.violations[0].message
-            raise UnsafeImage(f"The downloaded image was refused: {why}", inspection.violations)
+            raise UnsafeImage.refused("The downloaded image", inspection.violations)
         fd = self._part_fd()
         try:
             os.fsync(fd)
