@@ -51,3 +51,11 @@ class Cancelled(DiskscopeError):
     """The user cancelled the job; `signo` is the signal that asked (the CLI exits 128 + it)."""
 
     signo: int = 2  # SIGINT: Ctrl-C, or Cancel in the window
+
+
+class NotEnoughSpace(DiskscopeError):
+    """The destination filesystem cannot hold the output (a conversion's or a download's)."""
+
+
+class ConversionStalled(DiskscopeError):
+    """qemu-img made no progress and did no I/O for the stall timeout."""
