@@ -8,6 +8,7 @@ result or one exception.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
@@ -18,20 +19,23 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from diskscope.core.chain import ChainLayer, LayerStatus, chain_is_sound, walk_backing_chain
-from diskscope.core.errors import (  # noqa: F401  (ConversionStalled, NotEnoughSpace: re-exported)
+from diskscope.core.errors import (  # noqa: F401  (the old names: tests import them from here)
     Cancelled,
     ConversionStalled,
+    DestinationChanged,
+    DestinationExists,
     DiskscopeError,
+    MeasureUnsupported,
     NotEnoughSpace,
     QemuImgError,
+    SourceChanged,
     UnsafeImage,
+    VerificationFailed,
 )
 from diskscope.core.formats import ImageFormat
 from diskscope.core.inspect.inspector import check_regular_file, inspect_file
 from diskscope.core.inspect.verdict import ViolationCode
-from diskscope.core.placement import (  # noqa: F401  (DestinationExists: re-exported)
-    DestinationChanged,
-    DestinationExists,
+from diskscope.core.placement import (
     PrivateFolder,
     check_destination,
     free_space,
@@ -64,14 +68,6 @@ ALLOWED_OPTIONS = frozenset(
 
 
 _CANCELLED = "The conversion was cancelled; its partial output was removed."
-
-
-class VerificationFailed(DiskscopeError):
-    """The output is not what was asked for."""
-
-
-class SourceChanged(DiskscopeError):
-    """The source file changed between inspection and the end of the conversion."""
 
 
 @dataclass(frozen=True)
@@ -326,11 +322,8 @@ def _required(
     sparse = request.preallocation in (None, "off") and request.subformat != "fixed"
     if request.target == "raw" and sparse and data_bytes is not None:
         return data_bytes  # raw output stays sparse: only the data takes space
-    try:
+    with contextlib.suppress(MeasureUnsupported):
         return qemu.measure(path, fmt, request.target, options, chain).required
-    except QemuImgError as exc:
-        if "does not support size measurement" not in str(exc):
-            raise
     # vpc, vhdx and vdi: the data (or the whole disk when fixed) plus metadata room.
     payload = data_bytes if sparse and data_bytes is not None else virtual
     return payload + payload // 64 + (8 << 20)

@@ -36,6 +36,7 @@ from diskscope.core.errors import (
     Cancelled,
     ConversionStalled,
     InvalidPath,
+    MeasureUnsupported,
     NotEnoughSpace,
     QemuImgError,
     QemuImgLimitExceeded,
@@ -460,10 +461,17 @@ class QemuImg:
         options: Sequence[str] = (),
         chain: Sequence[tuple[str, str]] = (),
     ) -> Measurement:
+        """The bytes a conversion to `target` needs; MeasureUnsupported where qemu-img cannot
+        tell (the one place its message is read: qemu-img has no exit code for it)."""
         args = ["measure", "--output=json", "-f", fmt, "-O", target]
         if options:
             args += ["-o", ",".join(options)]
-        data = self._json([*args, image_reference(path, fmt, chain)])
+        try:
+            data = self._json([*args, image_reference(path, fmt, chain)])
+        except QemuImgError as exc:
+            if "does not support size measurement" not in exc.stderr:
+                raise
+            raise MeasureUnsupported(str(exc), returncode=exc.returncode, stderr=exc.stderr) from None
         return Measurement(
             required=int(data["required"]),
             fully_allocated=int(data["fully-allocated"]),
