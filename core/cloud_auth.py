@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from diskscope.core.errors import DiskscopeError
+from diskscope.core.errors import CloudNotFound, LoginFailed, PasswordNeeded
 from diskscope.core.http import check_token, redact
 from diskscope.core.text import printable, remember_secret
 
@@ -34,18 +34,6 @@ AUTH_FIELDS = (
 OTHER_FIELDS = ("auth_type", "region_name", "interface", "cacert")
 SECRET_FIELDS = ("password", "application_credential_secret", "token")
 ENVIRONMENT = "from the environment"  # the window's name for the openrc variables
-
-
-class LoginFailed(DiskscopeError):
-    """Keystone, or the settings, did not let us log in."""
-
-
-class PasswordNeeded(LoginFailed):
-    """The cloud names a user but no password: the window asks for one."""
-
-
-class CloudNotFound(LoginFailed):
-    """No clouds.yaml names this cloud."""
 
 
 @dataclass(frozen=True)

@@ -11,31 +11,31 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
-import selectors
 import shlex
-import signal
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from diskscope.core.chain import ChainLayer, chain_is_sound, walk_backing_chain
-from diskscope.core.errors import (
+from diskscope.core.chain import ChainLayer, LayerStatus, chain_is_sound, walk_backing_chain
+from diskscope.core.errors import (  # noqa: F401  (the old names: tests import them from here)
     Cancelled,
+    ConversionStalled,
+    DestinationChanged,
+    DestinationExists,
     DiskscopeError,
+    MeasureUnsupported,
+    NotEnoughSpace,
     QemuImgError,
+    SourceChanged,
     UnsafeImage,
+    VerificationFailed,
 )
 from diskscope.core.formats import ImageFormat
 from diskscope.core.inspect.inspector import check_regular_file, inspect_file
 from diskscope.core.inspect.verdict import ViolationCode
-from diskscope.core.placement import (  # noqa: F401  (DestinationExists: re-exported)
-    DestinationChanged,
-    DestinationExists,
+from diskscope.core.placement import (
     PrivateFolder,
     check_destination,
     free_space,
@@ -44,8 +44,8 @@ from diskscope.core.placement import (  # noqa: F401  (DestinationExists: re-exp
 from diskscope.core.policy import DEFAULT_POLICY, InspectionPolicy
 from diskscope.core.presets import PRESETS
 from diskscope.core.progress import ProgressCallback, ProgressMeter
-from diskscope.core.qemu_img import CONVERSION_LIMITS, Completed, ConvertSpec, Limits, QemuImg
-from diskscope.core.safety import ImageReport, inspect_image
+from diskscope.core.qemu_img import CONVERSION_LIMITS, ConvertSpec, Limits, QemuImg
+from diskscope.core.safety import ImageReport, inspect_image, require_safe
 from diskscope.core.sizes import human_size
 
 logger = logging.getLogger(__name__)
@@ -65,26 +65,9 @@ ALLOWED_OPTIONS = frozenset(
         "log_size", "block_state_zero",
     }
 )  # fmt: skip
-_PROGRESS = re.compile(rb"\((\d+(?:\.\d+)?)/100%\)")
 
 
 _CANCELLED = "The conversion was cancelled; its partial output was removed."
-
-
-class NotEnoughSpace(DiskscopeError):
-    """The destination filesystem cannot hold the output."""
-
-
-class VerificationFailed(DiskscopeError):
-    """The output is not what was asked for."""
-
-
-class SourceChanged(DiskscopeError):
-    """The source file changed between inspection and the end of the conversion."""
-
-
-class ConversionStalled(DiskscopeError):
-    """qemu-img made no progress and did no I/O for the stall timeout."""
 
 
 @dataclass(frozen=True)
@@ -339,11 +322,8 @@ def _required(
     sparse = request.preallocation in (None, "off") and request.subformat != "fixed"
     if request.target == "raw" and sparse and data_bytes is not None:
         return data_bytes  # raw output stays sparse: only the data takes space
-    try:
+    with contextlib.suppress(MeasureUnsupported):
         return qemu.measure(path, fmt, request.target, options, chain).required
-    except QemuImgError as exc:
-        if "does not support size measurement" not in str(exc):
-            raise
     # vpc, vhdx and vdi: the data (or the whole disk when fixed) plus metadata room.
     payload = data_bytes if sparse and data_bytes is not None else virtual
     return payload + payload // 64 + (8 << 20)
@@ -362,7 +342,7 @@ def _gate(
         return report, (), ()
     only_backing = all(v.code == ViolationCode.BACKING_FILE for v in report.violations)
     if not (allow_owned_backing and only_backing):
-        raise UnsafeImage(f"{source} was refused: {report.violations[0].message}", report.violations)
+        require_safe(report, str(source))
     first = _sound_chain(walk_backing_chain(source, qemu, policy, top=report))
     identities = tuple(settled_identity(os.path.realpath(layer.path)) for layer in first[1:])
     layers = _sound_chain(walk_backing_chain(source, qemu, policy))
@@ -375,7 +355,7 @@ def _gate(
 def _sound_chain(layers: list[ChainLayer]) -> list[ChainLayer]:
     if chain_is_sound(layers):
         return layers
-    bad = next(layer for layer in layers if layer.status.value != "ok")
+    bad = next(layer for layer in layers if layer.status != LayerStatus.OK)
     raise UnsafeImage(f"The backing chain cannot be used: {bad.path}: {bad.message}")
 
 
@@ -408,18 +388,29 @@ class ConvertJob:
         cancel: threading.Event | None = None,
         free_space: Callable[[Path], int] = free_space,
         limits: Limits = CONVERSION_LIMITS,
+        plan: ConvertPlan | None = None,
     ) -> None:
+        """`plan`: one made already (the dialog shows it) for this very request; the job
+        then uses it as it is, and only re-checks that the source is still the file that
+        was inspected. Without one, `run()` plans first."""
+        if plan is not None and plan.request != request:
+            raise ValueError("The plan was made for another request.")
         self.request = request
         self.qemu = qemu
         self.limits = limits
         self.on_progress = on_progress
         self.cancel = cancel or threading.Event()
         self.free_space = free_space
+        self._planned = plan
         self.plan: ConvertPlan | None = None
 
     def run(self) -> ConvertResult:
         started = time.monotonic()
-        plan = plan_conversion(self.request, self.qemu, self.free_space)
+        plan = self._planned
+        if plan is None:
+            plan = plan_conversion(self.request, self.qemu, self.free_space)
+        else:
+            self._check_source(plan)
         destination = plan.destination
         private = PrivateFolder(destination.parent)
         try:
@@ -480,53 +471,15 @@ class ConvertJob:
         total = plan.data_bytes or plan.virtual_size
         meter = ProgressMeter("converting", total, self.on_progress)
         meter.update(0, force=True)
-        args = self.qemu.convert_args(plan.spec)
-        with tempfile.TemporaryFile() as stderr:
-            proc = self.qemu.start(args, self.limits, stderr)
-            try:
-                self._follow(proc, meter, total)
-            except BaseException:
-                _stop(proc)
-                raise
-            stderr.seek(0)
-            err = stderr.read()[-4000:].decode("utf-8", "replace")
-        outcome = Completed(tuple(args), proc.returncode, "", err)
-        self.qemu.raise_if_limited(outcome, self.limits, "convert")
-        if proc.returncode != 0:
-            if "No space left on device" in err:
-                raise NotEnoughSpace("The destination filesystem filled up during the conversion.")
-            detail = [ln for ln in err.strip().splitlines() if ln.strip()]
-            last = detail[-1].removeprefix("qemu-img: ").rstrip(".") if detail else "no message"
-            raise QemuImgError(f"qemu-img convert failed: {last}.", returncode=proc.returncode,
-                               stderr=err)  # fmt: skip
-        meter.update(total, force=True)
 
-    def _follow(self, proc: subprocess.Popen[bytes], meter: ProgressMeter, total: int) -> None:
-        assert proc.stdout is not None
-        fd = proc.stdout.fileno()
-        buffer = b""
-        stall = _StallWatch(proc.pid, self.request.stall_timeout)
-        with selectors.DefaultSelector() as selector:
-            selector.register(fd, selectors.EVENT_READ)
-            while True:
-                if self.cancel.is_set():
-                    raise Cancelled(_CANCELLED)
-                stall.check()
-                if not selector.select(timeout=0.1):
-                    continue
-                chunk = os.read(fd, 4096)
-                if not chunk:
-                    break
-                buffer += chunk
-                *pieces, buffer = re.split(rb"[\r\n]", buffer)
-                for piece in pieces:
-                    match = _PROGRESS.search(piece)
-                    if match:
-                        meter.update(int(total * float(match[1]) / 100))
-                        stall.advanced(float(match[1]))
-        proc.wait()
-        if self.cancel.is_set():
-            raise Cancelled(_CANCELLED)
+        def advanced(percent: float) -> None:
+            meter.update(int(total * percent / 100))
+
+        try:
+            self.qemu.convert(plan.spec, self.limits, advanced, self.cancel, self.request.stall_timeout)
+        except Cancelled:
+            raise Cancelled(_CANCELLED) from None
+        meter.update(total, force=True)
 
     def _verify(self, plan: ConvertPlan) -> tuple[str, ...]:
         meter = ProgressMeter("verifying output", None, self.on_progress)
@@ -559,53 +512,3 @@ class ConvertJob:
                 raise VerificationFailed("qemu-img compare found the output differs from the source.")
             checks.append("qemu-img compare: identical to the source")
         return tuple(checks)
-
-
-class _StallWatch:
-    """Whether qemu-img still moves: its progress, or the bytes it reads and writes
-    (/proc/PID/io), must change within `timeout` seconds. A disk of an exabyte of holes
-    makes qemu-img spin for hours at 0 % with neither."""
-
-    def __init__(self, pid: int, timeout: float | None) -> None:
-        self.io_path = f"/proc/{pid}/io"
-        self.timeout = timeout
-        self.last = (-1.0, self._io())
-        self.since = time.monotonic()
-
-    def _io(self) -> int:
-        try:
-            with open(self.io_path) as f:
-                fields = dict(line.split(":", 1) for line in f)
-        except (OSError, ValueError):
-            return -1
-        return int(fields.get("rchar", -1)) + int(fields.get("wchar", -1))
-
-    def advanced(self, percent: float) -> None:
-        if percent > self.last[0]:
-            self.last, self.since = (percent, self.last[1]), time.monotonic()
-
-    def check(self) -> None:
-        if self.timeout is None:
-            return
-        io = self._io()
-        if io != self.last[1]:
-            self.last, self.since = (self.last[0], io), time.monotonic()
-        elif time.monotonic() - self.since > self.timeout:
-            raise ConversionStalled(
-                f"qemu-img made no progress and did no I/O for {self.timeout:g} s and was stopped; "
-                "the image may be too large to convert (see --stall-timeout)."
-            )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate qemu-img's process group, wait, kill if it must, always reap."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    if proc.stdout is not None:
-        proc.stdout.close()

@@ -32,50 +32,43 @@ from pathlib import Path
 import requests
 import urllib3
 from diskscope.core.checksums import BackgroundHasher, Checksum
-from diskscope.core.errors import Cancelled, DiskscopeError, UnsafeImage
+from diskscope.core.errors import (
+    Cancelled,
+    DestinationExists,
+    DestinationNotWritable,
+    DiskscopeError,
+    DownloadFailed,
+    DownloadStalled,
+    FileInTheWay,
+    NetworkError,
+    NetworkProblem,
+    NotEnoughSpace,
+    PartialFileChanged,
+    UnsafeImage,
+)
+from diskscope.core.errors import (
+    ChecksumMismatch as ChecksumMismatch,  # imported from here too
+)
 from diskscope.core.formats import ImageFormat
 from diskscope.core.http import (
-    DownloadFailed,
     HttpOptions,
     get,
+    network_problem,
     raise_for_status,
     redact,
     session_for,
 )
 from diskscope.core.inspect.inspector import InspectionResult, StreamInspector
-from diskscope.core.placement import DestinationExists, check_destination, free_space
+from diskscope.core.placement import check_destination, free_space
 from diskscope.core.progress import Progress, ProgressCallback, ProgressMeter
 from diskscope.core.sizes import human_size
 
 logger = logging.getLogger(__name__)
+NotEnoughSpaceForDownload = NotEnoughSpace  # its old name, one error for both now
 CHUNK = 1 << 20
 STALL_BYTES = 64 * 1024  # a download that gets less than this within its stall timeout has stalled
 _SIDECAR_MAX = 64 * 1024
 _NOFOLLOW = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # O_NONBLOCK: a planted FIFO cannot hang us
-
-
-class ChecksumMismatch(DiskscopeError):
-    """The bytes are not the ones the server or the user promised."""
-
-
-class NotEnoughSpaceForDownload(DiskscopeError):
-    """The image is larger than the free space where it goes."""
-
-
-class FileInTheWay(DiskscopeError):
-    """Something we did not create is where the download's files go; it is left untouched."""
-
-
-class DestinationNotWritable(DiskscopeError):
-    """The destination folder does not take the download's files."""
-
-
-class DownloadStalled(DownloadFailed):
-    """Less than STALL_BYTES arrived within the stall timeout."""
-
-
-class PartialFileChanged(DiskscopeError):
-    """The verified `.part` is no longer the file the download wrote."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +116,10 @@ class DownloadResult:
 class _Resumable(Exception):
     """The connection broke mid-body: try again from where the file ends."""
 
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
 
 class Download:
     """One download, run once with `run()`; progress and cancel like `ConvertJob`.
@@ -167,7 +164,7 @@ class Download:
                 "or accept an unverified download explicitly."
             )
         if expect.size is not None and expect.size > self.free_space(req.destination.parent):
-            raise NotEnoughSpaceForDownload(
+            raise NotEnoughSpace(
                 f"The image is {human_size(expect.size)} ({expect.size:,} bytes) but only "
                 f"{human_size(self.free_space(req.destination.parent))} is free in "
                 f"{req.destination.parent}."
@@ -271,8 +268,8 @@ class Download:
             try:
                 self._attempt(state, meter)
                 return
-            except (_Resumable, requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-                    urllib3.exceptions.HTTPError) as exc:  # fmt: skip
+            except (_Resumable, NetworkError, requests.exceptions.ConnectionError,
+                    requests.exceptions.Timeout, urllib3.exceptions.HTTPError) as exc:  # fmt: skip
                 if self.cancel.is_set():
                     raise self._cancelled() from None
                 attempt += 1
@@ -317,7 +314,7 @@ class Download:
                 except (urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError,
                         OSError) as exc:  # fmt: skip
                     self._check_stopped(watchdog)
-                    raise _Resumable(str(exc)) from None
+                    raise _Resumable(_reason(exc)) from None
                 self._check_stopped(watchdog)
                 if not block:
                     break
@@ -379,7 +376,7 @@ class Download:
                 f"The server offers {total:,} bytes but the image should be {expected:,} bytes."
             )
         if total is not None and total > self.free_space(self.request.destination.parent) + state.offset:
-            raise NotEnoughSpaceForDownload(
+            raise NotEnoughSpace(
                 f"The image is {human_size(total)} but there is not that much free space in "
                 f"{self.request.destination.parent}."
             )
@@ -423,8 +420,7 @@ class Download:
             verified.append("md5 (the server's Content-MD5)")
         inspection = state.inspector.finish()
         if not inspection.safe:
-            why = inspection.violations[0].message
-            raise UnsafeImage(f"The downloaded image was refused: {why}", inspection.violations)
+            raise UnsafeImage.refused("The downloaded image", inspection.violations)
         fd = self._part_fd()
         try:
             os.fsync(fd)
@@ -669,7 +665,7 @@ def _cannot_create(path: Path, exc: OSError) -> DiskscopeError:
     if exc.errno == errno.EROFS:
         return DestinationNotWritable(f"{path.parent} is on a read-only filesystem.")
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return NotEnoughSpaceForDownload(f"There is no room for a new file in {path.parent}.")
+        return NotEnoughSpace(f"There is no room for a new file in {path.parent}.")
     return DestinationNotWritable(f"Could not create {path}: {exc.strerror}.")
 
 
@@ -721,7 +717,7 @@ def _wake(response: requests.Response) -> None:
 
 def _write_error(path: Path, exc: OSError) -> DiskscopeError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return NotEnoughSpaceForDownload("The destination filesystem filled up during the download.")
+        return NotEnoughSpace("The destination filesystem filled up during the download.")
     return DestinationNotWritable(f"Could not write {path}: {exc.strerror}.")
 
 
@@ -748,11 +744,10 @@ class _State:
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    if "Read timed out" in text or isinstance(exc, requests.exceptions.Timeout):
-        return "the server stopped sending data"
-    if "Connection refused" in text:
-        return "connection refused"
-    if "Name or service not known" in text or "Failed to resolve" in text:
-        return "the host name is unknown"
-    return text.split(":")[-1].strip().rstrip(".") or "connection error"
+    """Why an attempt failed, in a few words: from the exception's type where it is known."""
+    if isinstance(exc, _Resumable):
+        return exc.reason
+    problem = exc.problem if isinstance(exc, NetworkError) else network_problem(exc)
+    if problem != NetworkProblem.OTHER:
+        return problem.value
+    return str(exc).split(":")[-1].strip().rstrip(".") or problem.value

@@ -10,11 +10,9 @@ from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
-from diskscope.core.errors import DiskscopeError
+from diskscope.core.errors import DiskscopeError, DownloadFailed, NetworkError, NotFound
 from diskscope.core.http import (
-    DownloadFailed,
     HttpOptions,
-    NotFound,
     get,
     raise_for_status,
     redact,
@@ -101,6 +99,9 @@ class GlanceClient:
             with get(self.session, url, self.options, stream=True) as response:
                 raise_for_status(response, what)
                 body = _bounded_body(response, what)
+        except NetworkError as exc:
+            raise DownloadFailed(f"Could not reach the image service at {redact(self.endpoint)}: "
+                                 f"{exc.problem.value}.") from None  # fmt: skip
         except requests.exceptions.RequestException as exc:
             raise DownloadFailed(f"Could not reach the image service at {redact(self.endpoint)}: "
                                  f"{type(exc).__name__}.") from None  # fmt: skip

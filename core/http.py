@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import socket
 import ssl
 import warnings
 from dataclasses import dataclass, field
@@ -19,7 +20,16 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import requests
 import urllib3
 from diskscope import __version__
-from diskscope.core.errors import DiskscopeError
+from diskscope.core.errors import (
+    DownloadFailed,
+    NetworkError,
+    NetworkProblem,
+    NotFound,
+    Unauthorized,
+)
+from diskscope.core.errors import (
+    InvalidToken as InvalidToken,  # imported from here too
+)
 from diskscope.core.text import remember_secret, scrub
 
 logger = logging.getLogger(__name__)
@@ -27,22 +37,6 @@ MAX_REDIRECTS = 10
 MAX_TOKEN_BYTES = 64 * 1024  # Keystone tokens are a few hundred bytes; PKI ones a few KiB
 _TOKEN = re.compile(r"[\x21-\x7e]+")  # what an HTTP header value can carry unquoted
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-class DownloadFailed(DiskscopeError):
-    """The server or the network did not deliver."""
-
-
-class Unauthorized(DownloadFailed):
-    """401 or 403 from the server."""
-
-
-class NotFound(DownloadFailed):
-    """404 from the server."""
-
-
-class InvalidToken(DiskscopeError):
-    """The token could not be sent as an X-Auth-Token; the message never quotes it."""
 
 
 def check_token(token: str, source: str = "The token") -> str:
@@ -189,8 +183,8 @@ def get(
 ) -> requests.Response:
     """GET with redirects followed by hand; the token goes only to the first URL's origin.
 
-    Connection errors and timeouts keep their type (the download retries them) but lose
-    the query string from their message; every other failure becomes DownloadFailed.
+    Connection errors and timeouts become NetworkError (the download retries them), their
+    message without the query string; every other failure becomes DownloadFailed.
     """
     check_scheme(url)
     token_origin, first = origin(url), url
@@ -241,7 +235,7 @@ def _send(
             "if you trust the network."
         ) from None
     except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-        raise type(exc)(scrub(str(exc))) from None
+        raise NetworkError(scrub(str(exc)), network_problem(exc)) from None
     except requests.exceptions.RequestException as exc:  # messages may quote headers
         raise DownloadFailed(
             f"The request to {redact(url)} could not be made ({type(exc).__name__})."
@@ -253,9 +247,40 @@ def raise_for_status(response: requests.Response, what: str) -> None:
     code = response.status_code
     if code in (401, 403):
         raise Unauthorized(
-            f"The server refused access to {what} ({code} {response.reason}); check the token."
+            f"The server refused access to {what} ({code} {response.reason}); check the token.", code
         )
     if code == 404:
-        raise NotFound(f"{what} was not found on the server (404).")
+        raise NotFound(f"{what} was not found on the server (404).", code)
     if code >= 400:
         raise DownloadFailed(f"The server answered {code} {response.reason} for {what}.")
+
+
+def network_problem(exc: BaseException) -> NetworkProblem:
+    """What a requests, urllib3 or socket exception means, by the types along its chain
+    (requests wraps urllib3's errors, which wrap the socket's)."""
+    chain = _chain(exc)
+    if any(isinstance(e, (urllib3.exceptions.NameResolutionError, socket.gaierror)) for e in chain):
+        return NetworkProblem.UNKNOWN_HOST
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return NetworkProblem.REFUSED
+    timeouts = (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)
+    # urllib3's NewConnectionError subclasses its ConnectTimeoutError: it is no timeout.
+    if any(
+        isinstance(e, timeouts) and not isinstance(e, urllib3.exceptions.NewConnectionError) for e in chain
+    ):
+        return NetworkProblem.TIMEOUT
+    return NetworkProblem.OTHER
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and every one it was raised from, wraps or names as its reason."""
+    found: list[BaseException] = []
+    todo = [exc]
+    while todo:
+        current = todo.pop()
+        if any(current is e for e in found):
+            continue
+        found.append(current)
+        linked = (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args)
+        todo += [e for e in linked if isinstance(e, BaseException)]
+    return found

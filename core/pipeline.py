@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 from diskscope.core.checksums import Checksum, parse_checksum
 from diskscope.core.convert import ConvertJob, ConvertRequest, ConvertResult
-from diskscope.core.errors import Cancelled, DiskscopeError, UnsafeImage
+from diskscope.core.errors import Cancelled, DiskscopeError
 from diskscope.core.fetch import (
     Download,
     DownloadRequest,
@@ -39,7 +39,7 @@ from diskscope.core.placement import check_destination, free_space
 from diskscope.core.policy import DEFAULT_POLICY, InspectionPolicy
 from diskscope.core.progress import Progress, ProgressCallback
 from diskscope.core.qemu_img import QemuImg
-from diskscope.core.safety import inspect_image
+from diskscope.core.safety import inspect_image, require_safe
 
 
 @dataclass(frozen=True)
@@ -148,9 +148,7 @@ class FetchJob:
             report = inspect_image(
                 download.part, self.qemu, source.expect.declared_format, self.request.policy
             )
-            if not report.safe:
-                raise UnsafeImage(f"The downloaded image was refused: "
-                                  f"{report.violations[0].message}", report.violations)  # fmt: skip
+            require_safe(report, "The downloaded image")
             conversion = None
             if self.request.to_raw and report.format.qemu_driver != "raw":
                 conversion = self._convert(download, destination)

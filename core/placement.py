@@ -16,21 +16,14 @@ import stat
 import tempfile
 from pathlib import Path
 
-from diskscope.core.errors import DiskscopeError
+from diskscope.core.errors import (
+    DestinationChanged,
+    DestinationExists,
+    DiskscopeError,
+    UnsuitableDestination,
+)
 
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
-
-
-class DestinationExists(DiskscopeError):
-    """The destination exists and overwriting was not asked for."""
-
-
-class UnsuitableDestination(DiskscopeError):
-    """The destination is not a regular file (a link, a device, a folder...)."""
-
-
-class DestinationChanged(DiskscopeError):
-    """The destination folder, or our private folder in it, was removed or replaced."""
 
 
 def free_space(folder: Path) -> int:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from diskscope.core.errors import DiskscopeError
+from diskscope.core.errors import InvalidPolicy as InvalidPolicy  # imported from here too
 from diskscope.core.formats import ImageFormat
 from diskscope.core.inspect.verdict import Violation, ViolationCode
 from diskscope.core.inspect.vmdk import SINGLE_FILE_TYPES
@@ -24,10 +24,6 @@ from diskscope.core.sizes import size_with_exact
 VMDK_SINGLE_FILE_TYPES = ("monolithicSparse", "streamOptimized")
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$", re.I)
-
-
-class InvalidPolicy(DiskscopeError):
-    """A policy value a user typed that cannot be used."""
 
 
 class PolicyRule(StrEnum):

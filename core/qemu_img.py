@@ -17,18 +17,31 @@ import json
 import logging
 import os
 import re
+import selectors
 import shlex
 import shutil
 import signal
 import subprocess
-from collections.abc import Sequence
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
 from subprocess import Popen
 from typing import IO, Any
 
-from diskscope.core.errors import InvalidPath, QemuImgError, QemuImgLimitExceeded, QemuImgNotFound
+from diskscope.core.errors import (
+    Cancelled,
+    ConversionStalled,
+    InvalidPath,
+    MeasureUnsupported,
+    NotEnoughSpace,
+    QemuImgError,
+    QemuImgLimitExceeded,
+    QemuImgNotFound,
+)
 from diskscope.core.image_info import ImageInfo, parse_info_json
 from diskscope.core.text import printable
 
@@ -204,11 +217,24 @@ def _environment() -> dict[str, str]:
     return {"LC_ALL": "C", "LANG": "C", "PATH": os.environ.get("PATH", os.defpath)}
 
 
+_PROGRESS = re.compile(rb"\((\d+(?:\.\d+)?)/100%\)")
+
+
 def _last_line(stderr: str) -> str:
     lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
     if not lines:
         return "no message"
     return re.sub(r"^qemu-img: ", "", lines[-1]).rstrip(".")
+
+
+def failure(done: Completed) -> QemuImgError:
+    """The one error for a qemu-img run that failed: its last line of stderr, in a sentence."""
+    what = done.argv[1] if len(done.argv) > 1 else "qemu-img"
+    return QemuImgError(
+        f"qemu-img {what} failed: {_last_line(done.stderr)}.",
+        returncode=done.returncode,
+        stderr=done.stderr,
+    )
 
 
 class QemuImg:
@@ -328,11 +354,7 @@ class QemuImg:
     def _json(self, args: Sequence[str], limits: Limits | None = None) -> Any:
         done = self.run(args, limits)
         if done.returncode != 0:
-            raise QemuImgError(
-                f"qemu-img {args[0]} failed: {_last_line(done.stderr)}.",
-                returncode=done.returncode,
-                stderr=done.stderr,
-            )
+            raise failure(done)
         try:
             return json.loads(done.stdout)
         except ValueError:
@@ -369,11 +391,7 @@ class QemuImg:
         done = self.run(self.check_args(path, fmt))
         status = _CHECK_EXIT.get(done.returncode)
         if status is None:
-            raise QemuImgError(
-                f"qemu-img check failed: {_last_line(done.stderr)}.",
-                returncode=done.returncode,
-                stderr=done.stderr,
-            )
+            raise failure(done)
         if status in (CheckStatus.UNSUPPORTED, CheckStatus.INCOMPLETE) and not done.stdout.strip():
             return CheckResult(status, done.returncode, detail=_last_line(done.stderr))
         try:
@@ -443,10 +461,17 @@ class QemuImg:
         options: Sequence[str] = (),
         chain: Sequence[tuple[str, str]] = (),
     ) -> Measurement:
+        """The bytes a conversion to `target` needs; MeasureUnsupported where qemu-img cannot
+        tell (the one place its message is read: qemu-img has no exit code for it)."""
         args = ["measure", "--output=json", "-f", fmt, "-O", target]
         if options:
             args += ["-o", ",".join(options)]
-        data = self._json([*args, image_reference(path, fmt, chain)])
+        try:
+            data = self._json([*args, image_reference(path, fmt, chain)])
+        except QemuImgError as exc:
+            if "does not support size measurement" not in exc.stderr:
+                raise
+            raise MeasureUnsupported(str(exc), returncode=exc.returncode, stderr=exc.stderr) from None
         return Measurement(
             required=int(data["required"]),
             fully_allocated=int(data["fully-allocated"]),
@@ -468,11 +493,7 @@ class QemuImg:
         done = self.run([*args, *refs], limits)
         if done.returncode in (0, 1):
             return done.returncode == 0
-        raise QemuImgError(
-            f"qemu-img compare failed: {_last_line(done.stderr)}.",
-            returncode=done.returncode,
-            stderr=done.stderr,
-        )
+        raise failure(done)
 
     def convert_args(self, spec: ConvertSpec) -> list[str]:
         """The argv of one conversion, with progress (-p) on."""
@@ -493,7 +514,40 @@ class QemuImg:
         source = image_reference(spec.source, spec.source_format, spec.source_chain)
         return [*args, source, absolute(spec.target)]
 
-    # -- creating images (our own samples and test data; never user files) --------------------
+    def convert(
+        self,
+        spec: ConvertSpec,
+        limits: Limits,
+        on_progress: Callable[[float], None],
+        cancel: threading.Event,
+        stall_timeout: float | None = None,
+    ) -> Completed:
+        """Run one conversion to its end, reporting its percentage as qemu-img prints it.
+
+        Cancel (the event) or a stall (no progress and no I/O for `stall_timeout` seconds)
+        stops the process group and raises Cancelled or ConversionStalled; a full
+        destination raises NotEnoughSpace; any other failure QemuImgError. The partial
+        output is the caller's to remove.
+        """
+        args = self.convert_args(spec)
+        with tempfile.TemporaryFile() as stderr:
+            proc = self.start(args, limits, stderr)
+            try:
+                _follow(proc, on_progress, cancel, stall_timeout)
+            except BaseException:
+                stop(proc)
+                raise
+            stderr.seek(0)
+            err = stderr.read()[-4000:].decode("utf-8", "replace")
+        done = Completed(tuple(self.command(args)), proc.returncode, "", err)
+        self.raise_if_limited(done, limits, "convert")
+        if done.returncode != 0:
+            if "No space left on device" in err:
+                raise NotEnoughSpace("The destination filesystem filled up during the conversion.")
+            raise failure(done)
+        return done
+
+    # -- creating images (a conversion's output with -n, our samples; never user files) -------
 
     def create(
         self,
@@ -509,36 +563,97 @@ class QemuImg:
             args += ["-b", backing[0], "-F", backing[1], "-u"]
         if options:
             args += ["-o", ",".join(options)]
-        self._checked([*args, absolute(path), str(size)])
+        self.checked([*args, absolute(path), str(size)])
 
-    def convert_quietly(
-        self,
-        source: str | os.PathLike[str],
-        source_format: str,
-        target: str | os.PathLike[str],
-        target_format: str,
-        options: Sequence[str] = (),
-    ) -> None:
-        """A plain, blocking conversion of our own files (samples, test data)."""
-        args = ["convert", "-q", "-f", source_format, "-O", target_format]
-        if options:
-            args += ["-o", ",".join(options)]
-        self._checked([*args, absolute(source), absolute(target)])
-
-    def snapshot_create(self, path: str | os.PathLike[str], fmt: str, name: str) -> None:
-        # `qemu-img snapshot` has no -f; --image-opts names the driver just as explicitly.
-        opts = f"driver={fmt},file.filename={absolute(path).replace(',', ',,')}"
-        self._checked(["snapshot", "-q", "--image-opts", "-c", name, opts])
-
-    def _checked(self, args: Sequence[str]) -> Completed:
+    def checked(self, args: Sequence[str]) -> Completed:
+        """Run qemu-img; a non-zero exit is QemuImgError."""
         done = self.run(args)
         if done.returncode != 0:
-            raise QemuImgError(
-                f"qemu-img {args[0]} failed: {_last_line(done.stderr)}.",
-                returncode=done.returncode,
-                stderr=done.stderr,
-            )
+            raise failure(done)
         return done
+
+
+def _follow(
+    proc: Popen[bytes],
+    on_progress: Callable[[float], None],
+    cancel: threading.Event,
+    stall_timeout: float | None,
+) -> None:
+    """Read `convert -p` progress (chunks end in a carriage return) until qemu-img exits."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    buffer = b""
+    stall = _StallWatch(proc.pid, stall_timeout)
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            if cancel.is_set():
+                raise Cancelled("qemu-img convert was cancelled.")
+            stall.check()
+            if not selector.select(timeout=0.1):
+                continue
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            buffer += chunk
+            *pieces, buffer = re.split(rb"[\r\n]", buffer)
+            for piece in pieces:
+                match = _PROGRESS.search(piece)
+                if match:
+                    on_progress(float(match[1]))
+                    stall.advanced(float(match[1]))
+    proc.wait()
+    if cancel.is_set():
+        raise Cancelled("qemu-img convert was cancelled.")
+
+
+class _StallWatch:
+    """Whether qemu-img still moves: its progress, or the bytes it reads and writes
+    (/proc/PID/io), must change within `timeout` seconds. A disk of an exabyte of holes
+    makes qemu-img spin for hours at 0 % with neither."""
+
+    def __init__(self, pid: int, timeout: float | None) -> None:
+        self.io_path = f"/proc/{pid}/io"
+        self.timeout = timeout
+        self.last = (-1.0, self._io())
+        self.since = time.monotonic()
+
+    def _io(self) -> int:
+        try:
+            with open(self.io_path) as f:
+                fields = dict(line.split(":", 1) for line in f)
+        except (OSError, ValueError):
+            return -1
+        return int(fields.get("rchar", -1)) + int(fields.get("wchar", -1))
+
+    def advanced(self, percent: float) -> None:
+        if percent > self.last[0]:
+            self.last, self.since = (percent, self.last[1]), time.monotonic()
+
+    def check(self) -> None:
+        if self.timeout is None:
+            return
+        io = self._io()
+        if io != self.last[1]:
+            self.last, self.since = (self.last[0], io), time.monotonic()
+        elif time.monotonic() - self.since > self.timeout:
+            raise ConversionStalled(
+                f"qemu-img made no progress and did no I/O for {self.timeout:g} s and was stopped; "
+                "the image may be too large to convert (see --stall-timeout)."
+            )
+
+
+def stop(proc: Popen[bytes]) -> None:
+    """Terminate a child's process group, wait, kill if it must, always reap (a conversion
+    gets the chance to end cleanly; `kill_group` is for runs that have no output to keep)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        kill_group(proc)
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 def kill_group(proc: subprocess.Popen[Any]) -> None:

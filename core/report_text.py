@@ -17,26 +17,25 @@ def _row(label: str, value: object) -> str:
 
 
 def format_report(report: ImageReport) -> str:
-    data = report.to_json()
-    ours = report.inspection
+    facts, ours = report.facts, report.inspection
     kind = ours.format.value + (f" ({ours.subformat})" if ours.subformat else "")
     lines = [printable(str(report.path))]
     if report.resolved:
         lines.append(_row("link to", printable(str(report.resolved))))
     lines += [
         _row("format", kind),
-        _row("virtual size", size_with_exact(data["virtual_size"])),
-        _row("on disk", size_with_exact(data["actual_size"] or ours.file_size)),
+        _row("virtual size", size_with_exact(facts.virtual_size)),
+        _row("on disk", size_with_exact(facts.size_on_disk)),
     ]
-    if data["cluster_size"]:
-        lines.append(_row("cluster size", size_with_exact(data["cluster_size"])))
-    lines.append(_row("encrypted", "yes" if data["encrypted"] else "no"))
-    if data["dirty"]:
+    if facts.cluster_size:
+        lines.append(_row("cluster size", size_with_exact(facts.cluster_size)))
+    lines.append(_row("encrypted", "yes" if facts.encrypted else "no"))
+    if facts.dirty:
         lines.append(_row("dirty", "yes: not cleanly shut down"))
-    if data["backing_file"]:
-        lines.append(_row("backing file", data["backing_file"]))
-    if data["data_file"]:
-        lines.append(_row("data file", data["data_file"]))
+    if facts.backing_file:
+        lines.append(_row("backing file", facts.backing_file))
+    if facts.data_file:
+        lines.append(_row("data file", facts.data_file))
     if report.info and report.info.snapshots:
         lines.append(_row("snapshots", len(report.info.snapshots)))
         for s in report.info.snapshots:

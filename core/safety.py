@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from diskscope.core.errors import QemuImgError
+from diskscope.core.errors import QemuImgError, UnsafeImage
 from diskscope.core.formats import ImageFormat
 from diskscope.core.image_info import ImageInfo
 from diskscope.core.inspect.inspector import InspectionResult, inspect_file
@@ -24,6 +24,22 @@ from diskscope.core.qemu_img import QemuImg
 
 # Formats whose virtual size our inspector reads exactly as qemu does.
 _SIZE_COMPARABLE = {ImageFormat.QCOW2, ImageFormat.VMDK, ImageFormat.VDI, ImageFormat.VHDX}
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """An image's facts as a reader wants them: qemu-img's where it opened the file, else
+    what our own inspector read from the header (a refused file is never opened)."""
+
+    virtual_size: int | None
+    actual_size: int | None  # qemu-img's allocation; None when it did not open the file
+    size_on_disk: int | None  # qemu-img's allocation where it knows it, else the file's size
+    cluster_size: int | None
+    encrypted: bool
+    dirty: bool
+    backing_file: str | None
+    data_file: str | None
+    format_specific: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -51,23 +67,51 @@ class ImageReport:
 
     @property
     def virtual_size(self) -> int | None:
-        return self.info.virtual_size if self.info else self.inspection.virtual_size
+        return self.facts.virtual_size
+
+    @property
+    def facts(self) -> ImageFacts:
+        """The one place that says whose reading of a fact counts."""
+        info, ours = self.info, self.inspection
+        if info is None:
+            return ImageFacts(
+                virtual_size=ours.virtual_size,
+                actual_size=None,
+                size_on_disk=ours.file_size,
+                cluster_size=ours.cluster_size,
+                encrypted=ours.encrypted,
+                dirty=bool(ours.details.get("dirty", False)),
+                backing_file=ours.backing_file,
+                data_file=ours.data_file,
+                format_specific=dict(ours.details),
+            )
+        return ImageFacts(
+            virtual_size=info.virtual_size,
+            actual_size=info.actual_size,
+            size_on_disk=info.actual_size if info.actual_size is not None else ours.file_size,
+            cluster_size=info.cluster_size,
+            encrypted=info.encrypted,
+            dirty=info.dirty,
+            backing_file=info.backing_filename,
+            data_file=info.data_file,
+            format_specific=dict(info.format_specific),
+        )
 
     def to_json(self) -> dict[str, Any]:
-        info, ours = self.info, self.inspection
+        info, ours, facts = self.info, self.inspection, self.facts
         return {
             "path": str(self.path),
             "resolved_path": str(self.resolved) if self.resolved else None,
             "format": ours.format.value,
             "subformat": ours.subformat,
-            "virtual_size": self.virtual_size,
-            "actual_size": info.actual_size if info else None,
+            "virtual_size": facts.virtual_size,
+            "actual_size": facts.actual_size,
             "file_size": ours.file_size,
-            "cluster_size": info.cluster_size if info else ours.cluster_size,
-            "encrypted": info.encrypted if info else ours.encrypted,
-            "dirty": info.dirty if info else bool(ours.details.get("dirty", False)),
-            "backing_file": info.backing_filename if info else ours.backing_file,
-            "data_file": info.data_file if info else ours.data_file,
+            "cluster_size": facts.cluster_size,
+            "encrypted": facts.encrypted,
+            "dirty": facts.dirty,
+            "backing_file": facts.backing_file,
+            "data_file": facts.data_file,
             "snapshots": [
                 {
                     "id": s.id,
@@ -78,11 +122,19 @@ class ImageReport:
                 }
                 for s in (info.snapshots if info else ())
             ],
-            "format_specific": dict(info.format_specific) if info else dict(ours.details),
+            "format_specific": facts.format_specific,
             "safe": self.safe,
             "violations": [v.to_json() for v in self.violations],
             "warnings": [w.to_json() for w in self.warnings],
         }
+
+
+def require_safe(report: ImageReport, subject: str | None = None) -> ImageReport:
+    """The refusal gate: the report itself when the image is safe, else UnsafeImage naming
+    the first reason. `subject` names the image in the sentence (its path by default)."""
+    if not report.safe:
+        raise UnsafeImage.refused(subject or str(report.path), report.violations)
+    return report
 
 
 def inspect_image(

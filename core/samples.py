@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
-from diskscope.core.qemu_img import QemuImg
+from diskscope.core.qemu_img import QemuImg, absolute
 
 MiB = 1024 * 1024
 SAMPLE_SIZE = 64 * MiB
@@ -24,6 +25,28 @@ def _raw_with_data(path: Path) -> Path:
     return path
 
 
+def convert_quietly(
+    qemu: QemuImg,
+    source: str | os.PathLike[str],
+    source_format: str,
+    target: str | os.PathLike[str],
+    target_format: str,
+    options: Sequence[str] = (),
+) -> None:
+    """A plain, blocking conversion of our own files (samples, test data)."""
+    args = ["convert", "-q", "-f", source_format, "-O", target_format]
+    if options:
+        args += ["-o", ",".join(options)]
+    qemu.checked([*args, absolute(source), absolute(target)])
+
+
+def snapshot_create(qemu: QemuImg, path: str | os.PathLike[str], fmt: str, name: str) -> None:
+    """An internal snapshot in one of our own images."""
+    # `qemu-img snapshot` has no -f; --image-opts names the driver just as explicitly.
+    opts = f"driver={fmt},file.filename={absolute(path).replace(',', ',,')}"
+    qemu.checked(["snapshot", "-q", "--image-opts", "-c", name, opts])
+
+
 def create_samples(qemu: QemuImg, folder: str | os.PathLike[str] | None = None) -> list[Path]:
     """Create the samples in `folder` (a new temporary folder by default); return their paths.
 
@@ -34,17 +57,17 @@ def create_samples(qemu: QemuImg, folder: str | os.PathLike[str] | None = None) 
     raw = _raw_with_data(root / "disk-with-data.raw")
 
     snapshots = root / "snapshots.qcow2"
-    qemu.convert_quietly(raw, "raw", snapshots, "qcow2")
+    convert_quietly(qemu, raw, "raw", snapshots, "qcow2")
     for name in SNAPSHOT_NAMES:
-        qemu.snapshot_create(snapshots, "qcow2", name)
+        snapshot_create(qemu, snapshots, "qcow2", name)
 
     base = root / "chain-base.qcow2"
-    qemu.convert_quietly(raw, "raw", base, "qcow2")
+    convert_quietly(qemu, raw, "raw", base, "qcow2")
     overlay = root / "chain-overlay.qcow2"
     qemu.create(overlay, "qcow2", SAMPLE_SIZE, backing=("chain-base.qcow2", "qcow2"))
 
     vmdk = root / "appliance.vmdk"
-    qemu.convert_quietly(raw, "raw", vmdk, "vmdk", ["subformat=streamOptimized"])
+    convert_quietly(qemu, raw, "raw", vmdk, "vmdk", ["subformat=streamOptimized"])
 
     refused = root / "refused-backing.qcow2"
     qemu.create(refused, "qcow2", SAMPLE_SIZE, backing=("/etc/passwd", "raw"))

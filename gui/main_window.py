@@ -11,7 +11,7 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
-from diskscope.core.convert import ConvertJob, ConvertRequest
+from diskscope.core.convert import ConvertJob, ConvertPlan, ConvertRequest
 from diskscope.core.details import ImageDetails, gather_details
 from diskscope.core.errors import DiskscopeError
 from diskscope.core.export import write_export
@@ -545,17 +545,24 @@ class MainWindow(QMainWindow):
             return
         dialog = ConvertDialog(entry.details.report, self.qemu, self.runner,
                                self.settings.verify_after_convert, self,
-                               owned_chain=entry.details.owned_chain)  # fmt: skip
+                               owned_chain=entry.details.owned_chain,
+                               policy=self.settings.policy())  # fmt: skip
         if dialog.exec():
-            self.start_convert(dialog.request())
+            self.start_convert(dialog.plan or dialog.request())
 
-    def start_convert(self, request: ConvertRequest) -> JobRecord:
+    def start_convert(self, order: ConvertRequest | ConvertPlan) -> JobRecord:
+        """Run a conversion: a plan as it was made (the dialog's), or a request, planned
+        by the job under the user's policy."""
         qemu = self.qemu
         assert qemu is not None
-        request = replace(request, policy=self.settings.policy())
+        plan: ConvertPlan | None = None
+        if isinstance(order, ConvertPlan):
+            plan, request = order, order.request
+        else:
+            request = replace(order, policy=self.settings.policy())
 
         def factory(on_progress: Callable[[Progress], None]) -> ConvertJob:
-            return ConvertJob(request, qemu, on_progress=on_progress)
+            return ConvertJob(request, qemu, on_progress=on_progress, plan=plan)
 
         name = f"{Path(request.source).name} → {Path(request.destination).name}"
         return self._submit("convert", name, Path(request.destination), factory)

@@ -7,6 +7,7 @@ from functools import partial
 from pathlib import Path
 
 from diskscope.core.convert import SUBFORMATS, ConvertPlan, ConvertRequest, plan_conversion
+from diskscope.core.policy import DEFAULT_POLICY, InspectionPolicy
 from diskscope.core.presets import PRESETS
 from diskscope.core.qemu_img import QemuImg
 from diskscope.core.safety import ImageReport
@@ -39,12 +40,13 @@ CLUSTER_SIZES = ("", "65536", "131072", "262144", "524288", "1048576", "2097152"
 class ConvertDialog(QDialog):
     def __init__(self, report: ImageReport, qemu: QemuImg, runner: TaskRunner,
                  verify: bool = True, parent: QWidget | None = None,
-                 owned_chain: bool = False) -> None:  # fmt: skip
+                 owned_chain: bool = False, policy: InspectionPolicy = DEFAULT_POLICY) -> None:  # fmt: skip
         """`owned_chain`: the source is refused only for a backing chain that lies in its
-        folder with every layer passing; it can be flattened once the user says so."""
+        folder with every layer passing; it can be flattened once the user says so.
+        `plan` is what the Convert button starts: the job runs it without planning again."""
         super().__init__(parent)
         self.setWindowTitle(f"Convert {report.path.name}")
-        self.report, self.qemu, self.runner = report, qemu, runner
+        self.report, self.qemu, self.runner, self.policy = report, qemu, runner, policy
         self.owned_chain = owned_chain and not report.safe
         self.plan: ConvertPlan | None = None
         self._generation = 0
@@ -167,6 +169,7 @@ class ConvertDialog(QDialog):
     @Slot()
     def _options_changed(self) -> None:
         self.convert_button.setEnabled(False)
+        self.plan = None  # made for the old options
         name = self.destination.text().strip()
         self.overwrite.setEnabled(bool(name) and os.path.lexists(name))  # offered only when it applies
         self._show_error("")
@@ -186,6 +189,7 @@ class ConvertDialog(QDialog):
             "compare": self.verify.isChecked(),
             "overwrite": self.overwrite.isEnabled() and self.overwrite.isChecked(),
             "allow_owned_backing": self.owned_chain and self.flatten.isChecked(),
+            "policy": self.policy,
         }
         destination = Path(os.path.abspath(self.destination.text().strip()))
         if kind == "preset":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from diskscope.core.details import ImageDetails
+from diskscope.core.formats import ImageFormat
 from diskscope.core.image_info import ImageInfo
 from diskscope.core.inspect.verdict import Violation
 from diskscope.core.sizes import exact_size, human_size
@@ -114,21 +115,22 @@ class OverviewPanel(QWidget):
         details = entry.details
         self._show_notes(details.report.warnings if details else ())
         self._show_checksum(details.sums if details else None, entry.checksum)
-        info = entry.info
+        info = entry.info  # a pasted `qemu-img info` has no report, only qemu-img's facts
         ours = details.report.inspection if details else None
+        facts = details.report.facts if details else None
         fmt = entry.format_text
-        if ours and ours.subformat and ours.format.value != "qcow2":
+        if ours and ours.subformat and ours.format != ImageFormat.QCOW2:
             fmt += f" ({ours.subformat})"
         no_disk = entry.verdict == "not_a_disk"  # its "raw" and "size" would describe a disk
         self._set("Format", "not a disk image" if no_disk else (fmt or "—"))
         self._size("Virtual size", None if no_disk else entry.virtual_size)
-        self._size("Size on disk", info.actual_size if info else (ours.file_size if ours else None))
-        self._size("Cluster size", info.cluster_size if info else (ours.cluster_size if ours else None))
-        if info is None and ours is not None and ours.format.value == "qcow2":
+        self._size("Size on disk", facts.size_on_disk if facts else (info.actual_size if info else None))
+        self._size("Cluster size", facts.cluster_size if facts else (info.cluster_size if info else None))
+        if info is None and ours is not None and ours.format == ImageFormat.QCOW2:
             self._qcow2_from_header(dict(ours.details))
         else:
             self._qcow2(info)
-        encrypted = bool(info.encrypted if info else (ours.encrypted if ours else False))
+        encrypted = facts.encrypted if facts else bool(info and info.encrypted)
         self._set("Encryption", _encryption(info) if encrypted else "none")
         self._set("Dirty", "yes: not cleanly shut down" if info and info.dirty else "no")
         self._set("Path", entry.key if entry.state != EntryState.PASTED else "(pasted text)")
