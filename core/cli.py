@@ -225,7 +225,28 @@ def build_parser() -> argparse.ArgumentParser:
     measure.set_defaults(func=cmd_measure)
     _add_convert(sub, common)
     _add_fetch(sub, common)
+    completion = sub.add_parser("completion", help="print a shell completion script")
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"))
+    completion.set_defaults(func=cmd_completion)
+    man = sub.add_parser("man", help="print the man page (roff): diskscope man | man -l -")
+    man.set_defaults(func=cmd_man)
     return parser
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    """`source <(diskscope completion bash)`, or save it where the shell loads completions from."""
+    from diskscope.core import completion
+
+    generate = {"bash": completion.bash, "zsh": completion.zsh, "fish": completion.fish}[args.shell]
+    print(generate(build_parser()), end="")
+    return ExitCode.OK
+
+
+def cmd_man(args: argparse.Namespace) -> int:
+    from diskscope.core.completion import man
+
+    print(man(build_parser()), end="")
+    return ExitCode.OK
 
 
 def _qemu(args: argparse.Namespace) -> QemuImg:

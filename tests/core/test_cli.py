@@ -372,3 +372,59 @@ def test_the_version_is_the_installed_distributions() -> None:
 
     done = run("--version")
     assert (done.returncode, done.stdout) == (0, f"diskscope {version('diskscope')}\n")
+
+
+def test_bash_completion_works_in_bash(tmp_path: Path) -> None:
+    """A real bash sources the script, registers it, and completes commands, options and values."""
+    (tmp_path / "disk.qcow2").touch()
+    cases = [["inf"], ["-v", "conv"], ["info", "--js"], ["convert", "a", "b", "--preset", "hyp"],
+             ["convert", "a", "b", "-O", "qc"], ["glance", "l"], ["glance", "list", "--disk-f"],
+             ["completion", "fi"], ["disk.q"]]  # fmt: skip
+    script = "\n".join([
+        f"source <({sys.executable} -m diskscope completion bash) && complete -p diskscope",
+        't() { COMP_WORDS=(diskscope "$@"); COMP_CWORD=$#; COMPREPLY=(); _diskscope; echo "${COMPREPLY[*]}"; }',
+        *("t " + " ".join(case) for case in cases),
+    ])  # fmt: skip
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.stderr == ""
+    assert done.stdout.splitlines() == [
+        "complete -o filenames -F _diskscope diskscope",
+        "info", "convert", "--json", "hyperv", "qcow2", "list", "--disk-format", "fish", "disk.qcow2",
+    ]  # fmt: skip
+
+
+def test_zsh_and_fish_completion_know_every_command_and_option() -> None:
+    """No zsh or fish here to run them: zsh runs the bash script through bashcompinit, and
+    fish gets a line for every command and every long option."""
+    bash, zsh, fish = (run("completion", shell) for shell in ("bash", "zsh", "fish"))
+    assert bash.returncode == zsh.returncode == fish.returncode == ExitCode.OK
+    assert zsh.stdout == "autoload -U +X bashcompinit && bashcompinit\n" + bash.stdout
+    lines = fish.stdout.splitlines()
+    for name in ("info", "check", "map", "measure", "convert", "fetch", "glance", "completion", "man"):
+        assert any(f" -a {name} -d '" in line for line in lines), name
+    convert = [line for line in lines if "__fish_seen_subcommand_from convert'" in line]
+    assert any("-l rate-limit -r -d 'throttle" in line for line in convert)
+    assert any("-l preset -x -a 'azure esxi hyperv" in line for line in convert)
+    assert any("-l os-cloud -r" in line for line in lines if "subcommand_from glance'" in line)
+
+
+def test_the_man_page_renders(tmp_path: Path) -> None:
+    page = run("man")
+    assert page.returncode == ExitCode.OK and page.stdout.startswith(".TH DISKSCOPE 1 ")
+    checked = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z"], input=page.stdout,
+                             capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert (checked.returncode, checked.stderr) == (0, "")
+    (tmp_path / "diskscope.1").write_text(page.stdout)
+    env = {**os.environ, "MANPAGER": "cat", "MANWIDTH": "200", "LC_ALL": "C.UTF-8"}
+    shown = subprocess.run(["man", "-l", str(tmp_path / "diskscope.1")], capture_output=True, text=True,
+                           env=env, timeout=300)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    text = shown.stdout
+    for heading in ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "COMMANDS", "EXIT STATUS"):
+        assert f"\n{heading}\n" in text
+    assert (
+        "diskscope convert [OPTIONS] SRC DST" in text
+        and "diskscope glance show [OPTIONS] [ENDPOINT] ID..." in text
+    )
+    assert "--rate-limit SIZE" in text and "130  interrupted by Ctrl-C" in text
+    assert text.count("--qemu-img PATH") == 1  # the global options once, not under every command
