@@ -169,13 +169,15 @@ def test_a_refused_image_exits_1_in_every_command(tmp_path: Path) -> None:
 
 
 def test_a_refused_download_exits_1_and_a_network_error_2(server: ImageServer, tmp_path: Path) -> None:
+    """A process of its own: in this one, the server thread's report of the connection the
+    refusal cut would land in the captured stderr."""
     hostile = qcow2_backing_host_path(tmp_path)
     server.files["hostile.qcow2"] = hostile.read_bytes()
-    refused = run("fetch", server.url("hostile.qcow2"), tmp_path / "a.raw", "--unverified", "-q")
+    refused = spawn("fetch", server.url("hostile.qcow2"), tmp_path / "a.raw", "--unverified", "-q")
     assert refused.returncode == ExitCode.REFUSED, refused.stderr
     assert_one_sentence(refused.stderr)
     assert "refused" in refused.stderr
-    missing = run("fetch", server.url("missing.qcow2"), tmp_path / "b.raw", "--unverified", "-q")
+    missing = spawn("fetch", server.url("missing.qcow2"), tmp_path / "b.raw", "--unverified", "-q")
     assert missing.returncode == ExitCode.ERROR, missing.stderr
     assert_one_sentence(missing.stderr)
     assert not (tmp_path / "a.raw").exists() and not (tmp_path / "b.raw").exists()
