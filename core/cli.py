@@ -11,8 +11,9 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from enum import IntEnum
 from pathlib import Path
@@ -757,14 +758,21 @@ def _for_the_window(argv: Sequence[str]) -> bool:
     return True
 
 
-def _log_to_stderr(verbose: bool) -> logging.Handler:
-    """Ours, and what requests and urllib3 log, made safe; removed again when the command ends."""
+@contextmanager
+def _log_to_stderr(verbose: bool) -> Iterator[None]:
+    """Ours, and what requests and urllib3 log, made safe; undone when the command ends, so
+    that `main` can run again in the same process (the tests)."""
     handler = logging.StreamHandler()
     handler.setFormatter(SafeFormatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
+    level = root.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    return handler
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -775,11 +783,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, value in _global_defaults().items():
         if not hasattr(args, name):
             setattr(args, name, value)
-    handler = _log_to_stderr(args.verbose)
-    try:
+    with _log_to_stderr(args.verbose):
         return _run(args)
-    finally:
-        logging.getLogger().removeHandler(handler)
 
 
 def _run(args: argparse.Namespace) -> int:
