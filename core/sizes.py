@@ -38,7 +38,7 @@ def parse_size(text: str) -> int:
     """
     match = _SIZE.match(text)
     if match is None or ("." in match[1] and not match[2]):
-        raise ValueError(f"{text!r} is not a size; write it as 20G, 512M, 64K or a number of bytes.")
+        raise ValueError(f"{text!r} is not a size; write it as 20G, 512M or a number of bytes.")
     scale = 1 << (10 * _UNITS.index((match[2] or "B").upper()))
     value = int(Decimal(match[1]) * scale)
     if value <= 0:
