@@ -5,13 +5,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 # qemu-img, prlimit, the libraries Qt needs (offscreen and on X11/Wayland),
-# and the validators and tracing tools the tests use.
+# and the validators, tracing tools and man page renderer (man-db) the tests use.
 SYSTEM_PACKAGES := qemu-utils util-linux libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 \
 	libfontconfig1 libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 \
 	libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-xkb1 \
-	desktop-file-utils appstream strace curl xvfb xauth
+	desktop-file-utils appstream strace curl xvfb xauth man-db
 
-.PHONY: run test setup system-packages lint bench screenshots clean
+.PHONY: run test setup system-packages lint bench screenshots completions clean
 
 run: setup
 	$(VENV)/bin/diskscope-gui
@@ -51,6 +51,16 @@ lint: setup
 
 screenshots: setup
 	bash docs/screenshots/make.sh
+
+# Shell completion and the man page, generated from the command line's parser, for packagers:
+# bash-completion/completions/diskscope, fish/vendor_completions.d/diskscope.fish, man1/diskscope.1;
+# zsh users source `diskscope completion zsh` (it runs the bash one through bashcompinit).
+completions: setup
+	mkdir -p build/completions build/man/man1
+	$(VENV)/bin/diskscope completion bash > build/completions/diskscope
+	$(VENV)/bin/diskscope completion zsh > build/completions/diskscope.zsh
+	$(VENV)/bin/diskscope completion fish > build/completions/diskscope.fish
+	$(VENV)/bin/diskscope man > build/man/man1/diskscope.1
 
 bench: setup
 	$(PY) -m benchmarks

@@ -1,3 +1,6 @@
 """Diskscope: inspect, verify, convert and fetch virtual-machine disk images."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+# pyproject.toml holds the version; `diskscope` is importable only once installed.
+__version__ = version("diskscope")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import os
@@ -10,9 +11,11 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
+from enum import IntEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,22 +26,45 @@ from diskscope.core.policy import (
     DEFAULT_POLICY,
     InspectionPolicy,
     InvalidPolicy,
-    parse_size,
     parse_vmdk_types,
 )
-from diskscope.core.qemu_img import INSPECTION_LIMITS, Limits, QemuImg
-from diskscope.core.safety import ImageReport, inspect_image
+from diskscope.core.qemu_img import INSPECTION_LIMITS, CheckStatus, Limits, QemuImg
+from diskscope.core.safety import ImageReport, inspect_image, require_safe
+from diskscope.core.sizes import parse_size
 from diskscope.core.text import SafeFormatter, json_text, printable, scrub
 
 logger = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_UNSAFE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 T = TypeVar("T")
+
+
+class ExitCode(IntEnum):
+    """The exit status of every command; the same meaning whatever the command."""
+
+    OK = 0  # done; every image is safe; the check found nothing
+    REFUSED = 1  # an image was refused or is unsafe; the check found corruption or leaks
+    ERROR = 2  # an error (the sentence on stderr says which), or a bad command line
+    INTERRUPTED = 130  # Ctrl-C; SIGTERM and SIGHUP give 128 + their number, as shells do
+
+
+EXIT_STATUS_HELP = """exit status:
+  0    done: every image is safe, the command did what was asked
+  1    refused: an image is unsafe or was refused (info, check, map, measure, convert, fetch),
+       or `check` found corruption or leaks
+  2    error: the sentence on stderr says what; also a command line that cannot be used
+  130  interrupted by Ctrl-C (128 + the signal number for SIGTERM and SIGHUP)"""
 
 
 def _format_arg(text: str) -> ImageFormat:
     try:
         return parse_format_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _size_arg(text: str) -> int:
+    try:
+        return parse_size(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -72,8 +98,8 @@ def _policy_options() -> argparse.ArgumentParser:
         "monolithicSparse,streamOptimized; an empty list accepts no VMDK)",
     )  # fmt: skip
     policy.add_argument(
-        "--max-virtual-size", type=_policy_arg(parse_size), metavar="SIZE",
-        help="refuse a disk larger than this, e.g. 20G (K, M, G, T: binary units; default: no limit)",
+        "--max-virtual-size", type=_size_arg, metavar="SIZE",
+        help="refuse a disk larger than this, e.g. 20G (K, M, G, T, P, E: binary units; default: no limit)",
     )  # fmt: skip
     return policy
 
@@ -85,26 +111,85 @@ def _policy(args: argparse.Namespace) -> InspectionPolicy:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--qemu-img", metavar="PATH", help="the qemu-img binary to use")
-    common.add_argument(
-        "--cpu-limit", type=_positive_int, default=INSPECTION_LIMITS.cpu_seconds,
-        metavar="SECONDS", help="CPU time qemu-img may use per call (default %(default)s)",
-    )  # fmt: skip
-    common.add_argument(
-        "--memory-limit", type=_positive_int, default=INSPECTION_LIMITS.memory_bytes >> 20,
-        metavar="MIB", help="address space qemu-img may use (default %(default)s MiB)",
-    )  # fmt: skip
-    common.add_argument("-v", "--verbose", action="store_true", help="log every step to stderr")
+class _Parser(argparse.ArgumentParser):
+    """argparse with a "did you mean" for a mistyped command, choice or option."""
 
-    parser = argparse.ArgumentParser(
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if action.choices is not None and value not in action.choices:
+            raise argparse.ArgumentError(action, _unknown(str(value), list(action.choices), "choose from"))
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[Any, list[str]]:
+        """Refuse what this (sub)command does not know here, where its own options are known."""
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error("unrecognized arguments: " + " ".join(extras) + _hint(extras, self._options()))
+        return namespace, extras
+
+    def _options(self) -> list[str]:
+        return [name for action in self._actions for name in action.option_strings]
+
+
+def _unknown(value: str, known: list[str], lead: str) -> str:
+    close = difflib.get_close_matches(value, known, n=1)
+    if close:
+        return f"invalid choice: {value!r}; did you mean {close[0]!r}?"
+    return f"invalid choice: {value!r} ({lead} {', '.join(map(repr, known))})"
+
+
+def _hint(extras: list[str], options: list[str]) -> str:
+    for extra in extras:
+        close = difflib.get_close_matches(extra.split("=", 1)[0], options, n=1, cutoff=0.7)
+        if extra.startswith("-") and close:
+            return f"; did you mean {close[0]}?"
+    return ""
+
+
+def _global_options(parser: argparse.ArgumentParser, default: Callable[[object], object]) -> None:
+    """The options every command takes, before the command or after it."""
+    parser.add_argument(
+        "--qemu-img", metavar="PATH", default=default(None), help="the qemu-img binary to use"
+    )
+    cpu, mib = INSPECTION_LIMITS.cpu_seconds, INSPECTION_LIMITS.memory_bytes >> 20
+    parser.add_argument(
+        "--cpu-limit", type=_positive_int, default=default(cpu), metavar="SECONDS",
+        help=f"CPU time qemu-img may use per call (default {cpu})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--memory-limit", type=_positive_int, default=default(mib), metavar="MIB",
+        help=f"address space qemu-img may use (default {mib} MiB)",
+    )  # fmt: skip
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", default=default(False), help="log every step to stderr"
+    )
+
+
+def _suppressed(_value: object) -> object:
+    return argparse.SUPPRESS
+
+
+def _global_defaults() -> dict[str, Any]:
+    defaults = argparse.ArgumentParser(add_help=False)
+    _global_options(defaults, lambda value: value)
+    return vars(defaults.parse_args([]))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # Given before and after the command, the options are parsed twice: neither parse has a
+    # default, else a subcommand's default would overwrite what was given before it.
+    common: argparse.ArgumentParser = _Parser(add_help=False)
+    _global_options(common, _suppressed)
+    parser: argparse.ArgumentParser = _Parser(  # its subcommands are _Parsers too
         prog="diskscope",
         description="Inspect, verify, convert and fetch virtual-machine disk images, safely. "
-        "With no command, the window opens.",
-    )
+        "With no command, or only image files and the window's options (diskscope-gui --help), "
+        "the window opens.",
+        epilog=EXIT_STATUS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"diskscope {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _global_options(parser, _suppressed)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     info = sub.add_parser(
         "info", parents=[common, _policy_options()], help="describe images and say whether they are safe"
@@ -126,8 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     amap.add_argument("path", metavar="PATH")
     amap.add_argument("--json", action="store_true", help="print JSON")
     amap.add_argument(
-        "--max-length", type=_positive_int, metavar="BYTES",
-        help="map at most this many bytes of the disk (default: all of it)",
+        "--max-length", type=_size_arg, metavar="SIZE",
+        help="map at most this much of the disk, e.g. 1G (default: all of it)",
     )  # fmt: skip
     amap.set_defaults(func=cmd_map)
 
@@ -141,7 +226,28 @@ def build_parser() -> argparse.ArgumentParser:
     measure.set_defaults(func=cmd_measure)
     _add_convert(sub, common)
     _add_fetch(sub, common)
+    completion = sub.add_parser("completion", help="print a shell completion script")
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"))
+    completion.set_defaults(func=cmd_completion)
+    man = sub.add_parser("man", help="print the man page (roff): diskscope man | man -l -")
+    man.set_defaults(func=cmd_man)
     return parser
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    """`source <(diskscope completion bash)`, or save it where the shell loads completions from."""
+    from diskscope.core import completion
+
+    generate = {"bash": completion.bash, "zsh": completion.zsh, "fish": completion.fish}[args.shell]
+    print(generate(build_parser()), end="")
+    return ExitCode.OK
+
+
+def cmd_man(args: argparse.Namespace) -> int:
+    from diskscope.core.completion import man
+
+    print(man(build_parser()), end="")
+    return ExitCode.OK
 
 
 def _qemu(args: argparse.Namespace) -> QemuImg:
@@ -173,16 +279,16 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     from diskscope.core.report_text import format_report
 
-    status = EXIT_OK
+    status = ExitCode.OK
     objects: list[dict[str, Any]] = []
     for path, result in zip(args.paths, results, strict=True):
         if isinstance(result, DiskscopeError):
             _say(str(result))
             objects.append({"path": os.path.abspath(path), "error": str(result)})
-            status = EXIT_ERROR
+            status = ExitCode.ERROR
             continue
-        if not result.safe and status == EXIT_OK:
-            status = EXIT_UNSAFE
+        if not result.safe and status == ExitCode.OK:
+            status = ExitCode.REFUSED
         objects.append(result.to_json())
         if not args.json:
             print(format_report(result))
@@ -207,18 +313,11 @@ def _print_sums_check(path: Path) -> None:
         print(f"  Checksum: {check.sentence()}")
 
 
-def _gate(path: str, qemu: QemuImg) -> ImageReport:
-    report = inspect_image(path, qemu)
-    if not report.safe:
-        raise UnsafeImage(f"{report.path} was refused: {report.violations[0].message}", report.violations)
-    return report
-
-
 def cmd_check(args: argparse.Namespace) -> int:
     from diskscope.core.report_text import format_check
 
     qemu = _qemu(args)
-    report = _gate(args.path, qemu)
+    report = require_safe(inspect_image(args.path, qemu))
     result = qemu.check(report.path, report.format.qemu_driver)
     if args.json:
         data = {k: getattr(result, k) for k in result.__dataclass_fields__}
@@ -226,35 +325,41 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
     else:
         print(format_check(str(report.path), result))
-    return result.exit_code
+    return _CHECK_EXIT.get(result.status, ExitCode.ERROR)
+
+
+# qemu-img check's own status (0/1/2/3/63) is in --json's exit_code; ours means the same in
+# every command.
+_CHECK_EXIT = {CheckStatus.CLEAN: ExitCode.OK, CheckStatus.LEAKS: ExitCode.REFUSED,
+               CheckStatus.CORRUPT: ExitCode.REFUSED}  # fmt: skip
 
 
 def cmd_map(args: argparse.Namespace) -> int:
     from diskscope.core.report_text import format_map
 
     qemu = _qemu(args)
-    report = _gate(args.path, qemu)
+    report = require_safe(inspect_image(args.path, qemu))
     length = args.max_length or report.virtual_size or 0
     extents = qemu.map(report.path, report.format.qemu_driver, max_length=max(length, 1))
     if args.json:
         print(json.dumps([e.__dict__ for e in extents], indent=2))
     else:
         print(format_map(extents))
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_measure(args: argparse.Namespace) -> int:
     from diskscope.core.sizes import size_with_exact
 
     qemu = _qemu(args)
-    report = _gate(args.path, qemu)
+    report = require_safe(inspect_image(args.path, qemu))
     result = qemu.measure(report.path, report.format.qemu_driver, args.target.qemu_driver)
     if args.json:
         print(json.dumps(result.__dict__, indent=2))
     else:
         print(f"required        {size_with_exact(result.required)}")
         print(f"fully allocated {size_with_exact(result.fully_allocated)}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _add_convert(sub: argparse._SubParsersAction[argparse.ArgumentParser],
@@ -279,7 +384,7 @@ def _add_convert(sub: argparse._SubParsersAction[argparse.ArgumentParser],
         help="compress a qcow2 target (default zlib)",
     )  # fmt: skip
     convert.add_argument("--preallocation", choices=("off", "metadata", "falloc", "full"))
-    convert.add_argument("--cluster-size", type=_positive_int, metavar="BYTES")
+    convert.add_argument("--cluster-size", type=_size_arg, metavar="SIZE", help="e.g. 64K")
     convert.add_argument("--compat", choices=("0.10", "1.1"), help="qcow2 compatibility level")
     convert.add_argument(
         "-o", dest="options", action="append", default=[], metavar="KEY=VALUE",
@@ -296,8 +401,9 @@ def _add_convert(sub: argparse._SubParsersAction[argparse.ArgumentParser],
         help="convert (and flatten) an image with a backing chain you own",
     )  # fmt: skip
     convert.add_argument(
-        "--rate-limit", type=_positive_int, metavar="BYTES_PER_S",
-        help="throttle the conversion's I/O (qemu-img -r), to spare shared storage",
+        "--rate-limit", type=_size_arg, metavar="SIZE",
+        help="throttle the conversion's I/O to this many bytes a second, e.g. 10M (qemu-img -r), "
+        "to spare shared storage",
     )  # fmt: skip
     convert.add_argument(
         "--stall-timeout", type=_positive_int, default=300, metavar="SECONDS",
@@ -337,7 +443,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         for check in result.checks:
             print(f"  verified: {printable(check)}")
         print(f"  command: {printable(result.command)}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _given_token(args: argparse.Namespace) -> str | None:
@@ -479,7 +585,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     _end_progress(args.quiet)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
-        return EXIT_OK
+        return ExitCode.OK
     how = "converted to raw" if result.conversion else "kept as downloaded"
     print(f"{printable(str(result.destination))}: {result.format} ({how}), "
           f"{result.download.size:,} bytes fetched")  # fmt: skip
@@ -490,7 +596,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     if result.conversion:
         for check in result.conversion.checks:
             print(f"  verified: {printable(check)}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _glance(args: argparse.Namespace, endpoint: str | None) -> Any:
@@ -511,13 +617,13 @@ def cmd_glance_list(args: argparse.Namespace) -> int:
                            visibility=args.visibility)  # fmt: skip
     if args.json:
         print(json.dumps([i.to_json() for i in images], indent=2))
-        return EXIT_OK
+        return ExitCode.OK
     print(f"{'ID':<36}  {'NAME':<28} {'STATUS':<9} {'FORMAT':<7} {'SIZE':>10}")
     for i in images:
         size = human_size(i.size) if i.size is not None else "-"
         name, status, fmt = (printable(t) for t in (i.name or "", i.status, i.disk_format or "-"))
         print(f"{printable(i.id):<36}  {name[:28]:<28} {status:<9} {fmt:<7} {size:>10}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_glance_show(args: argparse.Namespace) -> int:
@@ -530,7 +636,7 @@ def cmd_glance_show(args: argparse.Namespace) -> int:
     else:
         for key, value in image.to_json().items():
             print(f"{key:<17} {printable(str(value))}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _progress_printer(quiet: bool) -> Callable[[Any], None] | None:
@@ -621,17 +727,60 @@ def _open_window(argv: Sequence[str]) -> int:
     return gui_main(list(argv))
 
 
+_COMMANDS = ("info", "check", "map", "measure", "convert", "fetch", "glance", "completion", "man")
+
+
+def _for_the_window(argv: Sequence[str]) -> bool:
+    """Nothing, or only existing files and folders and the window's own options: the window's."""
+    from diskscope.gui.app import build_parser as window_parser  # argparse only, no Qt
+
+    takes_value: dict[str, bool] = {}
+    for action in window_parser()._actions:
+        if action.option_strings and not isinstance(action, argparse._HelpAction | argparse._VersionAction):
+            takes_value.update(dict.fromkeys(action.option_strings, action.nargs != 0))
+    if argv and argv[0] in _COMMANDS:
+        return False
+    words = iter(argv)
+    for word in words:
+        option = word.split("=", 1)[0]
+        if option in takes_value:
+            if takes_value[option] and "=" not in word:
+                next(words, None)
+        elif word.startswith("-") or not os.path.exists(word):
+            return False
+    return True
+
+
+@contextmanager
+def _log_to_stderr(verbose: bool) -> Iterator[None]:
+    """Ours, and what requests and urllib3 log, made safe; undone when the command ends, so
+    that `main` can run again in the same process (the tests)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(SafeFormatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    commands = {"info", "check", "map", "measure", "convert", "fetch", "glance", "-h", "--help",
-                "--version"}  # fmt: skip
-    if not argv or argv[0] not in commands:
+    if _for_the_window(argv):
         return _open_window(argv)
-    args = parser.parse_args(argv)
-    stderr = logging.StreamHandler()  # ours, and what requests and urllib3 log, made safe
-    stderr.setFormatter(SafeFormatter("%(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, handlers=[stderr])
+    args = build_parser().parse_args(argv)
+    for name, value in _global_defaults().items():
+        if not hasattr(args, name):
+            setattr(args, name, value)
+    with _log_to_stderr(args.verbose):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
@@ -639,13 +788,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "quiet", True) is False and sys.stderr.isatty():
             print(file=sys.stderr)
         _say(str(exc))
-        return 128 + exc.signo if isinstance(exc, Cancelled) else EXIT_ERROR
+        if isinstance(exc, Cancelled):
+            return 128 + exc.signo
+        return ExitCode.REFUSED if isinstance(exc, UnsafeImage) else ExitCode.ERROR
     except KeyboardInterrupt as exc:
         _say("interrupted.")
-        return 128 + exc.signo if isinstance(exc, _Stopped) else EXIT_INTERRUPTED
+        return 128 + exc.signo if isinstance(exc, _Stopped) else ExitCode.INTERRUPTED
     except BrokenPipeError:
-        return EXIT_ERROR
+        return ExitCode.ERROR
     except Exception as exc:  # a bug: one sentence, the traceback only with --verbose
         logger.debug("unexpected error", exc_info=True)
         _say(f"unexpected error ({type(exc).__name__}: {exc}); run with --verbose for details.")
-        return EXIT_ERROR
+        return ExitCode.ERROR

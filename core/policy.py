@@ -9,11 +9,11 @@ the policy is a preference and those files are a way out of the image.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from diskscope.core import sizes
 from diskscope.core.errors import InvalidPolicy as InvalidPolicy  # imported from here too
 from diskscope.core.formats import ImageFormat
 from diskscope.core.inspect.verdict import Violation, ViolationCode
@@ -22,8 +22,6 @@ from diskscope.core.sizes import size_with_exact
 
 # The order people read them in, for messages and the Settings dialog.
 VMDK_SINGLE_FILE_TYPES = ("monolithicSparse", "streamOptimized")
-_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$", re.I)
 
 
 class PolicyRule(StrEnum):
@@ -130,12 +128,8 @@ def _not_single_file(name: str) -> str:
 
 
 def parse_size(text: str) -> int:
-    """`20G`, `512M`, `1.5T` or plain bytes (binary units, as qemu-img reads them)."""
-    match = _SIZE.match(text)
-    if match is None:
-        raise InvalidPolicy(f"{text!r} is not a size; write it as 20G, 512M or a number of bytes.")
-    number, unit = match[1], match[2].upper()
-    value = int(float(number) * _UNITS[unit]) if "." in number else int(number) * _UNITS[unit]
-    if value <= 0:
-        raise InvalidPolicy(f"{text!r} is not a size greater than zero.")
-    return value
+    """A size as typed (core.sizes.parse_size), refused as a policy value."""
+    try:
+        return sizes.parse_size(text)
+    except ValueError as exc:
+        raise InvalidPolicy(str(exc)) from None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+
 import humanize
 
 
@@ -21,3 +24,23 @@ def exact_size(n: int | None) -> str:
 
 def size_with_exact(n: int | None) -> str:
     return "unknown" if n is None else f"{human_size(n)} ({exact_size(n)})"
+
+
+_UNITS = "BKMGTPE"  # qemu-img's suffixes: bytes, then powers of 1024
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([KMGTPE])(?:i?B)?|B)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """Bytes from a size as typed: `20G`, `64K`, `1.5T`, `512MiB`, `10MB` or plain bytes.
+
+    Binary units (K/M/G/T/P/E, optionally followed by `B` or `iB`) as qemu-img reads them;
+    a fraction needs a unit. ValueError (one sentence) for anything else, or for zero.
+    """
+    match = _SIZE.match(text)
+    if match is None or ("." in match[1] and not match[2]):
+        raise ValueError(f"{text!r} is not a size; write it as 20G, 512M or a number of bytes.")
+    scale = 1 << (10 * _UNITS.index((match[2] or "B").upper()))
+    value = int(Decimal(match[1]) * scale)
+    if value <= 0:
+        raise ValueError(f"{text!r} is not a size greater than zero.")
+    return value

@@ -28,7 +28,8 @@ def _has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def _parse(argv: Sequence[str]) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    """The window's command line; `diskscope` reads it too, to tell the window's arguments apart."""
     parser = argparse.ArgumentParser(prog="diskscope-gui", description="The Diskscope window.")
     parser.add_argument("paths", nargs="*", metavar="IMAGE", help="images or folders to open")
     parser.add_argument(
@@ -54,7 +55,11 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
         "--new-instance", action="store_true",
         help="open a window of its own instead of handing the images to the running one",
     )  # fmt: skip
-    return parser.parse_args(list(argv))
+    return parser
+
+
+def _parse(argv: Sequence[str]) -> argparse.Namespace:
+    return build_parser().parse_args(list(argv))
 
 
 def _configure_logging() -> None:

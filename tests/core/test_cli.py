@@ -1,13 +1,19 @@
-"""`diskscope info/check/map/measure` as a user runs them: a real process, real images."""
+"""`diskscope` as a user runs it, on real images: in-process through `main(argv)` with the
+streams captured, and a real process where the process boundary is what is tested (signals,
+the window fall-through)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from catalogue import (
     gpt_signature_in_530_bytes,
     luks2_deep_json,
@@ -15,17 +21,33 @@ from catalogue import (
     qcow2_backing_host_path,
     vmdk_huge_sector_count,
 )
+from diskscope.core.cli import ExitCode, main
+from diskscope.core.sizes import parse_size
+from httpserver import ImageServer
 from imagekit import MiB, create, patch, write_pattern
 
 
-def run(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "diskscope", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=300,
-    )
+@dataclass(frozen=True)
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(*args: str | Path) -> Ran:
+    """`diskscope ARGS` in this process; argparse's exits (errors, --help) give their status."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 2
+    return Ran(code, out.getvalue(), err.getvalue())
+
+
+def spawn(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "diskscope", *map(str, args)], capture_output=True,
+                          text=True, env=env, timeout=300)  # fmt: skip
 
 
 def assert_one_sentence(stderr: str) -> None:
@@ -123,21 +145,42 @@ def test_symlink_to_an_image_is_judged_by_its_target(tmp_path: Path) -> None:
     assert run("info", link).returncode == 1
 
 
-def test_check_keeps_qemu_exit_codes(tmp_path: Path) -> None:
+def test_check_exit_status_means_what_it_means_elsewhere(tmp_path: Path) -> None:
+    """Leaks were qemu-img's 3: now 1 (the check found a problem), qemu-img's code in --json."""
     clean = create(tmp_path / "clean.qcow2", "qcow2", "16M")
-    assert run("check", clean).returncode == 0
+    assert run("check", clean).returncode == ExitCode.OK
     leaky = create(tmp_path / "leaky.qcow2", "qcow2", "16M")
     patch(leaky, 131072 + 4, b"\x00\x02")
     done = run("check", "--json", leaky)
-    assert done.returncode == 3
-    assert json.loads(done.stdout)["leaks"] == 1
+    assert done.returncode == ExitCode.REFUSED
+    assert json.loads(done.stdout)["leaks"] == 1 and json.loads(done.stdout)["exit_code"] == 3
 
 
-def test_check_refuses_unsafe_images(tmp_path: Path) -> None:
-    done = run("check", qcow2_backing_host_path(tmp_path))
-    assert done.returncode == 2
-    assert_one_sentence(done.stderr)
-    assert "refused" in done.stderr
+def test_a_refused_image_exits_1_in_every_command(tmp_path: Path) -> None:
+    """convert (and fetch, below) exited 2 for a refused image, as for any error."""
+    hostile = qcow2_backing_host_path(tmp_path)
+    for argv in (["check", hostile], ["map", hostile], ["measure", hostile, "-O", "raw"],
+                 ["convert", hostile, tmp_path / "out.raw", "-O", "raw"]):  # fmt: skip
+        done = run(*argv)
+        assert done.returncode == ExitCode.REFUSED, argv
+        assert_one_sentence(done.stderr)
+        assert "refused" in done.stderr and done.stdout == ""
+    assert not (tmp_path / "out.raw").exists()
+
+
+def test_a_refused_download_exits_1_and_a_network_error_2(server: ImageServer, tmp_path: Path) -> None:
+    """A process of its own: in this one, the server thread's report of the connection the
+    refusal cut would land in the captured stderr."""
+    hostile = qcow2_backing_host_path(tmp_path)
+    server.files["hostile.qcow2"] = hostile.read_bytes()
+    refused = spawn("fetch", server.url("hostile.qcow2"), tmp_path / "a.raw", "--unverified", "-q")
+    assert refused.returncode == ExitCode.REFUSED, refused.stderr
+    assert_one_sentence(refused.stderr)
+    assert "refused" in refused.stderr
+    missing = spawn("fetch", server.url("missing.qcow2"), tmp_path / "b.raw", "--unverified", "-q")
+    assert missing.returncode == ExitCode.ERROR, missing.stderr
+    assert_one_sentence(missing.stderr)
+    assert not (tmp_path / "a.raw").exists() and not (tmp_path / "b.raw").exists()
 
 
 def test_map_and_measure(tmp_path: Path) -> None:
@@ -151,8 +194,93 @@ def test_map_and_measure(tmp_path: Path) -> None:
 
 def test_bad_arguments_exit_2_without_traceback() -> None:
     done = run("measure", "x", "-O", "floppy")
-    assert done.returncode == 2
+    assert done.returncode == ExitCode.ERROR
     assert "Traceback" not in done.stderr
+    assert done.stderr.endswith(
+        "diskscope measure: error: argument -O: 'floppy' is not a disk image format Diskscope knows.\n"
+    )
+
+
+def test_an_unknown_command_is_an_error_with_a_hint(tmp_path: Path) -> None:
+    """`diskscope infoo x` opened a window."""
+    path = create(tmp_path / "a.qcow2", "qcow2", "1M")
+    done = run("infoo", path)
+    assert done.returncode == ExitCode.ERROR and done.stdout == ""
+    assert done.stderr.endswith(
+        "diskscope: error: argument COMMAND: invalid choice: 'infoo'; did you mean 'info'?\n"
+    )
+    far = run("nothing-like-it", path)
+    assert far.returncode == ExitCode.ERROR and "choose from 'info', 'check'" in far.stderr
+
+
+def test_a_misplaced_or_mistyped_option_is_an_error_with_a_hint(tmp_path: Path) -> None:
+    path = create(tmp_path / "a.qcow2", "qcow2", "1M")
+    done = run("info", "--jsn", path)
+    assert done.returncode == ExitCode.ERROR and done.stdout == ""
+    assert done.stderr.endswith(
+        "diskscope info: error: unrecognized arguments: --jsn; did you mean --json?\n"
+    )
+    window_only = run("info", "--theme", "dark", path)
+    assert window_only.returncode == ExitCode.ERROR and window_only.stderr.endswith(
+        "unrecognized arguments: --theme\n"
+    )
+    choice = run("convert", path, tmp_path / "o", "-O", "qcow3")
+    assert choice.returncode == ExitCode.ERROR and "did you mean 'qcow2'?" in choice.stderr
+
+
+def test_global_options_go_before_the_command_too(tmp_path: Path) -> None:
+    """`diskscope -v info x` said "diskscope-gui: error: unrecognized arguments: -v"."""
+    path = create(tmp_path / "a.qcow2", "qcow2", "1M")
+    verbose = run("-v", "info", path)
+    assert verbose.returncode == ExitCode.OK, verbose.stderr
+    assert "SAFE" in verbose.stdout and "INFO diskscope.core.qemu_img: running" in verbose.stderr
+    assert run("info", path).stderr == ""
+    before = run("--qemu-img", tmp_path / "no-qemu-img", "info", path)
+    after = run("info", "--qemu-img", tmp_path / "no-qemu-img", path)
+    assert before.returncode == after.returncode == ExitCode.ERROR
+    assert before.stderr == after.stderr and "apt-get install qemu-utils" in before.stderr
+
+
+def test_help_documents_the_exit_status() -> None:
+    done = run("--help")
+    assert done.returncode == 0
+    status = done.stdout.split("exit status:\n", 1)[1]
+    for code in ExitCode:
+        assert f"  {code.value} " in status
+
+
+def test_sizes_take_qemu_img_suffixes() -> None:
+    assert parse_size("64K") == parse_size("64k") == parse_size("64KiB") == parse_size("64KB") == 65536
+    assert parse_size("10M") == 10 * MiB and parse_size(" 1.5T ") == 3 << 39
+    assert parse_size("2P") == 2 << 50 and parse_size("1E") == 1 << 60 and parse_size("512B") == 512
+    assert parse_size("512") == 512
+    for bad in ("", "20X", "G", "-1G", "0", "0K", "1e9", "1.5", "1.5B", "10 MiBs"):
+        with pytest.raises(ValueError, match="is not a size"):
+            parse_size(bad)
+
+
+def test_size_options_take_suffixes(tmp_path: Path) -> None:
+    path = create(tmp_path / "a.qcow2", "qcow2", "16M")
+    write_pattern(path, "qcow2", 0, 2 * MiB)
+    extents = json.loads(run("map", "--json", "--max-length", "1M", path).stdout)
+    assert sum(e["length"] for e in extents) == MiB
+    done = run("convert", path, tmp_path / "o.qcow2", "-O", "qcow2", "--cluster-size", "128K",
+               "--rate-limit", "64M", "-q")  # fmt: skip
+    assert done.returncode == ExitCode.OK, done.stderr
+    assert json.loads(run("info", "--json", tmp_path / "o.qcow2").stdout)["cluster_size"] == 128 * 1024
+    bad = run("convert", path, tmp_path / "x.qcow2", "-O", "qcow2", "--rate-limit", "10Q")
+    assert bad.returncode == ExitCode.ERROR and "'10Q' is not a size" in bad.stderr
+
+
+def test_files_and_window_options_open_the_window(tmp_path: Path) -> None:
+    """A real process: with no display, the window's own one sentence says it was the window."""
+    path = create(tmp_path / "a.qcow2", "qcow2", "1M")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    for argv in ([path], ["--theme", "dark", path], ["--new-instance"]):
+        done = spawn(*argv, env=env)
+        assert done.returncode == 2 and "there is no display here" in done.stderr, (argv, done.stderr)
+    typo = spawn("infoo", path, env=env)
+    assert typo.returncode == 2 and "did you mean 'info'?" in typo.stderr
 
 
 def _raw(path: Path, size: int, ranges: list[tuple[int, int]]) -> Path:
@@ -172,7 +300,7 @@ def test_convert_json(tmp_path: Path) -> None:
     assert data["format"] == "qcow2" and data["virtual_size"] == 16 * MiB
     assert "qemu-img convert" in data["command"] and "o.qcow2.part" in data["command"]
     again = run("convert", source, tmp_path / "o.qcow2", "-O", "qcow2")
-    assert again.returncode == 2 and "exists" in again.stderr
+    assert again.returncode == ExitCode.ERROR and "exists" in again.stderr
     assert_one_sentence(again.stderr)
 
 
@@ -192,7 +320,7 @@ def test_ctrl_c_cancels_cleanly(tmp_path: Path) -> None:
     out = tmp_path / "o.qcow2"
     proc = subprocess.Popen(
         [sys.executable, "-m", "diskscope", "convert", str(source), str(out), "-O", "qcow2",
-         "--rate-limit", str(2 * MiB), "-q"],
+         "--rate-limit", "2M", "-q"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 60  # only to stop a hang
@@ -239,3 +367,66 @@ def test_info_batch_reports_every_file_when_some_are_hostile(tmp_path: Path) -> 
     assert len(reports) == 5
     assert done.stdout.count("REFUSED") == 4 and done.stdout.count("SAFE") == 1
     assert "unexpected" not in done.stdout
+
+
+def test_the_version_is_the_installed_distributions() -> None:
+    from importlib.metadata import version
+
+    done = run("--version")
+    assert (done.returncode, done.stdout) == (0, f"diskscope {version('diskscope')}\n")
+
+
+def test_bash_completion_works_in_bash(tmp_path: Path) -> None:
+    """A real bash sources the script, registers it, and completes commands, options and values."""
+    (tmp_path / "disk.qcow2").touch()
+    cases = [["inf"], ["-v", "conv"], ["info", "--js"], ["convert", "a", "b", "--preset", "hyp"],
+             ["convert", "a", "b", "-O", "qc"], ["glance", "l"], ["glance", "list", "--disk-f"],
+             ["completion", "fi"], ["disk.q"]]  # fmt: skip
+    script = "\n".join([
+        f"source <({sys.executable} -m diskscope completion bash) && complete -p diskscope",
+        't() { COMP_WORDS=(diskscope "$@"); COMP_CWORD=$#; COMPREPLY=(); _diskscope; echo "${COMPREPLY[*]}"; }',
+        *("t " + " ".join(case) for case in cases),
+    ])  # fmt: skip
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.stderr == ""
+    assert done.stdout.splitlines() == [
+        "complete -o filenames -F _diskscope diskscope",
+        "info", "convert", "--json", "hyperv", "qcow2", "list", "--disk-format", "fish", "disk.qcow2",
+    ]  # fmt: skip
+
+
+def test_zsh_and_fish_completion_know_every_command_and_option() -> None:
+    """No zsh or fish here to run them: zsh runs the bash script through bashcompinit, and
+    fish gets a line for every command and every long option."""
+    bash, zsh, fish = (run("completion", shell) for shell in ("bash", "zsh", "fish"))
+    assert bash.returncode == zsh.returncode == fish.returncode == ExitCode.OK
+    assert zsh.stdout == "autoload -U +X bashcompinit && bashcompinit\n" + bash.stdout
+    lines = fish.stdout.splitlines()
+    for name in ("info", "check", "map", "measure", "convert", "fetch", "glance", "completion", "man"):
+        assert any(f" -a {name} -d '" in line for line in lines), name
+    convert = [line for line in lines if "__fish_seen_subcommand_from convert'" in line]
+    assert any("-l rate-limit -r -d 'throttle" in line for line in convert)
+    assert any("-l preset -x -a 'azure esxi hyperv" in line for line in convert)
+    assert any("-l os-cloud -r" in line for line in lines if "subcommand_from glance'" in line)
+
+
+def test_the_man_page_renders(tmp_path: Path) -> None:
+    page = run("man")
+    assert page.returncode == ExitCode.OK and page.stdout.startswith(".TH DISKSCOPE 1 ")
+    checked = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z"], input=page.stdout,
+                             capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert (checked.returncode, checked.stderr) == (0, "")
+    (tmp_path / "diskscope.1").write_text(page.stdout)
+    env = {**os.environ, "MANPAGER": "cat", "MANWIDTH": "200", "LC_ALL": "C.UTF-8"}
+    shown = subprocess.run(["man", "-l", str(tmp_path / "diskscope.1")], capture_output=True, text=True,
+                           env=env, timeout=300)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    text = shown.stdout
+    for heading in ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "COMMANDS", "EXIT STATUS"):
+        assert f"\n{heading}\n" in text
+    assert (
+        "diskscope convert [OPTIONS] SRC DST" in text
+        and "diskscope glance show [OPTIONS] [ENDPOINT] ID..." in text
+    )
+    assert "--rate-limit SIZE" in text and "130  interrupted by Ctrl-C" in text
+    assert text.count("--qemu-img PATH") == 1  # the global options once, not under every command

@@ -35,7 +35,8 @@ def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 def assert_one_sentence(done: subprocess.CompletedProcess[str]) -> None:
-    assert done.returncode == 2, done.stdout + done.stderr
+    """A refusal: exit status 1 (refused, as in every command), one sentence on stderr."""
+    assert done.returncode == 1, done.stdout + done.stderr
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("diskscope: "), done.stderr
     assert "Traceback" not in done.stderr
 
