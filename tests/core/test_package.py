@@ -47,6 +47,7 @@ files = [tests / "conftest.py", *sorted((tests / "core").glob("*.py"))]
 for file in files:
     spec = importlib.util.spec_from_file_location(file.stem, file)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[file.stem] = module  # as an import would: dataclasses look their module up
     spec.loader.exec_module(module)
 print("imported", len(files))
 """
