@@ -45,7 +45,7 @@ $(STAMP): pyproject.toml
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	rm -rf build/typecheck
+	rm -rf build/typecheck build/lib  # build/lib: a moved module must not linger in the copy
 	$(PY) -m pip install -q --no-deps --no-build-isolation --target build/typecheck .
 	cd build/typecheck && ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml -p diskscope
 

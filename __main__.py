@@ -2,6 +2,6 @@
 
 import sys
 
-from diskscope.core.cli import main
+from .core.cli import main
 
 sys.exit(main())

@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QApplication
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from diskscope.core.image_info import parse_info_json
+from diskscope.core.qemu.image_info import parse_info_json
 from diskscope.gui.models.snapshots import SnapshotTableModel
 from diskscope.gui.models.table import filter_proxy
 

@@ -12,8 +12,8 @@ from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from diskscope.core.convert import ConvertRequest
-from diskscope.core.pipeline import FetchRequest
+from diskscope.core.convert.job import ConvertRequest
+from diskscope.core.fetch.pipeline import FetchRequest
 from diskscope.gui.main_window import MainWindow
 from diskscope.gui.settings import Settings
 

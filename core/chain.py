@@ -23,14 +23,14 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
-from diskscope.core.errors import InvalidPath
-from diskscope.core.formats import ImageFormat, parse_format_name
-from diskscope.core.image_info import ImageInfo
-from diskscope.core.inspect.inspector import InspectionResult
-from diskscope.core.inspect.verdict import ViolationCode
-from diskscope.core.policy import DEFAULT_POLICY, InspectionPolicy
-from diskscope.core.qemu_img import QemuImg
-from diskscope.core.safety import ImageReport, inspect_image, second_opinion
+from .errors import InvalidPath
+from .formats import ImageFormat, parse_format_name
+from .inspect.inspector import InspectionResult
+from .inspect.verdict import ViolationCode
+from .policy import DEFAULT_POLICY, InspectionPolicy
+from .qemu.image_info import ImageInfo
+from .qemu.qemu_img import QemuImg
+from .safety import ImageReport, inspect_image, second_opinion
 
 MAX_DEPTH = 64
 

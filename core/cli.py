@@ -19,19 +19,19 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from diskscope import __version__
-from diskscope.core.errors import Cancelled, DiskscopeError, UnsafeImage
-from diskscope.core.formats import ImageFormat, parse_format_name
-from diskscope.core.policy import (
+from .. import __version__
+from .errors import Cancelled, DiskscopeError, UnsafeImage
+from .formats import ImageFormat, parse_format_name
+from .policy import (
     DEFAULT_POLICY,
     InspectionPolicy,
     InvalidPolicy,
     parse_vmdk_types,
 )
-from diskscope.core.qemu_img import INSPECTION_LIMITS, CheckStatus, Limits, QemuImg
-from diskscope.core.safety import ImageReport, inspect_image, require_safe
-from diskscope.core.sizes import parse_size
-from diskscope.core.text import SafeFormatter, json_text, printable, scrub
+from .qemu.qemu_img import INSPECTION_LIMITS, CheckStatus, Limits, QemuImg
+from .safety import ImageReport, inspect_image, require_safe
+from .sizes import parse_size
+from .text import SafeFormatter, json_text, printable, scrub
 
 logger = logging.getLogger(__name__)
 
@@ -236,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_completion(args: argparse.Namespace) -> int:
     """`source <(diskscope completion bash)`, or save it where the shell loads completions from."""
-    from diskscope.core import completion
+    from . import completion
 
     generate = {"bash": completion.bash, "zsh": completion.zsh, "fish": completion.fish}[args.shell]
     print(generate(build_parser()), end="")
@@ -244,7 +244,7 @@ def cmd_completion(args: argparse.Namespace) -> int:
 
 
 def cmd_man(args: argparse.Namespace) -> int:
-    from diskscope.core.completion import man
+    from .completion import man
 
     print(man(build_parser()), end="")
     return ExitCode.OK
@@ -277,7 +277,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
         results = list(pool.map(one, args.paths))
 
-    from diskscope.core.report_text import format_report
+    from .report.terminal import format_report
 
     status = ExitCode.OK
     objects: list[dict[str, Any]] = []
@@ -302,7 +302,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def _print_sums_check(path: Path) -> None:
     """A SHA256SUMS (or NAME.sha256) beside the image: whether the image matches it."""
-    from diskscope.core.sums import check_against_sums
+    from .fetch.sums import check_against_sums
 
     try:
         check = check_against_sums(path)
@@ -314,7 +314,7 @@ def _print_sums_check(path: Path) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from diskscope.core.report_text import format_check
+    from .report.terminal import format_check
 
     qemu = _qemu(args)
     report = require_safe(inspect_image(args.path, qemu))
@@ -335,7 +335,7 @@ _CHECK_EXIT = {CheckStatus.CLEAN: ExitCode.OK, CheckStatus.LEAKS: ExitCode.REFUS
 
 
 def cmd_map(args: argparse.Namespace) -> int:
-    from diskscope.core.report_text import format_map
+    from .report.terminal import format_map
 
     qemu = _qemu(args)
     report = require_safe(inspect_image(args.path, qemu))
@@ -349,7 +349,7 @@ def cmd_map(args: argparse.Namespace) -> int:
 
 
 def cmd_measure(args: argparse.Namespace) -> int:
-    from diskscope.core.sizes import size_with_exact
+    from .sizes import size_with_exact
 
     qemu = _qemu(args)
     report = require_safe(inspect_image(args.path, qemu))
@@ -364,8 +364,8 @@ def cmd_measure(args: argparse.Namespace) -> int:
 
 def _add_convert(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                  common: argparse.ArgumentParser) -> None:  # fmt: skip
-    from diskscope.core.convert import TARGETS
-    from diskscope.core.presets import PRESETS
+    from .convert.job import TARGETS
+    from .convert.presets import PRESETS
 
     convert = sub.add_parser(
         "convert", parents=[common, _policy_options()],
@@ -415,7 +415,7 @@ def _add_convert(sub: argparse._SubParsersAction[argparse.ArgumentParser],
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from diskscope.core.convert import ConvertJob, ConvertRequest
+    from .convert.job import ConvertJob, ConvertRequest
 
     options = dict(
         subformat=args.subformat, compression=args.compress, preallocation=args.preallocation,
@@ -447,7 +447,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _given_token(args: argparse.Namespace) -> str | None:
-    from diskscope.core.http import check_token, read_token_file
+    from .fetch.http import check_token, read_token_file
 
     if args.token_file:
         return read_token_file(args.token_file)
@@ -460,7 +460,7 @@ def _given_token(args: argparse.Namespace) -> str | None:
 
 
 def _http_options(args: argparse.Namespace, login: Any = None) -> Any:
-    from diskscope.core.http import HttpOptions
+    from .fetch.http import HttpOptions
 
     if args.insecure:
         _say("warning: TLS verification is off; anyone on the network path can alter the image.")
@@ -473,8 +473,8 @@ def _connect(args: argparse.Namespace, endpoint: str | None) -> tuple[Any, str |
     """HTTP options and the Glance endpoint: a Keystone login when the command line, the
     OS_* variables or a named cloud give an auth URL (the catalog gives the endpoint unless
     one is given), else the token as given."""
-    from diskscope.core.cloud_auth import KeystoneLogin, gather
-    from diskscope.core.glance import endpoint_from_env
+    from .cloud.auth import KeystoneLogin, gather
+    from .cloud.glance import endpoint_from_env
 
     options = {name: getattr(args, f"os_{name}") for name in _CLOUD_OPTIONS}
     settings = gather({**options, "token": _given_token(args)})
@@ -564,8 +564,8 @@ def _add_fetch(sub: argparse._SubParsersAction[argparse.ArgumentParser],
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from diskscope.core.glance import parse_image_url
-    from diskscope.core.pipeline import FetchJob, FetchRequest
+    from .cloud.glance import parse_image_url
+    from .fetch.pipeline import FetchJob, FetchRequest
 
     if args.sha256 and args.checksum:
         raise DiskscopeError("Give either --sha256 or --checksum, not both.")
@@ -600,7 +600,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def _glance(args: argparse.Namespace, endpoint: str | None) -> Any:
-    from diskscope.core.glance import GlanceClient
+    from .cloud.glance import GlanceClient
 
     options, endpoint = _connect(args, endpoint)
     if not endpoint:
@@ -610,7 +610,7 @@ def _glance(args: argparse.Namespace, endpoint: str | None) -> Any:
 
 
 def cmd_glance_list(args: argparse.Namespace) -> int:
-    from diskscope.core.sizes import human_size
+    from .sizes import human_size
 
     client = _glance(args, args.endpoint)
     images = client.images(name=args.name, status=args.status, disk_format=args.disk_format,
@@ -642,7 +642,7 @@ def cmd_glance_show(args: argparse.Namespace) -> int:
 def _progress_printer(quiet: bool) -> Callable[[Any], None] | None:
     if quiet or not sys.stderr.isatty():
         return None
-    from diskscope.core.progress import format_progress
+    from .progress import format_progress
 
     def show(progress: Any) -> None:
         print("\r\x1b[K" + format_progress(progress), end="", file=sys.stderr, flush=True)
@@ -722,7 +722,7 @@ def _wait_for(work: Callable[[], T], cancel: threading.Event, stopping: tuple[in
 
 
 def _open_window(argv: Sequence[str]) -> int:
-    from diskscope.gui.app import main as gui_main
+    from ..gui.app import main as gui_main
 
     return gui_main(list(argv))
 
@@ -732,7 +732,7 @@ _COMMANDS = ("info", "check", "map", "measure", "convert", "fetch", "glance", "c
 
 def _for_the_window(argv: Sequence[str]) -> bool:
     """Nothing, or only existing files and folders and the window's own options: the window's."""
-    from diskscope.gui.app import build_parser as window_parser  # argparse only, no Qt
+    from ..gui.app import build_parser as window_parser  # argparse only, no Qt
 
     takes_value: dict[str, bool] = {}
     for action in window_parser()._actions:

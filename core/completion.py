@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from diskscope import __version__
+from .. import __version__
 
 
 def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

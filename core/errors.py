@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from diskscope.core.inspect.verdict import Violation
+    from .inspect.verdict import Violation
 
 
 class DiskscopeError(Exception):

@@ -16,7 +16,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from diskscope.core.errors import (
+from .errors import (
     DestinationChanged,
     DestinationExists,
     DiskscopeError,

@@ -13,12 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from diskscope.core import sizes
-from diskscope.core.errors import InvalidPolicy as InvalidPolicy  # imported from here too
-from diskscope.core.formats import ImageFormat
-from diskscope.core.inspect.verdict import Violation, ViolationCode
-from diskscope.core.inspect.vmdk import SINGLE_FILE_TYPES
-from diskscope.core.sizes import size_with_exact
+from . import sizes
+from .errors import InvalidPolicy as InvalidPolicy  # imported from here too
+from .formats import ImageFormat
+from .inspect.verdict import Violation, ViolationCode
+from .inspect.vmdk import SINGLE_FILE_TYPES
+from .sizes import size_with_exact
 
 # The order people read them in, for messages and the Settings dialog.
 VMDK_SINGLE_FILE_TYPES = ("monolithicSparse", "streamOptimized")

@@ -74,7 +74,7 @@ def format_duration(seconds: float) -> str:
 
 def format_progress(p: Progress, width: int = 24) -> str:
     """One terminal line: bar, percentage, bytes, rate and ETA."""
-    from diskscope.core.sizes import human_size
+    from .sizes import human_size
 
     fraction = p.fraction
     if fraction is None:

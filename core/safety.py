@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from diskscope.core.errors import QemuImgError, UnsafeImage
-from diskscope.core.formats import ImageFormat
-from diskscope.core.image_info import ImageInfo
-from diskscope.core.inspect.inspector import InspectionResult, inspect_file
-from diskscope.core.inspect.verdict import Violation, ViolationCode
-from diskscope.core.inspect.vmdk import SINGLE_FILE_TYPES
-from diskscope.core.policy import DEFAULT_POLICY, InspectionPolicy
-from diskscope.core.qemu_img import QemuImg
+from .errors import QemuImgError, UnsafeImage
+from .formats import ImageFormat
+from .inspect.inspector import InspectionResult, inspect_file
+from .inspect.verdict import Violation, ViolationCode
+from .inspect.vmdk import SINGLE_FILE_TYPES
+from .policy import DEFAULT_POLICY, InspectionPolicy
+from .qemu.image_info import ImageInfo
+from .qemu.qemu_img import QemuImg
 
 # Formats whose virtual size our inspector reads exactly as qemu does.
 _SIZE_COMPARABLE = {ImageFormat.QCOW2, ImageFormat.VMDK, ImageFormat.VDI, ImageFormat.VHDX}

@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from diskscope.core.qemu_img import QemuImg, absolute
+from .qemu.qemu_img import QemuImg, absolute
 
 MiB = 1024 * 1024
 SAMPLE_SIZE = 64 * MiB

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from diskscope.gui.icons import themed_icon
 from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import QMainWindow
+
+from .icons import themed_icon
 
 K = QKeySequence.StandardKey
 

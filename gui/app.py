@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from diskscope import __version__
+from .. import __version__
 
 if TYPE_CHECKING:
-    from diskscope.gui.main_window import MainWindow
     from PySide6.QtWidgets import QApplication
+
+    from .main_window import MainWindow
 
 logger = logging.getLogger(__name__)
 DESKTOP_FILE_NAME = "org.diskscope.Diskscope"
@@ -63,8 +64,8 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def _configure_logging() -> None:
-    from diskscope.core.text import SafeFormatter
-    from diskscope.gui.logbuffer import LOG_BUFFER
+    from ..core.text import SafeFormatter
+    from .logbuffer import LOG_BUFFER
 
     root = logging.getLogger()
     root.setLevel(logging.INFO)
@@ -84,9 +85,10 @@ def _install_excepthook() -> None:
         if shown:
             return
         shown = True
-        from diskscope.core.text import scrub
-        from diskscope.gui.plain_text import warn
         from PySide6.QtWidgets import QApplication
+
+        from ..core.text import scrub
+        from .plain_text import warn
 
         if QApplication.instance() is not None:
             warn(None, scrub(f"Diskscope hit an unexpected error ({exc}). The details are in View > Log."))
@@ -97,7 +99,7 @@ def _install_excepthook() -> None:
 def _apply_theme(app: QApplication, theme: str) -> None:
     if theme == "system":
         return
-    from diskscope.gui.palette import fusion_dark_palette
+    from .palette import fusion_dark_palette
 
     app.setStyle("Fusion")
     style = app.style()
@@ -116,7 +118,7 @@ def _install_translations(app: QApplication) -> None:
 
 def _handed_over(paths: list[str]) -> bool:
     """True if a running window took `paths` (and raised itself)."""
-    from diskscope.gui.single_instance import hand_over
+    from .single_instance import hand_over
 
     taken = hand_over(paths)
     if taken is None:
@@ -127,8 +129,9 @@ def _handed_over(paths: list[str]) -> bool:
 
 
 def _serve_later_instances(window: MainWindow) -> None:
-    from diskscope.gui.single_instance import InstanceServer
     from PySide6.QtCore import Qt
+
+    from .single_instance import InstanceServer
 
     def raise_window() -> None:
         window.setWindowState(window.windowState() & ~Qt.WindowState.WindowMinimized)
@@ -145,7 +148,7 @@ def _serve_later_instances(window: MainWindow) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     if args.install_desktop_entry or args.uninstall_desktop_entry:
-        from diskscope.gui.desktop_entry import run
+        from .desktop_entry import run
 
         return run(remove=args.uninstall_desktop_entry)
     if args.screenshot:
@@ -158,10 +161,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
 
-    from diskscope.gui.main_window import ICON, MainWindow
-    from diskscope.gui.settings import Settings
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
+
+    from .main_window import ICON, MainWindow
+    from .settings import Settings
 
     _configure_logging()
     app = QApplication.instance() or QApplication([sys.argv[0]])
@@ -183,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _serve_later_instances(window)
     window.show()
     if args.screenshot:
-        from diskscope.gui.screenshot import take_screenshot
+        from .screenshot import take_screenshot
 
         take_screenshot(window, args.paths, args.screenshot, args.select, args.tab)
     elif args.paths:

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from diskscope.core.errors import DiskscopeError, UnsafeImage
-from diskscope.core.fetch import ChecksumMismatch
-from diskscope.core.glance import parse_image_url
-from diskscope.core.pipeline import FetchRequest
-from diskscope.core.progress import Progress
-from diskscope.gui.workers import Task, TaskRunner
 from PySide6.QtCore import QObject, Signal
+
+from ..core.cloud.glance import parse_image_url
+from ..core.errors import DiskscopeError, UnsafeImage
+from ..core.fetch.download import ChecksumMismatch
+from ..core.fetch.pipeline import FetchRequest
+from ..core.progress import Progress
+from .workers import Task, TaskRunner
 
 
 class RunnableJob(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 
-from diskscope.core.text import SafeFormatter
+from ..core.text import SafeFormatter
 
 
 class LogBuffer(logging.Handler):

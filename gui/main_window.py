@@ -11,40 +11,6 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
-from diskscope.core.convert import ConvertJob, ConvertPlan, ConvertRequest
-from diskscope.core.details import ImageDetails, gather_details
-from diskscope.core.errors import DiskscopeError
-from diskscope.core.export import write_export
-from diskscope.core.image_info import ImageInfo
-from diskscope.core.pipeline import FetchJob, FetchRequest
-from diskscope.core.progress import Progress
-from diskscope.core.qemu_img import CheckResult, QemuImg
-from diskscope.core.samples import create_samples
-from diskscope.core.sums import SumsCheck, check_sums
-from diskscope.gui.actions import apply_icons, build_actions
-from diskscope.gui.dialogs.about import show_about
-from diskscope.gui.dialogs.convert_dialog import ConvertDialog
-from diskscope.gui.dialogs.fetch_dialog import FetchDialog
-from diskscope.gui.dialogs.log_view import LogDialog
-from diskscope.gui.dialogs.paste import PasteDialog
-from diskscope.gui.dialogs.settings_dialog import SettingsDialog
-from diskscope.gui.jobs import JobManager, JobRecord, fetch_job_name
-from diskscope.gui.models.image_list import EntryState, ImageEntry, ImageListModel
-from diskscope.gui.models.jobs import progress_fraction, status_text
-from diskscope.gui.plain_text import PlainLabel, warn
-from diskscope.gui.session import Session
-from diskscope.gui.settings import Settings
-from diskscope.gui.widgets.allocation_map import AllocationPanel
-from diskscope.gui.widgets.chain_view import ChainPanel
-from diskscope.gui.widgets.drop_overlay import DropOverlay
-from diskscope.gui.widgets.empty_state import EmptyState
-from diskscope.gui.widgets.integrity import IntegrityPanel
-from diskscope.gui.widgets.jobs_panel import JobsPanel
-from diskscope.gui.widgets.overview import OverviewPanel
-from diskscope.gui.widgets.raw_view import RawPanel
-from diskscope.gui.widgets.snapshots_panel import SnapshotsPanel
-from diskscope.gui.widgets.status_bar import MessageBar
-from diskscope.gui.workers import TaskRunner
 from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QStandardPaths, Qt, QUrl, Slot
 from PySide6.QtGui import (
     QAction,
@@ -74,6 +40,41 @@ from PySide6.QtWidgets import (
     QTreeView,
     QWidget,
 )
+
+from ..core.convert.job import ConvertJob, ConvertPlan, ConvertRequest
+from ..core.errors import DiskscopeError
+from ..core.fetch.pipeline import FetchJob, FetchRequest
+from ..core.fetch.sums import SumsCheck, check_sums
+from ..core.progress import Progress
+from ..core.qemu.image_info import ImageInfo
+from ..core.qemu.qemu_img import CheckResult, QemuImg
+from ..core.report.details import ImageDetails, gather_details
+from ..core.report.export import write_export
+from ..core.samples import create_samples
+from .actions import apply_icons, build_actions
+from .dialogs.about import show_about
+from .dialogs.convert_dialog import ConvertDialog
+from .dialogs.fetch_dialog import FetchDialog
+from .dialogs.log_view import LogDialog
+from .dialogs.paste import PasteDialog
+from .dialogs.settings_dialog import SettingsDialog
+from .jobs import JobManager, JobRecord, fetch_job_name
+from .models.image_list import EntryState, ImageEntry, ImageListModel
+from .models.jobs import progress_fraction, status_text
+from .plain_text import PlainLabel, warn
+from .session import Session
+from .settings import Settings
+from .widgets.allocation_map import AllocationPanel
+from .widgets.chain_view import ChainPanel
+from .widgets.drop_overlay import DropOverlay
+from .widgets.empty_state import EmptyState
+from .widgets.integrity import IntegrityPanel
+from .widgets.jobs_panel import JobsPanel
+from .widgets.overview import OverviewPanel
+from .widgets.raw_view import RawPanel
+from .widgets.snapshots_panel import SnapshotsPanel
+from .widgets.status_bar import MessageBar
+from .workers import TaskRunner
 
 logger = logging.getLogger(__name__)
 ICON = Path(__file__).resolve().parent.parent / "resources" / "diskscope.svg"
@@ -642,7 +643,7 @@ class MainWindow(QMainWindow):
             return
         entry = self.current_entry()
         if entry is not None and entry.details is not None:
-            from diskscope.core.report_text import format_report
+            from ..core.report.terminal import format_report
 
             QGuiApplication.clipboard().setText(format_report(entry.details.report))
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 
-from diskscope.gui.main_window import MainWindow
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
+
+from .main_window import MainWindow
 
 TAB_INDEX = {"overview": 0, "snapshots": 1, "chain": 2, "allocation": 3, "integrity": 4, "raw": 5}
 

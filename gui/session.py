@@ -7,10 +7,10 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-from diskscope.core.image_info import ImageInfo
-from diskscope.core.qemu_img import CheckResult
-from diskscope.core.sums import SumsCheck
-from diskscope.gui.models.image_list import EntryState, ImageEntry, ImageListModel
+from ..core.fetch.sums import SumsCheck
+from ..core.qemu.image_info import ImageInfo
+from ..core.qemu.qemu_img import CheckResult
+from .models.image_list import EntryState, ImageEntry, ImageListModel
 
 
 class Session:

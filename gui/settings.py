@@ -9,15 +9,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
 
-from diskscope.core.policy import (
+from PySide6.QtCore import QByteArray, QSettings
+
+from ..core.policy import (
     DEFAULT_POLICY,
     VMDK_SINGLE_FILE_TYPES,
     InspectionPolicy,
     InvalidPolicy,
     parse_vmdk_types,
 )
-from diskscope.core.qemu_img import INSPECTION_LIMITS, Limits
-from PySide6.QtCore import QByteArray, QSettings
+from ..core.qemu.qemu_img import INSPECTION_LIMITS, Limits
 
 MAX_RECENT = 10
 T = TypeVar("T")

@@ -15,8 +15,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from diskscope.core.errors import Cancelled, DiskscopeError
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+
+from ..core.errors import Cancelled, DiskscopeError
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from diskscope.core.qemu_img import Completed, Limits, QemuImg
+from diskscope.core.qemu.qemu_img import Completed, Limits, QemuImg
 
 MiB = 1024 * 1024
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import struct
 
-from diskscope.core.formats import ImageFormat
-from diskscope.core.inspect.detection import Detection, violation
-from diskscope.core.inspect.verdict import ViolationCode
-from diskscope.core.inspect.view import HeaderView
+from ..formats import ImageFormat
+from .detection import Detection, violation
+from .verdict import ViolationCode
+from .view import HeaderView
 
 PARALLELS_MAGICS = (b"WithoutFreeSpace", b"WithouFreSpacExt")
 _HEAD_MAGICS = {

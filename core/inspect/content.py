@@ -16,10 +16,10 @@ from __future__ import annotations
 import codecs
 import re
 
-from diskscope.core.formats import ImageFormat
-from diskscope.core.inspect.detection import Detection, violation
-from diskscope.core.inspect.verdict import ViolationCode
-from diskscope.core.inspect.view import HeaderView
+from ..formats import ImageFormat
+from .detection import Detection, violation
+from .verdict import ViolationCode
+from .view import HeaderView
 
 SECTOR = 512
 TEXT_SAMPLE = 4096

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from diskscope.core.formats import ImageFormat
-from diskscope.core.inspect.verdict import Violation, ViolationCode
+from ..formats import ImageFormat
+from .verdict import Violation, ViolationCode
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from diskscope.core.errors import InvalidPath
-from diskscope.core.formats import ImageFormat, format_from_extension, same_driver
-from diskscope.core.inspect import by_magic, content, luks, partitions, qcow, vdi, vhd, vmdk
-from diskscope.core.inspect.detection import Detection
-from diskscope.core.inspect.verdict import Violation, ViolationCode
-from diskscope.core.inspect.view import HeaderView, Region, StreamCollector, read_file_view
+from ..errors import InvalidPath
+from ..formats import ImageFormat, format_from_extension, same_driver
+from . import by_magic, content, luks, partitions, qcow, vdi, vhd, vmdk
+from .detection import Detection
+from .verdict import Violation, ViolationCode
+from .view import HeaderView, Region, StreamCollector, read_file_view
 
 DETECTORS = (
     qcow.detect,

@@ -6,10 +6,10 @@ import json
 import struct
 from typing import Any
 
-from diskscope.core.formats import ImageFormat
-from diskscope.core.inspect.detection import Detection, implausible, truncated, violation
-from diskscope.core.inspect.verdict import ViolationCode
-from diskscope.core.inspect.view import HeaderView
+from ..formats import ImageFormat
+from .detection import Detection, implausible, truncated, violation
+from .verdict import ViolationCode
+from .view import HeaderView
 
 MAGIC = b"LUKS\xba\xbe"
 LUKS1_HEADER = 592

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import struct
 
-from diskscope.core.formats import ImageFormat
-from diskscope.core.inspect.detection import Detection
-from diskscope.core.inspect.verdict import Violation, ViolationCode
-from diskscope.core.inspect.view import HeaderView
+from ..formats import ImageFormat
+from .detection import Detection
+from .verdict import Violation, ViolationCode
+from .view import HeaderView
 
 ISO_START = 32768
 ISO_SECTOR = 2048

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import struct
 
-from diskscope.core.formats import ImageFormat
-from diskscope.core.inspect.detection import Detection, implausible, truncated, violation
-from diskscope.core.inspect.verdict import Violation, ViolationCode
-from diskscope.core.inspect.view import HeaderView, Region
+from ..formats import ImageFormat
+from .detection import Detection, implausible, truncated, violation
+from .verdict import Violation, ViolationCode
+from .view import HeaderView, Region
 
 MAGIC = b"QFI\xfb"
 V2_HEADER = 72

@@ -18,10 +18,10 @@ import re
 import struct
 from dataclasses import dataclass
 
-from diskscope.core.formats import ImageFormat
-from diskscope.core.inspect.detection import Detection, implausible, truncated, violation
-from diskscope.core.inspect.verdict import Violation, ViolationCode
-from diskscope.core.inspect.view import HeaderView
+from ..formats import ImageFormat
+from .detection import Detection, implausible, truncated, violation
+from .verdict import Violation, ViolationCode
+from .view import HeaderView
 
 SPARSE_MAGIC = b"KDMV"
 COWD_MAGIC = b"COWD"

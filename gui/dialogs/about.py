@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from diskscope import __version__
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import qVersion
 from PySide6.QtWidgets import QMessageBox, QWidget
+
+from ... import __version__
 
 
 def about_text(qemu_version: str) -> str:

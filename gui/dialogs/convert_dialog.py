@@ -6,15 +6,6 @@ import os
 from functools import partial
 from pathlib import Path
 
-from diskscope.core.convert import SUBFORMATS, ConvertPlan, ConvertRequest, plan_conversion
-from diskscope.core.policy import DEFAULT_POLICY, InspectionPolicy
-from diskscope.core.presets import PRESETS
-from diskscope.core.qemu_img import QemuImg
-from diskscope.core.safety import ImageReport
-from diskscope.core.sizes import size_with_exact
-from diskscope.gui.palette import Tone, tone_color
-from diskscope.gui.plain_text import PlainLabel
-from diskscope.gui.workers import TaskRunner
 from PySide6.QtCore import QTimer, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -29,6 +20,16 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from ...core.convert.job import SUBFORMATS, ConvertPlan, ConvertRequest, plan_conversion
+from ...core.convert.presets import PRESETS
+from ...core.policy import DEFAULT_POLICY, InspectionPolicy
+from ...core.qemu.qemu_img import QemuImg
+from ...core.safety import ImageReport
+from ...core.sizes import size_with_exact
+from ..palette import Tone, tone_color
+from ..plain_text import PlainLabel
+from ..workers import TaskRunner
 
 EXTENSIONS = {"raw": ".raw", "qcow2": ".qcow2", "vmdk": ".vmdk", "vpc": ".vhd", "vhdx": ".vhdx",
               "vdi": ".vdi"}  # fmt: skip

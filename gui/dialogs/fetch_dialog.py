@@ -9,25 +9,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from diskscope.core.checksums import parse_checksum
-from diskscope.core.cloud_auth import (
-    ENVIRONMENT,
-    CloudSettings,
-    KeystoneLogin,
-    LoginInfo,
-    cloud_names,
-    settings_for,
-)
-from diskscope.core.errors import DiskscopeError
-from diskscope.core.glance import GlanceClient, GlanceImage, endpoint_from_env, parse_image_url
-from diskscope.core.http import HttpOptions, InvalidToken, check_token
-from diskscope.core.pipeline import FetchRequest, suggested_name
-from diskscope.gui.models.glance_images import GlanceImagesModel
-from diskscope.gui.models.table import filter_proxy
-from diskscope.gui.palette import Tone, tone_color
-from diskscope.gui.plain_text import PlainLabel
-from diskscope.gui.settings import Settings
-from diskscope.gui.workers import TaskRunner
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -45,6 +26,26 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from ...core.cloud.auth import (
+    ENVIRONMENT,
+    CloudSettings,
+    KeystoneLogin,
+    LoginInfo,
+    cloud_names,
+    settings_for,
+)
+from ...core.cloud.glance import GlanceClient, GlanceImage, endpoint_from_env, parse_image_url
+from ...core.errors import DiskscopeError
+from ...core.fetch.checksums import parse_checksum
+from ...core.fetch.http import HttpOptions, InvalidToken, check_token
+from ...core.fetch.pipeline import FetchRequest, suggested_name
+from ..models.glance_images import GlanceImagesModel
+from ..models.table import filter_proxy
+from ..palette import Tone, tone_color
+from ..plain_text import PlainLabel
+from ..settings import Settings
+from ..workers import TaskRunner
 
 SESSION_TOKENS: dict[str, str] = {}  # endpoint host -> token, for this session only
 NO_CLOUD = "None: the URL and a token"

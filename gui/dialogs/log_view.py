@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from diskscope.gui.logbuffer import LOG_BUFFER
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QDialog, QPlainTextEdit, QVBoxLayout, QWidget
+
+from ..logbuffer import LOG_BUFFER
 
 
 class LogDialog(QDialog):

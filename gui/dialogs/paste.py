@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from diskscope.core.image_info import ImageInfo
-from diskscope.core.info_text import parse_pasted_info
-from diskscope.gui.palette import Tone, tone_color
-from diskscope.gui.plain_text import PlainLabel
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QDialog,
@@ -15,6 +11,11 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from ...core.qemu.image_info import ImageInfo
+from ...core.qemu.info_text import parse_pasted_info
+from ..palette import Tone, tone_color
+from ..plain_text import PlainLabel
 
 
 class PasteDialog(QDialog):

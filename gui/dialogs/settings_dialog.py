@@ -3,10 +3,6 @@ inspection policy (VMDK types accepted, largest disk)."""
 
 from __future__ import annotations
 
-from diskscope.core.errors import DiskscopeError
-from diskscope.core.policy import VMDK_SINGLE_FILE_TYPES, InspectionPolicy, parse_size
-from diskscope.gui.palette import Tone, tone_color
-from diskscope.gui.settings import Settings
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -21,6 +17,11 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QWidget,
 )
+
+from ...core.errors import DiskscopeError
+from ...core.policy import VMDK_SINGLE_FILE_TYPES, InspectionPolicy, parse_size
+from ..palette import Tone, tone_color
+from ..settings import Settings
 
 
 class SettingsDialog(QDialog):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from diskscope.core.glance import GlanceImage
-from diskscope.core.sizes import exact_size, human_size
-from diskscope.gui.models.table import SORT_ROLE, HeaderTableModel, Index
-from diskscope.gui.plain_text import plain_tooltip
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
+
+from ...core.cloud.glance import GlanceImage
+from ...core.sizes import exact_size, human_size
+from ..plain_text import plain_tooltip
+from .table import SORT_ROLE, HeaderTableModel, Index
 
 FETCHABLE = "active"  # a queued, saving or killed image has no data to fetch
 

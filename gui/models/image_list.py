@@ -6,15 +6,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from diskscope.core.details import ImageDetails
-from diskscope.core.image_info import ImageInfo
-from diskscope.core.sizes import exact_size, human_size
-from diskscope.core.sums import SumsCheck
-from diskscope.gui.models.table import SORT_ROLE, HeaderTableModel, Index
-from diskscope.gui.plain_text import plain_tooltip
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QStyle
+
+from ...core.fetch.sums import SumsCheck
+from ...core.qemu.image_info import ImageInfo
+from ...core.report.details import ImageDetails
+from ...core.sizes import exact_size, human_size
+from ..plain_text import plain_tooltip
+from .table import SORT_ROLE, HeaderTableModel, Index
 
 
 class EntryState(StrEnum):

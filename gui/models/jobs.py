@@ -6,15 +6,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from diskscope.core.progress import format_duration
-from diskscope.core.sizes import human_size
-from diskscope.gui.jobs import JobManager, JobRecord, JobState
-from diskscope.gui.models.table import SORT_ROLE, HeaderTableModel, Index
-from diskscope.gui.palette import Tone, tone_color
-from diskscope.gui.plain_text import plain_tooltip
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QStyle
+
+from ...core.progress import format_duration
+from ...core.sizes import human_size
+from ..jobs import JobManager, JobRecord, JobState
+from ..palette import Tone, tone_color
+from ..plain_text import plain_tooltip
+from .table import SORT_ROLE, HeaderTableModel, Index
 
 PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 1  # the fraction, -1 for a busy bar, None for none
 

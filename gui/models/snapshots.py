@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from diskscope.core.image_info import Snapshot
-from diskscope.core.sizes import exact_size, human_size
-from diskscope.gui.models.table import SORT_ROLE, HeaderTableModel, Index
 from PySide6.QtCore import Qt
+
+from ...core.qemu.image_info import Snapshot
+from ...core.sizes import exact_size, human_size
+from .table import SORT_ROLE, HeaderTableModel, Index
 
 
 class SnapshotTableModel(HeaderTableModel):

@@ -11,11 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from diskscope.core.qemu_img import MapExtent
-from diskscope.core.report_text import allocation_totals, extent_kind
-from diskscope.core.sizes import human_size, size_with_exact
-from diskscope.gui.models.image_list import ImageEntry
-from diskscope.gui.plain_text import PlainLabel
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import (
@@ -29,6 +24,12 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from ...core.qemu.qemu_img import MapExtent
+from ...core.report.terminal import allocation_totals, extent_kind
+from ...core.sizes import human_size, size_with_exact
+from ..models.image_list import ImageEntry
+from ..plain_text import PlainLabel
 
 LAYER_COLORS = ("#2563eb", "#9333ea", "#ea580c", "#0d9488", "#ca8a04")
 ZERO_COLOR = "#86efac"

@@ -6,14 +6,15 @@ repeated under the table in full, so that it never hides behind a scroll bar.
 
 from __future__ import annotations
 
-from diskscope.core.chain import ChainLayer, LayerStatus
-from diskscope.core.sizes import exact_size, human_size
-from diskscope.gui.models.image_list import ImageEntry
-from diskscope.gui.palette import Tone, tone_color
-from diskscope.gui.plain_text import PlainLabel
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QBrush, QResizeEvent
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+
+from ...core.chain import ChainLayer, LayerStatus
+from ...core.sizes import exact_size, human_size
+from ..models.image_list import ImageEntry
+from ..palette import Tone, tone_color
+from ..plain_text import PlainLabel
 
 COLUMNS = ("Layer", "Link", "Format", "Virtual size", "On disk", "Status")
 LAYER, LINK, FORMAT, VIRTUAL, ON_DISK, STATUS = range(len(COLUMNS))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from diskscope.core.qemu_img import CheckResult
-from diskscope.gui.models.image_list import ImageEntry
-from diskscope.gui.plain_text import PlainLabel
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QPushButton, QVBoxLayout, QWidget
+
+from ...core.qemu.qemu_img import CheckResult
+from ..models.image_list import ImageEntry
+from ..plain_text import PlainLabel
 
 
 class IntegrityPanel(QWidget):

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import time
 
-from diskscope.core.progress import format_duration
-from diskscope.core.sizes import human_size
-from diskscope.gui.jobs import JobManager, JobRecord, JobState
-from diskscope.gui.models.jobs import PROGRESS_ROLE, JobsModel, status_text
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices, QPainter
 from PySide6.QtWidgets import (
@@ -25,6 +21,11 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from ...core.progress import format_duration
+from ...core.sizes import human_size
+from ..jobs import JobManager, JobRecord, JobState
+from ..models.jobs import PROGRESS_ROLE, JobsModel, status_text
 
 
 class ProgressDelegate(QStyledItemDelegate):

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from diskscope.core.details import ImageDetails
-from diskscope.core.formats import ImageFormat
-from diskscope.core.image_info import ImageInfo
-from diskscope.core.inspect.verdict import Violation
-from diskscope.core.sizes import exact_size, human_size
-from diskscope.core.sums import SumsCheck, SumsEntry
-from diskscope.gui.models.image_list import EntryState, ImageEntry
-from diskscope.gui.palette import Tone, banner_style
-from diskscope.gui.plain_text import PlainLabel
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
+
+from ...core.fetch.sums import SumsCheck, SumsEntry
+from ...core.formats import ImageFormat
+from ...core.inspect.verdict import Violation
+from ...core.qemu.image_info import ImageInfo
+from ...core.report.details import ImageDetails
+from ...core.sizes import exact_size, human_size
+from ..models.image_list import EntryState, ImageEntry
+from ..palette import Tone, banner_style
+from ..plain_text import PlainLabel
 
 FIELDS = (
     "Format", "Virtual size", "Size on disk", "Cluster size", "qcow2 compat", "Compression",

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 
-from diskscope.gui.models.image_list import ImageEntry
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
+
+from ..models.image_list import ImageEntry
 
 
 class RawPanel(QWidget):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from diskscope.core.image_info import Snapshot
-from diskscope.gui.models.snapshots import SnapshotTableModel
-from diskscope.gui.models.table import filter_proxy
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QTableView, QVBoxLayout, QWidget
+
+from ...core.qemu.image_info import Snapshot
+from ..models.snapshots import SnapshotTableModel
+from ..models.table import filter_proxy
 
 
 class SnapshotsPanel(QWidget):

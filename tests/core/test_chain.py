@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from catalogue import vmdk_flat_absolute
 from diskscope.core.chain import LayerStatus, chain_is_sound, walk_backing_chain
-from diskscope.core.details import gather_details
+from diskscope.core.report.details import gather_details
 from imagekit import MiB, RecordingQemuImg, create, patch, qemu_img, vmdk_descriptor, write_pattern
 
 BACKING_FORMAT_EXTENSION = 0xE2792ACA
@@ -323,7 +323,7 @@ def test_qemu_info_never_opens_a_backing_file(tmp_path: Path) -> None:
     secret = write_secret(tmp_path / "outside" / "secret.raw")
     top = overlay(tmp_path / "top.qcow2", str(secret), "raw")
     log = tmp_path / "strace.log"
-    script = f"from diskscope.core.qemu_img import QemuImg; print(QemuImg().info({str(top)!r}, 'qcow2'))"
+    script = f"from diskscope.core.qemu.qemu_img import QemuImg; print(QemuImg().info({str(top)!r}, 'qcow2'))"
     subprocess.run(["strace", "-f", "-y", "-qq", "-e", "trace=%file", "-o", str(log),
                     sys.executable, "-c", script], check=True, capture_output=True)  # fmt: skip
     trace = log.read_text()

@@ -233,7 +233,7 @@ def test_global_options_go_before_the_command_too(tmp_path: Path) -> None:
     path = create(tmp_path / "a.qcow2", "qcow2", "1M")
     verbose = run("-v", "info", path)
     assert verbose.returncode == ExitCode.OK, verbose.stderr
-    assert "SAFE" in verbose.stdout and "INFO diskscope.core.qemu_img: running" in verbose.stderr
+    assert "SAFE" in verbose.stdout and "INFO diskscope.core.qemu.qemu_img: running" in verbose.stderr
     assert run("info", path).stderr == ""
     before = run("--qemu-img", tmp_path / "no-qemu-img", "info", path)
     after = run("info", "--qemu-img", tmp_path / "no-qemu-img", path)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from catalogue import qcow2_backing_host_path, vmdk_flat_absolute
-from diskscope.core.convert import (
+from diskscope.core.convert.job import (
     ConvertJob,
     ConvertRequest,
     DestinationChanged,
@@ -25,7 +25,7 @@ from diskscope.core.convert import (
 )
 from diskscope.core.errors import Cancelled, DiskscopeError, QemuImgLimitExceeded, UnsafeImage
 from diskscope.core.progress import Progress
-from diskscope.core.qemu_img import Limits, QemuImg
+from diskscope.core.qemu.qemu_img import Limits, QemuImg
 from imagekit import MiB, RecordingQemuImg, create, qemu_img
 from proc import child_pids
 

@@ -20,11 +20,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from diskscope.core.convert import ConversionStalled, ConvertJob, ConvertRequest, SourceChanged
+from diskscope.core.convert.job import ConversionStalled, ConvertJob, ConvertRequest, SourceChanged
 from diskscope.core.errors import InvalidPath
 from diskscope.core.placement import DestinationChanged, UnsuitableDestination
 from diskscope.core.progress import Progress
-from diskscope.core.qemu_img import ConvertSpec, QemuImg, _StallWatch
+from diskscope.core.qemu.qemu_img import ConvertSpec, QemuImg, _StallWatch
 from imagekit import MiB, create, qemu_img, qemu_img_working_in, raw_file
 from proc import child_pids
 

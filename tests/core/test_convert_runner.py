@@ -8,9 +8,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from diskscope.core.convert import ConvertJob, ConvertRequest, SourceChanged, plan_conversion
+from diskscope.core.convert.job import ConvertJob, ConvertRequest, SourceChanged, plan_conversion
 from diskscope.core.errors import Cancelled, QemuImgError
-from diskscope.core.qemu_img import CONVERSION_LIMITS, ConvertSpec, QemuImg
+from diskscope.core.qemu.qemu_img import CONVERSION_LIMITS, ConvertSpec, QemuImg
 from imagekit import MiB, RecordingQemuImg, qemu_img, raw_file, write_pattern
 
 

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from diskscope.core.details import gather_details
-from diskscope.core.export import details_to_json, write_export
-from diskscope.core.qemu_img import QemuImg
+from diskscope.core.qemu.qemu_img import QemuImg
+from diskscope.core.report.details import gather_details
+from diskscope.core.report.export import details_to_json, write_export
 from imagekit import create
 
 

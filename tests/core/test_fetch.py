@@ -12,20 +12,20 @@ import time
 from pathlib import Path
 
 import pytest
-from diskscope.core.checksums import parse_checksum
 from diskscope.core.errors import DiskscopeError, UnsafeImage
-from diskscope.core.fetch import (
+from diskscope.core.fetch.checksums import parse_checksum
+from diskscope.core.fetch.download import (
     ChecksumMismatch,
     Download,
     DownloadRequest,
     Expectation,
     NotEnoughSpaceForDownload,
 )
-from diskscope.core.http import DownloadFailed, HttpOptions
-from diskscope.core.pipeline import FetchJob, FetchRequest
+from diskscope.core.fetch.http import DownloadFailed, HttpOptions
+from diskscope.core.fetch.pipeline import FetchJob, FetchRequest
 from diskscope.core.placement import DestinationExists
 from diskscope.core.progress import Progress
-from diskscope.core.qemu_img import QemuImg
+from diskscope.core.qemu.qemu_img import QemuImg
 from httpserver import ImageServer
 from imagekit import MiB, qemu_img
 

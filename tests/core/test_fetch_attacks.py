@@ -22,13 +22,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from diskscope.core import fetch
-from diskscope.core.checksums import parse_checksum
 from diskscope.core.errors import Cancelled, DiskscopeError
-from diskscope.core.fetch import Download, DownloadRequest, Expectation
-from diskscope.core.http import HttpOptions
-from diskscope.core.pipeline import FetchJob, FetchRequest
-from diskscope.core.qemu_img import QemuImg
+from diskscope.core.fetch import download as fetch
+from diskscope.core.fetch.checksums import parse_checksum
+from diskscope.core.fetch.download import Download, DownloadRequest, Expectation
+from diskscope.core.fetch.http import HttpOptions
+from diskscope.core.fetch.pipeline import FetchJob, FetchRequest
+from diskscope.core.qemu.qemu_img import QemuImg
 from glancekit import glance, upload  # noqa: F401 - the fixture
 from httpserver import ImageServer
 from imagekit import MiB, qemu_img

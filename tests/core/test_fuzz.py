@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from catalogue import CASES, build
 from diskscope.core.formats import ImageFormat
-from diskscope.core.image_info import ImageInfo, parse_info_json
-from diskscope.core.info_text import parse_info_text, parse_size
 from diskscope.core.inspect.inspector import InspectionResult, StreamInspector, analyze, inspect_file
 from diskscope.core.inspect.verdict import ViolationCode
 from diskscope.core.inspect.view import HEAD_SIZE, TAIL_SIZE, HeaderView
+from diskscope.core.qemu.image_info import ImageInfo, parse_info_json
+from diskscope.core.qemu.info_text import parse_info_text, parse_size
 from hypothesis import example, given
 from hypothesis import strategies as st
 from imagekit import qemu_img

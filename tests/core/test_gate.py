@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from diskscope.core.errors import UnsafeImage
-from diskscope.core.qemu_img import QemuImg
+from diskscope.core.qemu.qemu_img import QemuImg
 from diskscope.core.safety import inspect_image, require_safe
 from imagekit import MiB, create, qcow2_header_v2
 

@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from diskscope.core.cloud.glance import GlanceClient
 from diskscope.core.errors import DiskscopeError, UnsafeImage
-from diskscope.core.fetch import ChecksumMismatch
-from diskscope.core.glance import GlanceClient
-from diskscope.core.http import HttpOptions, Unauthorized
-from diskscope.core.pipeline import FetchJob, FetchRequest
-from diskscope.core.qemu_img import QemuImg
+from diskscope.core.fetch.download import ChecksumMismatch
+from diskscope.core.fetch.http import HttpOptions, Unauthorized
+from diskscope.core.fetch.pipeline import FetchJob, FetchRequest
+from diskscope.core.qemu.qemu_img import QemuImg
 from glancekit import glance, upload  # noqa: F401 - the fixture
 from imagekit import MiB, iso_volume_descriptors, qemu_img
 

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from diskscope.core.image_info import ImageInfo, parse_info_json
-from diskscope.core.info_text import parse_info_text, parse_size
+from diskscope.core.qemu.image_info import ImageInfo, parse_info_json
+from diskscope.core.qemu.info_text import parse_info_text, parse_size
 from imagekit import create, qemu_img
 
 AWKWARD_NAMES = ["plain", "with spaces  twice", "ünïcødé ✓", "tab\there", "0 B 2020-01-01"]

@@ -26,7 +26,7 @@ from diskscope.core.chain import chain_is_sound, walk_backing_chain
 from diskscope.core.formats import ImageFormat
 from diskscope.core.inspect.inspector import inspect_file
 from diskscope.core.inspect.verdict import ViolationCode as C
-from diskscope.core.qemu_img import QemuImg
+from diskscope.core.qemu.qemu_img import QemuImg
 from diskscope.core.safety import inspect_image
 from imagekit import RecordingQemuImg, patch, qemu_img
 from qemu_trace import others_touched, probed_format, strace_info, touched

@@ -10,7 +10,7 @@ from pathlib import Path
 from diskscope.core.inspect.inspector import inspect_file
 from diskscope.core.inspect.verdict import ViolationCode
 from diskscope.core.inspect.vmdk import Extent, extents
-from diskscope.core.qemu_img import QemuImg
+from diskscope.core.qemu.qemu_img import QemuImg
 from diskscope.core.safety import inspect_image
 from imagekit import create, patch, qemu_img
 from qemu_trace import strace_info, touched

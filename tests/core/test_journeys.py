@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from diskscope.core.details import gather_details
-from diskscope.core.pipeline import file_name, suggested_name
-from diskscope.core.qemu_img import QemuImg
-from diskscope.core.sums import check_against_sums, check_sums, find_sums, parse_sums
+from diskscope.core.fetch.pipeline import file_name, suggested_name
+from diskscope.core.fetch.sums import check_against_sums, check_sums, find_sums, parse_sums
+from diskscope.core.qemu.qemu_img import QemuImg
+from diskscope.core.report.details import gather_details
 from httpserver import ImageServer, serving
 from imagekit import MiB, create, qemu_img
 
@@ -190,7 +190,7 @@ def test_a_hash_stops_when_cancelled(tmp_path: Path) -> None:
 
 def test_a_device_named_in_a_list_is_not_read(tmp_path: Path) -> None:
     from diskscope.core.errors import InvalidPath
-    from diskscope.core.sums import SumsEntry
+    from diskscope.core.fetch.sums import SumsEntry
 
     with pytest.raises(InvalidPath):
         check_sums(Path("/dev/zero"), SumsEntry(tmp_path / "SHA256SUMS", "sha256", "0" * 64))

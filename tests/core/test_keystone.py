@@ -23,12 +23,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from diskscope.core.cloud_auth import KeystoneLogin, gather
+from diskscope.core.cloud.auth import KeystoneLogin, gather
+from diskscope.core.cloud.glance import GlanceClient
 from diskscope.core.errors import Cancelled
-from diskscope.core.glance import GlanceClient
-from diskscope.core.http import HttpOptions
-from diskscope.core.pipeline import FetchJob, FetchRequest
-from diskscope.core.qemu_img import QemuImg
+from diskscope.core.fetch.http import HttpOptions
+from diskscope.core.fetch.pipeline import FetchJob, FetchRequest
+from diskscope.core.qemu.qemu_img import QemuImg
 from hostile import Handler, hostile
 from httpserver import serving
 from keystonekit import APPCRED_SECRET, DEMO_PASSWORD, OS_VARIABLES, Cloud, cloud  # noqa: F401 - the fixture

@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
-from diskscope.core.checksums import parse_checksum
-from diskscope.core.cloud_auth import KeystoneLogin, gather
-from diskscope.core.fetch import Download, DownloadRequest, Expectation
-from diskscope.core.glance import GlanceClient
-from diskscope.core.http import DownloadFailed, HttpOptions
+from diskscope.core.cloud.auth import KeystoneLogin, gather
+from diskscope.core.cloud.glance import GlanceClient
+from diskscope.core.fetch.checksums import parse_checksum
+from diskscope.core.fetch.download import Download, DownloadRequest, Expectation
+from diskscope.core.fetch.http import DownloadFailed, HttpOptions
 from diskscope.core.progress import Progress
 from hostile import Handler, hostile
 from keystonekit import Cloud, cloud  # noqa: F401 - the fixture

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from diskscope.core.cloud.glance import MAX_IMAGES, MAX_JSON_BYTES, MAX_PAGES, GlanceClient
 from diskscope.core.errors import DiskscopeError, UnsafeImage
-from diskscope.core.fetch import Download, DownloadRequest, Expectation
-from diskscope.core.glance import MAX_IMAGES, MAX_JSON_BYTES, MAX_PAGES, GlanceClient
-from diskscope.core.http import DownloadFailed, HttpOptions, InvalidToken, origin
-from diskscope.core.pipeline import FetchJob, FetchRequest
-from diskscope.core.qemu_img import QemuImg
+from diskscope.core.fetch.download import Download, DownloadRequest, Expectation
+from diskscope.core.fetch.http import DownloadFailed, HttpOptions, InvalidToken, origin
+from diskscope.core.fetch.pipeline import FetchJob, FetchRequest
+from diskscope.core.qemu.qemu_img import QemuImg
 from hostile import Handler, HostileServer, glance_image, hostile
 from imagekit import iso_volume_descriptors
 

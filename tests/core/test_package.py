@@ -98,3 +98,22 @@ def test_desktop_file_and_metainfo_validate() -> None:
         ["appstreamcli", "validate", "--no-net", str(metainfo)], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stdout
+
+
+def test_modules_import_each_other_relatively() -> None:
+    """Inside the package an import names a folder a reader (or a path-based tool) can follow."""
+    import ast
+
+    absolute = []
+    for folder in ("core", "gui"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (
+                    isinstance(node, ast.ImportFrom)
+                    and node.level == 0
+                    and (node.module or "").startswith("diskscope")
+                ):
+                    absolute.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+                if isinstance(node, ast.Import) and any(a.name.startswith("diskscope") for a in node.names):
+                    absolute.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert absolute == []

@@ -16,14 +16,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from diskscope.core.convert import ConvertJob, ConvertRequest, VerificationFailed
+from diskscope.core.convert.job import ConvertJob, ConvertRequest, VerificationFailed
 from diskscope.core.errors import DiskscopeError, InvalidPath
 from diskscope.core.formats import parse_format_name
-from diskscope.core.image_info import parse_info_json
-from diskscope.core.info_text import parse_info_text
 from diskscope.core.inspect.inspector import inspect_file
 from diskscope.core.inspect.verdict import ViolationCode as C
-from diskscope.core.qemu_img import QemuImg
+from diskscope.core.qemu.image_info import parse_info_json
+from diskscope.core.qemu.info_text import parse_info_text
+from diskscope.core.qemu.qemu_img import QemuImg
 from diskscope.core.safety import inspect_image
 from imagekit import MiB, RecordingQemuImg, create, qemu_img
 from paritykit import (

@@ -20,7 +20,7 @@ from diskscope.core.policy import (
     parse_size,
     parse_vmdk_types,
 )
-from diskscope.core.qemu_img import QemuImg
+from diskscope.core.qemu.qemu_img import QemuImg
 from diskscope.core.safety import inspect_image
 from httpserver import serving
 from imagekit import MiB, create

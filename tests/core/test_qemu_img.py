@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from diskscope.core.errors import QemuImgError, QemuImgLimitExceeded, QemuImgNotFound
-from diskscope.core.qemu_img import CheckStatus, Limits, QemuImg, absolute
+from diskscope.core.qemu.qemu_img import CheckStatus, Limits, QemuImg, absolute
 from imagekit import MiB, create, patch, write_pattern
 
 

@@ -17,9 +17,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from diskscope.core.checksums import parse_checksum
-from diskscope.core.fetch import Download, DownloadRequest, Expectation
-from diskscope.core.http import DownloadFailed, HttpOptions
+from diskscope.core.fetch.checksums import parse_checksum
+from diskscope.core.fetch.download import Download, DownloadRequest, Expectation
+from diskscope.core.fetch.http import DownloadFailed, HttpOptions
 from hostile import Handler, hostile
 from httpserver import serving
 

@@ -12,10 +12,11 @@ from pathlib import Path
 import diskscope.core
 import pytest
 import requests
-from diskscope.core import errors, fetch
+from diskscope.core import errors
 from diskscope.core.errors import MeasureUnsupported, NetworkError, NetworkProblem, NotFound
-from diskscope.core.http import HttpOptions, get, raise_for_status, session_for
-from diskscope.core.qemu_img import QemuImg
+from diskscope.core.fetch import download as fetch
+from diskscope.core.fetch.http import HttpOptions, get, raise_for_status, session_for
+from diskscope.core.qemu.qemu_img import QemuImg
 from httpserver import serving
 from imagekit import MiB, raw_file
 

@@ -7,8 +7,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from diskscope.core.convert import ConvertRequest
-from diskscope.core.pipeline import FetchRequest
+from diskscope.core.convert.job import ConvertRequest
+from diskscope.core.fetch.pipeline import FetchRequest
 from diskscope.core.sizes import human_size
 from diskscope.gui.dialogs.convert_dialog import ConvertDialog
 from diskscope.gui.dialogs.fetch_dialog import FetchDialog, GlanceBrowser
@@ -190,7 +190,7 @@ def test_browse_a_real_glance_and_fetch(qtbot, window: MainWindow, glance, tmp_p
     dialog = FetchDialog(window.settings, window.runner, glance.endpoint)
     qtbot.addWidget(dialog)
     dialog.token.setText(glance.token)
-    from diskscope.core.glance import GlanceClient
+    from diskscope.core.cloud.glance import GlanceClient
 
     browser = GlanceBrowser(GlanceClient(glance.endpoint, dialog.http_options()), window.runner, dialog)
     qtbot.addWidget(browser)

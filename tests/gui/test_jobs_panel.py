@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from diskscope.core.pipeline import FetchRequest
+from diskscope.core.fetch.pipeline import FetchRequest
 from diskscope.gui.jobs import JobRecord, JobState
 from diskscope.gui.main_window import MainWindow
 from diskscope.gui.models.jobs import JobsModel

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from diskscope.core.image_info import Snapshot
-from diskscope.core.qemu_img import MapExtent
+from diskscope.core.qemu.image_info import Snapshot
+from diskscope.core.qemu.qemu_img import MapExtent
 from diskscope.gui.models.image_list import ImageEntry, ImageListModel
 from diskscope.gui.models.snapshots import SnapshotTableModel
 from diskscope.gui.models.table import filter_proxy

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from diskscope.core.glance import GlanceClient
-from diskscope.core.http import HttpOptions
-from diskscope.core.pipeline import FetchRequest
+from diskscope.core.cloud.glance import GlanceClient
+from diskscope.core.fetch.http import HttpOptions
+from diskscope.core.fetch.pipeline import FetchRequest
 from diskscope.gui.dialogs.fetch_dialog import FetchDialog, GlanceBrowser
 from diskscope.gui.jobs import JobState
 from diskscope.gui.logbuffer import LOG_BUFFER

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
-from diskscope.core.pipeline import FetchRequest
+from diskscope.core.fetch.pipeline import FetchRequest
 from diskscope.gui.dialogs.settings_dialog import SettingsDialog
 from diskscope.gui.jobs import JobState
 from diskscope.gui.main_window import MainWindow

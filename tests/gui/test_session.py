@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from diskscope.core.qemu_img import CheckResult, CheckStatus
-from diskscope.core.sums import SumsCheck
+from diskscope.core.fetch.sums import SumsCheck
+from diskscope.core.qemu.qemu_img import CheckResult, CheckStatus
 from diskscope.gui.models.image_list import EntryState, ImageEntry
 from diskscope.gui.session import Session
 
@@ -53,7 +53,7 @@ def test_reopening_forgets_the_check_and_a_stale_checksum_is_dropped() -> None:
 
 
 def test_pasted_entries_get_their_own_rows(tmp_path: Path) -> None:
-    from diskscope.core.info_text import parse_pasted_info
+    from diskscope.core.qemu.info_text import parse_pasted_info
 
     text = "image: disk.qcow2\nfile format: qcow2\nvirtual size: 1 MiB (1048576 bytes)\n"
     info = parse_pasted_info(text)

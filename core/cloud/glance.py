@@ -10,8 +10,9 @@ from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
-from diskscope.core.errors import DiskscopeError, DownloadFailed, NetworkError, NotFound
-from diskscope.core.http import (
+
+from ..errors import DiskscopeError, DownloadFailed, NetworkError, NotFound
+from ..fetch.http import (
     HttpOptions,
     get,
     raise_for_status,

@@ -8,7 +8,7 @@ import re
 import threading
 from dataclasses import dataclass
 
-from diskscope.core.errors import DiskscopeError
+from ..errors import DiskscopeError
 
 _BY_LENGTH = {32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}
 

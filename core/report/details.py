@@ -7,13 +7,13 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from diskscope.core.chain import ChainLayer, chain_is_sound, walk_backing_chain
-from diskscope.core.errors import QemuImgError
-from diskscope.core.inspect.verdict import ViolationCode
-from diskscope.core.policy import DEFAULT_POLICY, InspectionPolicy
-from diskscope.core.qemu_img import MapExtent, QemuImg
-from diskscope.core.safety import ImageReport, inspect_image
-from diskscope.core.sums import SumsEntry, find_sums
+from ..chain import ChainLayer, chain_is_sound, walk_backing_chain
+from ..errors import QemuImgError
+from ..fetch.sums import SumsEntry, find_sums
+from ..inspect.verdict import ViolationCode
+from ..policy import DEFAULT_POLICY, InspectionPolicy
+from ..qemu.qemu_img import MapExtent, QemuImg
+from ..safety import ImageReport, inspect_image
 
 MAX_MAP_EXTENTS = 200_000
 
@@ -55,7 +55,7 @@ def gather_details(
     if report.inspection.backing_file or (report.info and report.info.backing_filename):
         chain = tuple(walk_backing_chain(report.path, qemu, policy, top=report))
     extents, note = _allocation(report, chain, qemu)
-    sums = find_sums(report.path)  # hashing waits for its own task: see core/sums.py
+    sums = find_sums(report.path)  # hashing waits for its own task: see core/fetch/sums.py
     return ImageDetails(report, chain, extents, note, _commands(report, qemu), sums)
 
 

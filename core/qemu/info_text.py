@@ -17,7 +17,7 @@ import re
 import time
 from typing import Any
 
-from diskscope.core.image_info import ImageInfo, parse_info_json
+from .image_info import ImageInfo, parse_info_json
 
 _UNITS = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
 # Older qemu-img printed 1000 to 1023 units in %g style: `1e+03 MiB`.

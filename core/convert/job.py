@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from diskscope.core.chain import ChainLayer, LayerStatus, chain_is_sound, walk_backing_chain
-from diskscope.core.errors import (  # noqa: F401  (the old names: tests import them from here)
+from ..chain import ChainLayer, LayerStatus, chain_is_sound, walk_backing_chain
+from ..errors import (  # noqa: F401  (the old names: tests import them from here)
     Cancelled,
     ConversionStalled,
     DestinationChanged,
@@ -32,21 +32,21 @@ from diskscope.core.errors import (  # noqa: F401  (the old names: tests import 
     UnsafeImage,
     VerificationFailed,
 )
-from diskscope.core.formats import ImageFormat
-from diskscope.core.inspect.inspector import check_regular_file, inspect_file
-from diskscope.core.inspect.verdict import ViolationCode
-from diskscope.core.placement import (
+from ..formats import ImageFormat
+from ..inspect.inspector import check_regular_file, inspect_file
+from ..inspect.verdict import ViolationCode
+from ..placement import (
     PrivateFolder,
     check_destination,
     free_space,
     place_file,
 )
-from diskscope.core.policy import DEFAULT_POLICY, InspectionPolicy
-from diskscope.core.presets import PRESETS
-from diskscope.core.progress import ProgressCallback, ProgressMeter
-from diskscope.core.qemu_img import CONVERSION_LIMITS, ConvertSpec, Limits, QemuImg
-from diskscope.core.safety import ImageReport, inspect_image, require_safe
-from diskscope.core.sizes import human_size
+from ..policy import DEFAULT_POLICY, InspectionPolicy
+from ..progress import ProgressCallback, ProgressMeter
+from ..qemu.qemu_img import CONVERSION_LIMITS, ConvertSpec, Limits, QemuImg
+from ..safety import ImageReport, inspect_image, require_safe
+from ..sizes import human_size
+from .presets import PRESETS
 
 logger = logging.getLogger(__name__)
 

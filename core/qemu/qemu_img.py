@@ -32,7 +32,7 @@ from functools import cached_property
 from subprocess import Popen
 from typing import IO, Any
 
-from diskscope.core.errors import (
+from ..errors import (
     Cancelled,
     ConversionStalled,
     InvalidPath,
@@ -42,8 +42,8 @@ from diskscope.core.errors import (
     QemuImgLimitExceeded,
     QemuImgNotFound,
 )
-from diskscope.core.image_info import ImageInfo, parse_info_json
-from diskscope.core.text import printable
+from ..text import printable
+from .image_info import ImageInfo, parse_info_json
 
 logger = logging.getLogger(__name__)
 

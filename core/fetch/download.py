@@ -31,8 +31,8 @@ from pathlib import Path
 
 import requests
 import urllib3
-from diskscope.core.checksums import BackgroundHasher, Checksum
-from diskscope.core.errors import (
+
+from ..errors import (
     Cancelled,
     DestinationExists,
     DestinationNotWritable,
@@ -46,11 +46,16 @@ from diskscope.core.errors import (
     PartialFileChanged,
     UnsafeImage,
 )
-from diskscope.core.errors import (
+from ..errors import (
     ChecksumMismatch as ChecksumMismatch,  # imported from here too
 )
-from diskscope.core.formats import ImageFormat
-from diskscope.core.http import (
+from ..formats import ImageFormat
+from ..inspect.inspector import InspectionResult, StreamInspector
+from ..placement import check_destination, free_space
+from ..progress import Progress, ProgressCallback, ProgressMeter
+from ..sizes import human_size
+from .checksums import BackgroundHasher, Checksum
+from .http import (
     HttpOptions,
     get,
     network_problem,
@@ -58,10 +63,6 @@ from diskscope.core.http import (
     redact,
     session_for,
 )
-from diskscope.core.inspect.inspector import InspectionResult, StreamInspector
-from diskscope.core.placement import check_destination, free_space
-from diskscope.core.progress import Progress, ProgressCallback, ProgressMeter
-from diskscope.core.sizes import human_size
 
 logger = logging.getLogger(__name__)
 NotEnoughSpaceForDownload = NotEnoughSpace  # its old name, one error for both now

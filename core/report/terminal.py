@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from diskscope.core.qemu_img import CheckResult, MapExtent
-from diskscope.core.safety import ImageReport
-from diskscope.core.sizes import human_size, size_with_exact
-from diskscope.core.text import printable
+from ..qemu.qemu_img import CheckResult, MapExtent
+from ..safety import ImageReport
+from ..sizes import human_size, size_with_exact
+from ..text import printable
 
 
 def _row(label: str, value: object) -> str:

@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from diskscope.core.errors import Cancelled, InvalidPath
+from ..errors import Cancelled, InvalidPath
 
 MAX_SUMS_BYTES = 1 << 20  # a checksum list is small; a bigger file is not one
 CHUNK = 1 << 20

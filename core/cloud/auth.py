@@ -2,7 +2,7 @@
 variables, command-line options; password, application credential or token.
 
 keystoneauth1 obtains (and renews) the token and finds the image endpoint in the service
-catalog; it never downloads: our own HTTP layer (core/http.py) sends the token, and only to
+catalog; it never downloads: our own HTTP layer (core/fetch/http.py) sends the token, and only to
 that endpoint's scheme, host and port. openstacksdk is imported only to read clouds.yaml
 (and secure.yaml) when a cloud is named, so commands that need no cloud stay fast.
 """
@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from diskscope.core.errors import CloudNotFound, LoginFailed, PasswordNeeded
-from diskscope.core.http import check_token, redact
-from diskscope.core.text import printable, remember_secret
+from ..errors import CloudNotFound, LoginFailed, PasswordNeeded
+from ..fetch.http import check_token, redact
+from ..text import printable, remember_secret
 
 logger = logging.getLogger(__name__)
 

@@ -20,10 +20,18 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import requests
-from diskscope.core.checksums import Checksum, parse_checksum
-from diskscope.core.convert import ConvertJob, ConvertRequest, ConvertResult
-from diskscope.core.errors import Cancelled, DiskscopeError
-from diskscope.core.fetch import (
+
+from ..cloud.glance import GlanceClient, GlanceImage, parse_image_url
+from ..convert.job import ConvertJob, ConvertRequest, ConvertResult
+from ..errors import Cancelled, DiskscopeError
+from ..formats import ImageFormat, format_from_extension, parse_format_name
+from ..placement import check_destination, free_space
+from ..policy import DEFAULT_POLICY, InspectionPolicy
+from ..progress import Progress, ProgressCallback
+from ..qemu.qemu_img import QemuImg
+from ..safety import inspect_image, require_safe
+from .checksums import Checksum, parse_checksum
+from .download import (
     Download,
     DownloadRequest,
     DownloadResult,
@@ -32,14 +40,7 @@ from diskscope.core.fetch import (
     place_download,
     remove_download,
 )
-from diskscope.core.formats import ImageFormat, format_from_extension, parse_format_name
-from diskscope.core.glance import GlanceClient, GlanceImage, parse_image_url
-from diskscope.core.http import HttpOptions, session_for
-from diskscope.core.placement import check_destination, free_space
-from diskscope.core.policy import DEFAULT_POLICY, InspectionPolicy
-from diskscope.core.progress import Progress, ProgressCallback
-from diskscope.core.qemu_img import QemuImg
-from diskscope.core.safety import inspect_image, require_safe
+from .http import HttpOptions, session_for
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from diskscope.core.details import ImageDetails
-from diskscope.core.report_text import allocation_totals
-from diskscope.core.sizes import human_size, size_with_exact
+from ..sizes import human_size, size_with_exact
+from .details import ImageDetails
+from .terminal import allocation_totals
 
 
 def details_to_json(details: ImageDetails) -> dict[str, Any]:

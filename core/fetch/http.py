@@ -19,18 +19,19 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 import urllib3
-from diskscope import __version__
-from diskscope.core.errors import (
+
+from ... import __version__
+from ..errors import (
     DownloadFailed,
     NetworkError,
     NetworkProblem,
     NotFound,
     Unauthorized,
 )
-from diskscope.core.errors import (
+from ..errors import (
     InvalidToken as InvalidToken,  # imported from here too
 )
-from diskscope.core.text import remember_secret, scrub
+from ..text import remember_secret, scrub
 
 logger = logging.getLogger(__name__)
 MAX_REDIRECTS = 10
@@ -64,7 +65,7 @@ def read_token_file(path: str) -> str:
 
 
 class TokenSource(Protocol):
-    """A login that hands out a current token (core/cloud_auth.py's KeystoneLogin)."""
+    """A login that hands out a current token (core/cloud/auth.py's KeystoneLogin)."""
 
     def token(self) -> str: ...
 

@@ -1,0 +1,1 @@
+"""OpenStack: logging in (Keystone) and the image service (Glance)."""

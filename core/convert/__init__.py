@@ -1,0 +1,1 @@
+"""Conversion: request, plan, job, presets."""

@@ -1,0 +1,1 @@
+"""Downloading: HTTP, the verified download, checksums, fetch-to-raw."""

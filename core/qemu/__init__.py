@@ -1,0 +1,1 @@
+"""The qemu-img layer: running it, and reading what it says."""

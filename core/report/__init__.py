@@ -1,0 +1,1 @@
+"""What an inspection says: gathered for the window, as text, as files."""
