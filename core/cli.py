@@ -265,7 +265,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     def one(path: str) -> ImageReport | DiskscopeError:
         try:
-            return inspect_image(path, qemu, args.format, policy)
+            return inspect_image(path, qemu, args.format, policy, unpack=True)
         except DiskscopeError as exc:
             return exc
         except Exception as exc:  # a bug must not cost the other files their reports

@@ -18,6 +18,7 @@ from .formats import ImageFormat
 from .inspect.inspector import InspectionResult, inspect_file
 from .inspect.verdict import Violation, ViolationCode
 from .inspect.vmdk import SINGLE_FILE_TYPES
+from .packed.probe import PackedFacts, probe_packed
 from .policy import DEFAULT_POLICY, InspectionPolicy
 from .qemu.image_info import ImageInfo
 from .qemu.qemu_img import QemuImg
@@ -51,6 +52,9 @@ class ImageReport:
     info: ImageInfo | None  # qemu-img's view; None when our inspector refused the file
     violations: tuple[Violation, ...]
     resolved: Path | None = None  # where a symbolic link leads, when the path is one
+    # How the image is compressed; then `inspection` is the image inside, judged by its
+    # headers alone, and qemu-img has not opened it (`info` is None).
+    packed: PackedFacts | None = None
 
     @property
     def safe(self) -> bool:
@@ -126,6 +130,7 @@ class ImageReport:
             "safe": self.safe,
             "violations": [v.to_json() for v in self.violations],
             "warnings": [w.to_json() for w in self.warnings],
+            "compressed": self.packed.to_json() if self.packed else None,
         }
 
 
@@ -142,13 +147,23 @@ def inspect_image(
     qemu: QemuImg,
     declared: ImageFormat | None = None,
     policy: InspectionPolicy = DEFAULT_POLICY,
+    *,
+    unpack: bool = False,
 ) -> ImageReport:
     """Inspect a local image: our verdict, then, if it is safe, qemu-img's second opinion;
-    then the rules of the user's policy."""
-    ours = inspect_file(path, declared)
+    then the rules of the user's policy. With `unpack`, a compressed file is judged by the
+    image inside it (`info` and the window show it; everything else refuses it)."""
     given = Path(os.path.abspath(path))
     target = os.path.realpath(given)
     resolved = Path(target) if target != str(given) else None
+    if unpack and (probed := probe_packed(given, declared)) is not None:
+        facts, inner = probed
+        problems = [
+            *inner.violations,
+            *policy.violations(inner.format, (inner.subformat,), inner.virtual_size),
+        ]
+        return ImageReport(given, inner, None, tuple(problems), resolved, facts)
+    ours = inspect_file(path, declared)
     info, problems = None, list(ours.violations)
     if ours.safe:
         info, problems = second_opinion(target, ours, qemu)
