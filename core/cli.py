@@ -200,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", type=_format_arg, metavar="FORMAT",
         help="the format the image claims to be; a different content is refused",
     )  # fmt: skip
+    _add_keyring(info)
     info.set_defaults(func=cmd_info)
 
     check = sub.add_parser("check", parents=[common], help="check an image's integrity")
@@ -292,7 +293,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         objects.append(result.to_json())
         if not args.json:
             print(format_report(result))
-            _print_sums_check(result.path)
+            if not _print_sums_check(result.path, args.keyring) and status == ExitCode.OK:
+                status = ExitCode.REFUSED
     if args.json:
         out: Any = objects[0] if len(objects) == 1 else objects
         if len(objects) > 1 or "error" not in objects[0]:
@@ -300,17 +302,32 @@ def cmd_info(args: argparse.Namespace) -> int:
     return status
 
 
-def _print_sums_check(path: Path) -> None:
-    """A SHA256SUMS (or NAME.sha256) beside the image: whether the image matches it."""
+def _add_keyring(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--keyring", type=Path, metavar="FILE",
+        help="verify a checksum file's GPG signature (SHA256SUMS.gpg, a clearsigned CHECKSUM) "
+        "against this keyring, e.g. /usr/share/keyrings/ubuntu-cloudimage-keyring.gpg; "
+        "without one the signature is not checked",
+    )  # fmt: skip
+
+
+def _print_sums_check(path: Path, keyring: Path | None) -> bool:
+    """A SHA256SUMS (or NAME.sha256) beside the image: whether the image matches it.
+    False for a refusal: a mismatch, or a signature gpgv refused."""
     from .fetch.sums import check_against_sums
 
     try:
-        check = check_against_sums(path)
+        check = check_against_sums(path, keyring=keyring)
+    except UnsafeImage as exc:
+        _say(str(exc))
+        return False
     except DiskscopeError as exc:
         _say(str(exc))
-        return
+        return True
     if check is not None:
-        print(f"  Checksum: {check.sentence()}")
+        print(f"  Checksum: {printable(check.sentence())}")
+        return check.matches
+    return True
 
 
 def cmd_check(args: argparse.Namespace) -> int:
