@@ -433,6 +433,8 @@ def _add_convert(sub: argparse._SubParsersAction[argparse.ArgumentParser],
 
 def cmd_convert(args: argparse.Namespace) -> int:
     from .convert.job import ConvertJob, ConvertRequest
+    from .packed.convert import PackedConvertJob
+    from .packed.magic import file_packing
 
     options = dict(
         subformat=args.subformat, compression=args.compress, preallocation=args.preallocation,
@@ -449,7 +451,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
             source, destination, args.target, extra_options=tuple(args.options), **options
         )
     request = replace(request, policy=_policy(args))
-    job = ConvertJob(request, _qemu(args), on_progress=_progress_printer(args.quiet))
+    # A compressed source is inflated first (core/packed/convert.py).
+    job_type = PackedConvertJob if file_packing(source) is not None else ConvertJob
+    job = job_type(request, _qemu(args), on_progress=_progress_printer(args.quiet))
     result = _run_cancellable(job.run, job.cancel)
     _end_progress(args.quiet)
     if args.json:

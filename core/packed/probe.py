@@ -32,6 +32,19 @@ class PackedFacts:
     uncompressed_size: int | None
     inflated: int  # decompressed bytes our inspector read
     complete: bool  # the whole stream was read (a small image)
+    settled: bool = True  # every header region arrived within PROBE_LIMIT
+
+    def unread(self) -> tuple[Violation, ...]:
+        """A refusal for a verdict that could not see every header (see PROBE_LIMIT)."""
+        if self.settled:
+            return ()
+        return (
+            Violation(
+                ViolationCode.IMPLAUSIBLE_HEADER,
+                f"The image's headers point past the first {human_size(PROBE_LIMIT)} of its "
+                "decompressed stream; decompress it to inspect it fully.",
+            ),
+        )
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -65,31 +78,26 @@ def probe_packed(
             declared = inner_declared(given)
         with reading(str(given), packing):
             stream = open_stream(f, packing)
-            inflated, complete, result = _judge(stream, declared)
+            inflated, complete, settled, result = _judge(stream, declared)
     known = inflated if complete else recorded  # a stream read to its end is counted
-    facts = PackedFacts(packing, st.st_size, known, inflated, complete)
+    facts = PackedFacts(packing, st.st_size, known, inflated, complete, settled)
     return facts, _with_sizes(result, facts)
 
 
-def _judge(stream: BinaryIO, declared: ImageFormat | None) -> tuple[int, bool, InspectionResult]:
+def _judge(stream: BinaryIO, declared: ImageFormat | None) -> tuple[int, bool, bool, InspectionResult]:
+    """(bytes inflated, whole stream read, every header seen, verdict)."""
     inspector = StreamInspector(declared)
     inflated = 0
     while inflated < PROBE_LIMIT:
         block = stream.read(CHUNK)
         if not block:
-            return inflated, True, inspector.finish()
+            return inflated, True, True, inspector.finish()
         inflated += len(block)
         inspector.feed(block)
         early = inspector.early_result()
         if early is not None:
-            return inflated, False, early
-    unread = Violation(
-        ViolationCode.IMPLAUSIBLE_HEADER,
-        f"The image's headers point past the first {human_size(PROBE_LIMIT)} of its "
-        "decompressed stream; decompress it to inspect it fully.",
-    )
-    so_far = inspector.result_so_far()
-    return inflated, False, replace(so_far, violations=(*so_far.violations, unread))
+            return inflated, False, True, early
+    return inflated, False, False, inspector.result_so_far()
 
 
 def _with_sizes(result: InspectionResult, facts: PackedFacts) -> InspectionResult:
