@@ -353,7 +353,7 @@ class MainWindow(QMainWindow):
                 continue
             qemu = self.qemu
             self.runner.submit(
-                partial(gather_details, path, qemu, self.settings.policy()),
+                partial(gather_details, path, qemu, self.settings.policy(), self.settings.keyring_path()),
                 partial(self._inspected, path),
                 partial(self._failed, path),
             )

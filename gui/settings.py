@@ -101,6 +101,8 @@ class Settings:
     ca_bundle = Option("fetch/ca_bundle", str, "")
     verify_tls = Option("fetch/verify_tls", bool, True)
     verify_after_convert = Option("convert/verify", bool, True)
+    # The keyring gpgv verifies signed checksum files (SHA256SUMS.gpg, CHECKSUM) against; "" for none.
+    keyring = Option("checksums/keyring", str, "")
 
     def __init__(self, store: QSettings | None = None) -> None:
         self.store = store if store is not None else QSettings()
@@ -112,6 +114,9 @@ class Settings:
 
     def policy(self) -> InspectionPolicy:
         return InspectionPolicy(self.vmdk_allowed_types, self.max_virtual_size)
+
+    def keyring_path(self) -> Path | None:
+        return Path(self.keyring) if self.keyring else None
 
     def limits(self) -> Limits:
         return Limits(cpu_seconds=self.cpu_limit, memory_bytes=self.memory_limit_mib << 20)

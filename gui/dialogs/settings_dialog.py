@@ -51,6 +51,9 @@ class SettingsDialog(QDialog):
         self.verify_tls = QCheckBox("Verify TLS certificates")
         self.verify_tls.setChecked(settings.verify_tls)
         self.verify_tls.setToolTip("Turning this off lets anyone on the network path alter images.")
+        self.keyring = QLineEdit(settings.keyring)
+        self.keyring.setPlaceholderText("none: signatures on checksum files are not checked")
+        self.keyring.setToolTip("e.g. /usr/share/keyrings/ubuntu-cloudimage-keyring.gpg; verified with gpgv")
         self.vmdk_types = {name: QCheckBox(name) for name in VMDK_SINGLE_FILE_TYPES}
         vmdk_row = QHBoxLayout()
         for name, box in self.vmdk_types.items():
@@ -75,6 +78,7 @@ class SettingsDialog(QDialog):
         form.addRow("", self.verify_convert)
         form.addRow("CA bundle:", self.ca_bundle)
         form.addRow("", self.verify_tls)
+        form.addRow("Checksum signing keys:", self.keyring)
         form.addRow("VMDK types accepted:", vmdk_row)
         form.addRow("Largest virtual size:", self.max_size)
         form.addRow(self.error)
@@ -115,6 +119,7 @@ class SettingsDialog(QDialog):
         self.settings.verify_after_convert = self.verify_convert.isChecked()
         self.settings.ca_bundle = self.ca_bundle.text().strip()
         self.settings.verify_tls = self.verify_tls.isChecked()
+        self.settings.keyring = self.keyring.text().strip()
         self.settings.sync()
         super().accept()
 

@@ -23,6 +23,7 @@ CHANGED: dict[str, Any] = {
     "ca_bundle": "/etc/ssl/private-ca.pem",
     "verify_tls": False,
     "verify_after_convert": False,
+    "keyring": "/usr/share/keyrings/ubuntu-cloudimage-keyring.gpg",
 }
 
 
