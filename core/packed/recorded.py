@@ -43,9 +43,10 @@ def _xz_size(fd: int, size: int) -> int | None:
     """The sum of every stream's index, walking back from the end of the file."""
     total, end = 0, size
     for _ in range(_XZ_MAX_STREAMS):
-        end = _before_padding(fd, end)
-        if end is None or end < 2 * _XZ_FOOTER:
+        unpadded = _before_padding(fd, end)
+        if unpadded is None or unpadded < 2 * _XZ_FOOTER:
             return None
+        end = unpadded
         footer = os.pread(fd, _XZ_FOOTER, end - _XZ_FOOTER)
         if footer[10:12] != b"YZ":
             return None
