@@ -10,16 +10,16 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..convert.job import ConvertJob, ConvertRequest, ConvertResult, file_identity
-from ..errors import Cancelled, SourceChanged, UnsafeImage
-from ..placement import PrivateFolder, free_space
+from ..errors import Cancelled, SourceChanged
+from ..placement import free_space
 from ..progress import ProgressCallback
 from ..qemu.qemu_img import QemuImg
-from .inflate import inflate_file, inflate_limit
-from .probe import probe_packed
+from .unpack import inflated, judge_headers
 
 
 class PackedConvertJob:
-    """One conversion of a compressed source, run once with `run()`."""
+    """One conversion of a compressed source, run once with `run()`. The request's
+    `expected_source` (a verified download) applies to the compressed file."""
 
     def __init__(
         self,
@@ -34,31 +34,23 @@ class PackedConvertJob:
         self.free_space = free_space
 
     def run(self) -> ConvertResult:
-        source = self.request.source.absolute()
-        probed = probe_packed(source)
-        if probed is None:
-            return ConvertJob(self.request, self.qemu, self.on_progress, self.cancel, self.free_space).run()
-        facts, inner = probed
-        # Headers further in than the probe read (facts.settled) are judged on the inflated file.
-        problems = list(inner.violations)
-        problems += self.request.policy.violations(inner.format, (inner.subformat,), inner.virtual_size)
-        if problems:
-            raise UnsafeImage.refused(str(source), problems)
-        folder = self.request.destination.absolute().parent
-        private = PrivateFolder(folder)
+        request = self.request
+        source = request.source.absolute()
+        if request.expected_source is not None:
+            now = file_identity(source)
+            if (now.device, now.inode, now.ctime_ns) != request.expected_source:
+                raise SourceChanged(
+                    f"{source} is no longer the file that was verified; nothing was converted."
+                )
+        judged = judge_headers(source, request.policy)
+        if judged is None:
+            return ConvertJob(request, self.qemu, self.on_progress, self.cancel, self.free_space).run()
+        folder = request.destination.absolute().parent
         try:
-            before = file_identity(source)
-            limit = inflate_limit(facts, inner, self.request.policy, self.free_space(folder))
-            name = source.name + ".inflated"
-            size = inflate_file(source, facts.packing, private.fd, name, limit, self.on_progress,
-                                self.cancel, facts.uncompressed_size)  # fmt: skip
-            if file_identity(source) != before:
-                raise SourceChanged(f"{source} changed while it was decompressed; convert it again.")
-            inflated = replace(self.request, source=Path(private.path(name)))
-            result = ConvertJob(inflated, self.qemu, self.on_progress, self.cancel, self.free_space).run()
+            with inflated(source, judged, folder, request.policy, self.free_space, self.on_progress,
+                          self.cancel) as image:  # fmt: skip
+                inner = replace(request, source=Path(image.path), expected_source=None)
+                result = ConvertJob(inner, self.qemu, self.on_progress, self.cancel, self.free_space).run()
         except Cancelled:
             raise Cancelled("The conversion was cancelled; its partial output was removed.") from None
-        finally:
-            private.remove()
-        check = f"{facts.packing.value} stream: {size:,} bytes decompressed, within {limit[1]}"
-        return replace(result, checks=(check, *result.checks))
+        return replace(result, checks=(image.check, *result.checks))
