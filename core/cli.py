@@ -552,6 +552,15 @@ def _add_fetch(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     )
     fetch.add_argument("--sha256", metavar="HEX", help="the expected sha256")
     fetch.add_argument("--checksum", metavar="ALGO:HEX", help="an expected checksum")
+    fetch.add_argument(
+        "--checksums", choices=("auto", "none"), default="none",
+        help="auto: look for SHA256SUMS, SHA512SUMS, NAME.sha256, ... beside the URL and verify against it",
+    )  # fmt: skip
+    fetch.add_argument(
+        "--checksums-url", metavar="URL",
+        help="the published checksum file (SHA256SUMS, CHECKSUM, ...) that lists the image",
+    )  # fmt: skip
+    _add_keyring(fetch)
     fetch.add_argument("--unverified", action="store_true",
                        help="accept a download that nothing can verify")  # fmt: skip
     fetch.add_argument("--overwrite", action="store_true", help="replace DEST if it exists")
@@ -599,7 +608,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         source=args.source, destination=Path(args.destination), options=options,
         endpoint=endpoint, checksum=checksum, to_raw=args.to_raw,
         overwrite=args.overwrite, allow_unverified=args.unverified, policy=_policy(args),
-        stall_timeout=args.stall_timeout,
+        stall_timeout=args.stall_timeout, checksums_url=args.checksums_url,
+        checksums_auto=args.checksums == "auto", keyring=args.keyring,
     )  # fmt: skip
     job = FetchJob(request, _qemu(args), on_progress=_progress_printer(args.quiet))
     result = _run_cancellable(job.run, job.cancel)
@@ -608,6 +618,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_json(), indent=2))
         return ExitCode.OK
     how = "converted to raw" if result.conversion else "kept as downloaded"
+    if result.packed:
+        how = f"decompressed from {result.packed}, " + ("converted to raw" if result.conversion else "kept")
     print(f"{printable(str(result.destination))}: {result.format} ({how}), "
           f"{result.download.size:,} bytes fetched")  # fmt: skip
     for check in result.download.verified_by:

@@ -15,7 +15,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -25,7 +25,11 @@ from ..cloud.glance import GlanceClient, GlanceImage, parse_image_url
 from ..convert.job import ConvertJob, ConvertRequest, ConvertResult
 from ..errors import Cancelled, DiskscopeError
 from ..formats import ImageFormat, format_from_extension, parse_format_name
-from ..placement import check_destination, free_space
+from ..inspect.inspector import InspectionResult
+from ..packed.convert import PackedConvertJob
+from ..packed.probe import PackedFacts, unpacked_name
+from ..packed.unpack import inflated, judge_headers
+from ..placement import check_destination, free_space, place_file
 from ..policy import DEFAULT_POLICY, InspectionPolicy
 from ..progress import Progress, ProgressCallback
 from ..qemu.qemu_img import QemuImg
@@ -41,6 +45,7 @@ from .download import (
     remove_download,
 )
 from .http import HttpOptions, session_for
+from .published import published_checksum
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,10 @@ class FetchRequest:
     backoff: float = 0.5
     policy: InspectionPolicy = DEFAULT_POLICY  # the user's rules on top of the safety gate
     stall_timeout: float = 120.0  # seconds in which a download must make some progress
+    # A published checksum file: at this URL, or looked for beside the image (a plain URL).
+    checksums_url: str | None = None
+    checksums_auto: bool = False
+    keyring: Path | None = None  # verify the checksum file's GPG signature against it
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,7 @@ class FetchResult:
     conversion: ConvertResult | None
     glance_image: GlanceImage | None
     duration: float
+    packed: str | None = None  # the compression the download was decompressed from
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -85,6 +95,7 @@ class FetchResult:
             "conversion": self.conversion.to_json() if self.conversion else None,
             "glance_image": self.glance_image.to_json() if self.glance_image else None,
             "duration": round(self.duration, 3),
+            "decompressed_from": self.packed,
         }
 
 
@@ -146,6 +157,11 @@ class FetchJob:
             self._phase("verifying")
             self._phase("inspecting")
             check_download(download)  # what is inspected is what was verified
+            judged = judge_headers(download.part, self.request.policy)
+            if judged is not None:
+                unpacked = self._unpack(download, destination, source, judged)
+                finished = True
+                return replace(unpacked, duration=time.monotonic() - started)
             report = inspect_image(
                 download.part, self.qemu, source.expect.declared_format, self.request.policy
             )
@@ -185,6 +201,36 @@ class FetchJob:
         job = ConvertJob(request, self.qemu, self._forward, self.cancel, self.free_space)
         return job.run()
 
+    def _unpack(
+        self, download: DownloadResult, destination: Path, source: _Source,
+        judged: tuple[PackedFacts, InspectionResult],
+    ) -> FetchResult:  # fmt: skip
+        """A compressed download (verified as published: compressed): the image inside,
+        converted to raw, or kept in its own format, through the whole gate either way."""
+        packing = judged[0].packing.value
+        if self.request.to_raw:
+            request = ConvertRequest(
+                download.part, destination, "raw", overwrite=self.request.overwrite, compare=False,
+                policy=self.request.policy, expected_source=download.identity,
+            )  # fmt: skip
+            job = PackedConvertJob(request, self.qemu, self._forward, self.cancel, self.free_space)
+            conversion = job.run()
+            remove_download(download)
+            return FetchResult(destination, "raw", judged[1].format.value, conversion.virtual_size,
+                               download, conversion, source.image, 0.0, packing)  # fmt: skip
+        with inflated(download.part, judged, destination.parent, self.request.policy, self.free_space,
+                      self._forward, self.cancel) as image:  # fmt: skip
+            report = require_safe(
+                inspect_image(image.path, self.qemu, source.expect.declared_format, self.request.policy),
+                "The image in the download",
+            )
+            destination = self._kept_name(source, destination, report.format)
+            place_file(image.name, destination, self.request.overwrite, finished_dir_fd=image.folder.fd,
+                       destination_dir_fd=image.folder.parent_fd)  # fmt: skip
+        remove_download(download)
+        return FetchResult(destination, report.format.value, report.format.value, report.virtual_size,
+                           download, None, source.image, 0.0, packing)  # fmt: skip
+
     def _forward(self, progress: Progress) -> None:
         if self.on_progress:
             self.on_progress(progress)
@@ -202,8 +248,13 @@ class FetchJob:
         if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", req.source):
             path = urlsplit(req.source).path
             name = unquote(os.path.basename(path)) or "image"
-            expect = Expectation(None, user, format_from_extension(path))
-            return _Source(req.source, expect, name)
+            if req.checksums_url or req.checksums_auto:
+                published = published_checksum(self.session, req.options, req.source, req.checksums_url,
+                                               req.keyring)  # fmt: skip
+                user = (*user, published)
+            # `disk.qcow2.xz` is named (and declares its format) by what it holds.
+            expect = Expectation(None, user, format_from_extension(unpacked_name(path)))
+            return _Source(req.source, expect, unpacked_name(name))
         if not req.endpoint:
             raise DiskscopeError(
                 f"{req.source!r} is not a URL; to fetch a Glance image by id or name, give the "

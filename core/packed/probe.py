@@ -63,6 +63,12 @@ def inner_declared(path: PurePath) -> ImageFormat | None:
     return None
 
 
+def unpacked_name(name: str) -> str:
+    """`disk.qcow2.xz` without its compression suffix: the name of what it holds."""
+    stem, suffix = os.path.splitext(name)
+    return stem if suffix.lower() in _SUFFIXES and stem else name
+
+
 def probe_packed(
     path: str | os.PathLike[str], declared: ImageFormat | None = None
 ) -> tuple[PackedFacts, InspectionResult] | None:
