@@ -14,10 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
-from diskscope.core.convert.job import ConvertJob, ConvertRequest, SourceChanged
+from diskscope.core.convert.job import ConvertJob
+from diskscope.core.convert.request import ConvertRequest
+from diskscope.core.errors import ChecksumMismatch, SourceChanged
 from diskscope.core.fetch.checksums import parse_checksum
-from diskscope.core.fetch.download import ChecksumMismatch, Download, DownloadRequest, Expectation
+from diskscope.core.fetch.download import Download, DownloadRequest
 from diskscope.core.fetch.http import HttpOptions
+from diskscope.core.fetch.verification import Expectation
 from diskscope.core.progress import Progress
 from diskscope.core.qemu.qemu_img import QemuImg
 from httpserver import serving
@@ -171,7 +174,7 @@ def test_paths_at_the_edges(tmp_path: Path, name: str) -> None:
 def test_hanging_qemu_img_is_stopped_and_leaves_nothing(tmp_path: Path) -> None:
     """A stand-in that sleeps, as a qemu-img stuck on dead storage would."""
     from diskscope.core.errors import QemuImgLimitExceeded
-    from diskscope.core.qemu.qemu_img import Limits
+    from diskscope.core.qemu.process import Limits
 
     stand_in = tmp_path / "qemu-img"
     stand_in.write_text("#!/bin/sh\nsleep 600\n")
