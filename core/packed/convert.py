@@ -9,8 +9,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from ..convert.job import ConvertJob, ConvertRequest, ConvertResult, file_identity
+from ..convert.job import ConvertJob, ConvertResult
+from ..convert.request import ConvertRequest
 from ..errors import Cancelled, SourceChanged
+from ..identity import file_identity
 from ..placement import free_space
 from ..progress import ProgressCallback
 from ..qemu.qemu_img import QemuImg

@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..convert.job import file_identity
 from ..errors import SourceChanged, UnsafeImage
+from ..identity import file_identity
 from ..inspect.inspector import InspectionResult
 from ..placement import PrivateFolder
 from ..policy import InspectionPolicy
