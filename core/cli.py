@@ -323,9 +323,9 @@ def _print_sums_check(path: Path, keyring: Path | None) -> bool:
     except UnsafeImage as exc:
         _say(str(exc))
         return False
-    except DiskscopeError as exc:
+    except DiskscopeError as exc:  # with a keyring, a signature that could not be checked refuses
         _say(str(exc))
-        return True
+        return keyring is None
     if check is not None:
         print(f"  Checksum: {printable(check.sentence())}")
         return check.matches
