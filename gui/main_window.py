@@ -47,6 +47,8 @@ from ..core.convert.request import ConvertRequest
 from ..core.errors import DiskscopeError
 from ..core.fetch.pipeline import FetchJob, FetchRequest
 from ..core.fetch.sums import SumsCheck, check_sums
+from ..core.packed.convert import PackedConvertJob
+from ..core.packed.magic import file_packing
 from ..core.progress import Progress
 from ..core.qemu.image_info import ImageInfo
 from ..core.qemu.qemu_img import QemuImg
@@ -565,7 +567,9 @@ class MainWindow(QMainWindow):
         else:
             request = replace(order, policy=self.settings.policy())
 
-        def factory(on_progress: Callable[[Progress], None]) -> ConvertJob:
+        def factory(on_progress: Callable[[Progress], None]) -> ConvertJob | PackedConvertJob:
+            if plan is None and file_packing(request.source) is not None:
+                return PackedConvertJob(request, qemu, on_progress=on_progress)
             return ConvertJob(request, qemu, on_progress=on_progress, plan=plan)
 
         name = f"{Path(request.source).name} → {Path(request.destination).name}"

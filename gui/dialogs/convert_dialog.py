@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from ...core.convert.plan import ConvertPlan, plan_conversion
 from ...core.convert.presets import PRESETS
 from ...core.convert.request import SUBFORMATS, ConvertRequest
+from ...core.packed.probe import unpacked_name
 from ...core.policy import DEFAULT_POLICY, InspectionPolicy
 from ...core.qemu.qemu_img import QemuImg
 from ...core.safety import ImageReport
@@ -160,7 +161,8 @@ class ConvertDialog(QDialog):
     def _suggest_name(self, target: str) -> None:
         current = self.destination.text().strip()
         folder = Path(current).parent if current else self.report.path.parent
-        self.destination.setText(str(free_name(folder, self.report.path.stem, EXTENSIONS[target])))
+        stem = Path(unpacked_name(self.report.path.name)).stem  # disk.qcow2.xz: disk
+        self.destination.setText(str(free_name(folder, stem, EXTENSIONS[target])))
 
     @Slot()
     def _browse(self) -> None:
@@ -213,6 +215,16 @@ class ConvertDialog(QDialog):
         except ValueError as exc:
             self.space.setText("")
             self._show_error(str(exc))
+            return
+        if self.report.packed is not None:
+            # qemu-img reads no compressed file: the job inflates it first (core/packed/convert.py),
+            # and its space and command are known only then.
+            self.plan = None
+            self.command.setText("")
+            self.space.setText(f"decompressed from {self.report.packed.packing.value} first; "
+                               "the space it needs is checked then")  # fmt: skip
+            self._show_error("")
+            self.convert_button.setEnabled(True)
             return
         self.runner.submit(
             partial(plan_conversion, request, self.qemu),
