@@ -24,7 +24,7 @@ import requests
 from ..cloud.glance import GlanceClient, GlanceImage, parse_image_url
 from ..convert.job import ConvertJob, ConvertResult
 from ..convert.request import ConvertRequest
-from ..errors import Cancelled, DiskscopeError
+from ..errors import Cancelled, DiskscopeError, SourceChanged
 from ..formats import ImageFormat, format_from_extension, parse_format_name
 from ..inspect.inspector import InspectionResult
 from ..packed.convert import PackedConvertJob
@@ -213,6 +213,8 @@ class FetchJob:
             remove_download(download)
             return FetchResult(destination, "raw", judged[1].format.value, conversion.virtual_size,
                                download, conversion, source.image, 0.0, packing)  # fmt: skip
+        if judged[0].identity != download.identity:
+            raise SourceChanged(f"{download.part} is no longer the file that was verified; nothing was kept.")
         with inflated(download.part, judged, destination.parent, self.request.policy, self.free_space,
                       self._forward, self.cancel) as image:  # fmt: skip
             report = require_safe(

@@ -11,7 +11,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import requests
 
-from ..errors import DiskscopeError, NotFound
+from ..errors import DiskscopeError, NotFound, Unauthorized
 from .checksums import Checksum
 from .http import HttpOptions, get, raise_for_status, redact
 from .signature import DETACHED_SUFFIXES, unchecked, verify
@@ -63,7 +63,7 @@ def _small(
     with response:
         try:
             raise_for_status(response, f"the checksum file {redact(url)}")
-        except NotFound:
+        except (NotFound, Unauthorized):  # object stores answer 403 for what they do not have
             if missing_ok:
                 return None
             raise

@@ -12,7 +12,6 @@ from pathlib import Path
 from ..convert.job import ConvertJob, ConvertResult
 from ..convert.request import ConvertRequest
 from ..errors import Cancelled, SourceChanged
-from ..identity import file_identity
 from ..placement import free_space
 from ..progress import ProgressCallback
 from ..qemu.qemu_img import QemuImg
@@ -38,15 +37,11 @@ class PackedConvertJob:
     def run(self) -> ConvertResult:
         request = self.request
         source = request.source.absolute()
-        if request.expected_source is not None:
-            now = file_identity(source)
-            if (now.device, now.inode, now.ctime_ns) != request.expected_source:
-                raise SourceChanged(
-                    f"{source} is no longer the file that was verified; nothing was converted."
-                )
         judged = judge_headers(source, request.policy)
         if judged is None:
             return ConvertJob(request, self.qemu, self.on_progress, self.cancel, self.free_space).run()
+        if request.expected_source not in (None, judged[0].identity):  # the verified download
+            raise SourceChanged(f"{source} is no longer the file that was verified; nothing was converted.")
         folder = request.destination.absolute().parent
         try:
             with inflated(source, judged, folder, request.policy, self.free_space, self.on_progress,

@@ -12,14 +12,14 @@ import os
 import threading
 from pathlib import Path
 
-from ..errors import DiskscopeError, NotEnoughSpace
+from ..errors import DiskscopeError, NotEnoughSpace, SourceChanged
 from ..inspect.inspector import InspectionResult
 from ..policy import InspectionPolicy
 from ..progress import ProgressCallback, ProgressMeter
 from ..sizes import human_size
 from .magic import Packing
 from .probe import PackedFacts
-from .streams import CHUNK, inflate, open_stream, reading
+from .streams import CHUNK, inflate, open_regular, open_stream, reading
 
 # Room for an image format's own metadata (tables, footers) beyond its virtual size.
 METADATA_ALLOWANCE = 64 << 20
@@ -51,9 +51,12 @@ def inflate_file(
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     total: int | None = None,
+    expected: tuple[int, int, int] | None = None,
 ) -> int:
     """Write the decompressed stream of `source` to a new file `name` in `folder_fd`;
-    the bytes written. DecompressionBomb past the limit."""
+    the bytes written. DecompressionBomb past the limit. `expected`: the (st_dev, st_ino,
+    st_ctime_ns) the file read must have, from before its headers were judged to after
+    its last byte was read (SourceChanged otherwise)."""
     meter = ProgressMeter("decompressing", total, on_progress)
     meter.update(0, force=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -71,8 +74,10 @@ def inflate_file(
         meter.update(position)
 
     try:
-        with open(source, "rb") as f, reading(str(source), packing):
+        with open_regular(source) as f, reading(str(source), packing):
+            _require_identity(source, os.fstat(f.fileno()), expected)
             size = inflate(open_stream(f, packing), limit[0], limit[1], write, cancel)
+            _require_identity(source, os.fstat(f.fileno()), expected)  # not written to meanwhile
         os.ftruncate(out, size)
     except OSError as exc:
         raise _write_error(source, exc) from None
@@ -80,6 +85,11 @@ def inflate_file(
         os.close(out)
     meter.update(size, force=True)
     return size
+
+
+def _require_identity(source: Path, st: os.stat_result, expected: tuple[int, int, int] | None) -> None:
+    if expected is not None and (st.st_dev, st.st_ino, st.st_ctime_ns) != expected:
+        raise SourceChanged(f"{source} is no longer the file that was checked; nothing was kept.")
 
 
 def _write_error(source: Path, exc: OSError) -> DiskscopeError:

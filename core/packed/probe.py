@@ -14,7 +14,7 @@ from ..inspect.verdict import Violation, ViolationCode
 from ..sizes import human_size
 from .magic import Packing, packing_of
 from .recorded import recorded_size
-from .streams import CHUNK, open_stream, reading
+from .streams import CHUNK, open_regular, open_stream, reading
 
 # Headers normally sit in the first 2 MiB; a qcow2 grown since it was made may keep its
 # tables further in. Past this much, the verdict is on what arrived.
@@ -33,6 +33,7 @@ class PackedFacts:
     inflated: int  # decompressed bytes our inspector read
     complete: bool  # the whole stream was read (a small image)
     settled: bool = True  # every header region arrived within PROBE_LIMIT
+    identity: tuple[int, int, int] = (0, 0, 0)  # the file read: st_dev, st_ino, st_ctime_ns
 
     def unread(self) -> tuple[Violation, ...]:
         """A refusal for a verdict that could not see every header (see PROBE_LIMIT)."""
@@ -74,7 +75,7 @@ def probe_packed(
 ) -> tuple[PackedFacts, InspectionResult] | None:
     """The compression and the verdict on the image inside; None when `path` is not compressed."""
     given = check_regular_file(path)
-    with open(given, "rb") as f:
+    with open_regular(given) as f:
         st = os.fstat(f.fileno())
         packing = packing_of(os.pread(f.fileno(), 1024, 0))
         if packing is None:
@@ -86,7 +87,8 @@ def probe_packed(
             stream = open_stream(f, packing)
             inflated, complete, settled, result = _judge(stream, declared)
     known = inflated if complete else recorded  # a stream read to its end is counted
-    facts = PackedFacts(packing, st.st_size, known, inflated, complete, settled)
+    identity = (st.st_dev, st.st_ino, st.st_ctime_ns)
+    facts = PackedFacts(packing, st.st_size, known, inflated, complete, settled, identity)
     return facts, _with_sizes(result, facts)
 
 

@@ -6,16 +6,19 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import os
+import stat
 import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import BinaryIO, cast
 
 import zstandard
 
-from ..errors import Cancelled, DamagedCompressedFile, DecompressionBomb, UnsupportedArchive
+from ..errors import Cancelled, DamagedCompressedFile, DecompressionBomb, InvalidPath, UnsupportedArchive
 from ..sizes import human_size
 from .magic import Packing
 
@@ -24,6 +27,19 @@ CHUNK = 1 << 20
 ZSTD_MAX_WINDOW = 1 << 27
 _DAMAGE = (OSError, EOFError, lzma.LZMAError, zlib.error, zstandard.ZstdError, zipfile.BadZipFile)
 _ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """`path` opened for reading, refused unless it is a regular file: O_NONBLOCK, so that
+    a path swapped for a FIFO since it was checked cannot make us hang."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise InvalidPath(f"{path} cannot be opened: {exc.strerror}.") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise InvalidPath(f"{path} is no longer a regular file.")
+    return os.fdopen(fd, "rb")
 
 
 def open_stream(source: BinaryIO, packing: Packing) -> BinaryIO:

@@ -9,8 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import SourceChanged, UnsafeImage
-from ..identity import file_identity
+from ..errors import UnsafeImage
 from ..inspect.inspector import InspectionResult
 from ..placement import PrivateFolder
 from ..policy import InspectionPolicy
@@ -59,13 +58,11 @@ def inflated(
     facts, inner = judged
     private = PrivateFolder(folder)
     try:
-        before = file_identity(source)
         limit = inflate_limit(facts, inner, policy, free_space(folder))
         name = source.name + ".inflated"
+        # The very file whose headers were judged, unchanged until its last byte was read.
         size = inflate_file(source, facts.packing, private.fd, name, limit, on_progress, cancel,
-                            facts.uncompressed_size)  # fmt: skip
-        if file_identity(source) != before:
-            raise SourceChanged(f"{source} changed while it was decompressed; nothing was kept.")
+                            facts.uncompressed_size, facts.identity)  # fmt: skip
         check = f"{facts.packing.value} stream: {size:,} bytes decompressed, within {limit[1]}"
         yield Inflated(private, name, facts, inner, check)
     finally:

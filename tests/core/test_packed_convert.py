@@ -4,6 +4,7 @@ and converted and verified like any image; nothing is left behind on any failure
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from clikit import assert_one_sentence, run
 from diskscope.core.convert.job import ConvertRequest
-from diskscope.core.errors import Cancelled, DecompressionBomb
+from diskscope.core.errors import Cancelled, DecompressionBomb, SourceChanged
 from diskscope.core.packed.convert import PackedConvertJob
 from diskscope.core.progress import Progress
 from diskscope.core.qemu.qemu_img import QemuImg
@@ -105,3 +106,29 @@ def test_memory_stays_flat_while_a_large_image_inflates(tmp_path: Path) -> None:
     assert "4,294,967,296 bytes decompressed" in done.stdout
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     assert max(peak_kib, before) < 150 * 1024
+
+
+def test_a_source_changed_while_it_inflates_is_refused_and_nothing_kept(tmp_path: Path) -> None:
+    """The compressed file is changed (for real) while it is being decompressed: what was
+    inflated may no longer be what was judged, so it is thrown away."""
+    packed = compress_zeros("1G", "zstd", tmp_path / "zeros.raw.zst")
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def on_progress(p: Progress) -> None:
+        if p.phase == "decompressing" and p.done > 0:
+            os.chmod(packed, 0o600)  # like a write or a rename, a chmod changes st_ctime
+
+    request = ConvertRequest(packed, out / "disk.qcow2", "qcow2")
+    with pytest.raises(SourceChanged, match="no longer the file that was checked"):
+        PackedConvertJob(request, QemuImg(), on_progress=on_progress).run()
+    assert list(out.iterdir()) == []
+
+
+def test_a_verified_download_must_still_be_the_file_converted(tmp_path: Path) -> None:
+    packed = compress(create(tmp_path / "disk.qcow2", "qcow2", "16M"), "gzip")
+    st = packed.stat()
+    request = ConvertRequest(packed, tmp_path / "disk.raw", "raw", expected_source=(st.st_dev, st.st_ino, 1))
+    with pytest.raises(SourceChanged, match="no longer the file that was verified"):
+        PackedConvertJob(request, QemuImg()).run()
+    assert not (tmp_path / "disk.raw").exists()
