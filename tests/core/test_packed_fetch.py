@@ -141,3 +141,20 @@ def test_a_refused_image_inside_stops_the_download_after_its_headers(
     assert done.returncode == 1
     assert "backing file" in done.stderr
     assert not (tmp_path / "o.raw").exists()
+
+
+@pytest.mark.parametrize("fault", ["cut", "cut-norange"])
+def test_a_cut_compressed_download_resumes_or_restarts_to_the_same_image(
+    fault: str, server: ImageServer, tmp_path: Path
+) -> None:
+    """The connection drops halfway (the server honours Range, or starts over): the
+    inspector of the image inside goes on, or starts again, with the bytes."""
+    image = publish(server, tmp_path, "xz")
+    out = tmp_path / "out"
+    out.mkdir()
+    request = FetchRequest(server.url("cloud.qcow2.xz", fault), out / "cloud.qcow2", to_raw=False,
+                           checksum=hashlib.sha256(server.files["cloud.qcow2.xz"]).hexdigest())  # fmt: skip
+    result = FetchJob(request, QemuImg()).run()
+    assert server.hits[f"/{fault}/cloud.qcow2.xz"] == 2
+    assert (out / "cloud.qcow2").read_bytes() == image.read_bytes()
+    assert result.packed == "xz" and leftovers(out) == ["cloud.qcow2"]
