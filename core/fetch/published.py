@@ -61,6 +61,8 @@ def _small(
     """A small file from the server, whole; None for a 404 when that is fine."""
     response = get(session, url, options, stream=True)
     with response:
+        if response.status_code >= 400:
+            response.raw.read(64 * 1024)  # a short error page, read so the connection is kept, not reset
         try:
             raise_for_status(response, f"the checksum file {redact(url)}")
         except (NotFound, Unauthorized):  # object stores answer 403 for what they do not have
