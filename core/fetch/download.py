@@ -39,6 +39,7 @@ from ..errors import (
     NetworkError,
     NotEnoughSpace,
 )
+from ..packed.sink import InflatingSink
 from ..placement import free_space
 from ..progress import Progress, ProgressCallback, ProgressMeter
 from ..sizes import human_size
@@ -86,8 +87,10 @@ class Download:
         cancel: threading.Event | None = None,
         free_space: Callable[[Path], int] = free_space,
         session: requests.Session | None = None,
+        sink: InflatingSink | None = None,
     ) -> None:
         self.request = request
+        self.sink = sink  # fed every byte that is hashed: see core/packed/sink.py
         self.on_progress = on_progress
         self.cancel = cancel or threading.Event()
         self.free_space = free_space
@@ -157,7 +160,7 @@ class Download:
 
     def _start_state(self) -> StreamCheck:
         req = self.request
-        state = StreamCheck(req.expect)
+        state = StreamCheck(req.expect, self.sink)
         self._state = state
         part = adopt(req.part, os.O_RDWR)
         try:

@@ -29,6 +29,7 @@ from ..formats import ImageFormat, format_from_extension, parse_format_name
 from ..inspect.inspector import InspectionResult
 from ..packed.convert import PackedConvertJob
 from ..packed.probe import PackedFacts, unpacked_name
+from ..packed.sink import InflatingSink
 from ..packed.unpack import inflated, judge_headers
 from ..placement import check_destination, free_space, place_file
 from ..policy import DEFAULT_POLICY, InspectionPolicy
@@ -138,15 +139,31 @@ class FetchJob:
         source = self.resolve()
         destination = self._destination(source)
         check_destination(destination, self.request.overwrite)
-        self.download = Download(
-            DownloadRequest(
-                source.url, destination, self.request.options, source.expect,
-                self.request.allow_unverified, self.request.retries, self.request.backoff,
-                self.request.stall_timeout,
-            ),
-            self.on_progress, self.cancel, self.free_space, self.session,
-        )  # fmt: skip
-        download = self.download.run()
+        # A compressed download is decompressed in the same pass that hashes it.
+        folder = destination.parent
+        sink = InflatingSink(folder, self.request.policy, self.free_space(folder))
+        try:
+            self.download = Download(
+                DownloadRequest(
+                    source.url, destination, self.request.options, source.expect,
+                    self.request.allow_unverified, self.request.retries, self.request.backoff,
+                    self.request.stall_timeout,
+                ),
+                self.on_progress, self.cancel, self.free_space, self.session, sink,
+            )  # fmt: skip
+            download = self.download.run()
+            return self._deliver(download, destination, source, sink, started)
+        finally:
+            sink.close()
+
+    def _deliver(
+        self,
+        download: DownloadResult,
+        destination: Path,
+        source: _Source,
+        sink: InflatingSink,
+        started: float,
+    ) -> FetchResult:
         finished = False
         try:
             self._phase("verifying")
@@ -154,7 +171,10 @@ class FetchJob:
             check_download(download)  # what is inspected is what was verified
             judged = judge_headers(download.part, self.request.policy)
             if judged is not None:
-                unpacked = self._unpack(download, destination, source, judged)
+                if sink.finish():
+                    unpacked = self._inflated_already(download, destination, source, sink)
+                else:
+                    unpacked = self._unpack(download, destination, source, judged)
                 finished = True
                 return replace(unpacked, duration=time.monotonic() - started)
             report = inspect_image(
@@ -195,6 +215,35 @@ class FetchJob:
         )  # fmt: skip
         job = ConvertJob(request, self.qemu, self._forward, self.cancel, self.free_space)
         return job.run()
+
+    def _inflated_already(
+        self, download: DownloadResult, destination: Path, source: _Source, sink: InflatingSink
+    ) -> FetchResult:
+        """The image the download was decompressed into as it arrived: through the whole
+        gate, then converted to raw (unless it is raw already) or kept as it is."""
+        assert sink.private is not None and sink.packing is not None
+        private, name = sink.private, sink.name
+        report = require_safe(
+            inspect_image(private.path(name), self.qemu, source.expect.declared_format, self.request.policy),
+            "The image in the download",
+        )
+        conversion = None
+        if self.request.to_raw and report.format.qemu_driver != "raw":
+            request = ConvertRequest(
+                Path(private.path(name)), destination, "raw", overwrite=self.request.overwrite,
+                compare=False, policy=self.request.policy,
+            )  # fmt: skip
+            conversion = ConvertJob(request, self.qemu, self._forward, self.cancel, self.free_space).run()
+            conversion = replace(conversion, checks=(sink.check(), *conversion.checks))
+        else:
+            if not self.request.to_raw:
+                destination = self._kept_name(source, destination, report.format)
+            place_file(name, destination, self.request.overwrite, finished_dir_fd=private.fd,
+                       destination_dir_fd=private.parent_fd)  # fmt: skip
+        remove_download(download)
+        fmt = "raw" if conversion else report.format.value
+        return FetchResult(destination, fmt, report.format.value, report.virtual_size, download, conversion,
+                           source.image, 0.0, sink.packing.value)  # fmt: skip
 
     def _unpack(
         self, download: DownloadResult, destination: Path, source: _Source,

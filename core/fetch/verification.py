@@ -10,6 +10,7 @@ from pathlib import Path
 from ..errors import ChecksumMismatch, UnsafeImage
 from ..formats import ImageFormat
 from ..inspect.inspector import InspectionResult
+from ..packed.sink import InflatingSink
 from ..packed.stream_inspect import PackedStreamInspector
 from .checksums import BackgroundHasher, Checksum
 
@@ -39,7 +40,7 @@ class DownloadResult:
 class StreamCheck:
     """The hashes and the inspector one download's bytes pass through, and how many came."""
 
-    def __init__(self, expect: Expectation) -> None:
+    def __init__(self, expect: Expectation, sink: InflatingSink | None = None) -> None:
         # Only what must be checked; an unverified download still gets a sha256 to record.
         self._algorithms = {c.algorithm for c in expect.checksums} or {"sha256"}
         self.hasher = BackgroundHasher(self._algorithms)
@@ -48,10 +49,13 @@ class StreamCheck:
         self.offset = 0
         self.checked = False
         self.content_md5: str | None = None
+        self.sink = sink  # decompresses a compressed download in the same pass
 
     def absorb(self, block: bytes) -> None:
         self.hasher.update(block)
         self.inspector.feed(block)
+        if self.sink is not None:
+            self.sink.feed(block)
         self.offset += len(block)
 
     def reset(self, declared: ImageFormat | None) -> None:
@@ -59,6 +63,8 @@ class StreamCheck:
         self.hasher.close()
         self.hasher = BackgroundHasher(algorithms)
         self.inspector = PackedStreamInspector(declared)
+        if self.sink is not None:
+            self.sink.restart()
         self.offset = 0
         self.checked = False
 

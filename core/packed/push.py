@@ -31,6 +31,7 @@ class PushInflater:
         self._stored = False
         self._spill = b""  # output past the room of the last call (zstd slices), given next
         self.ended = False  # the last stream ended (a zip member ends the zip)
+        self._streams = 0  # streams begun
 
     def feed(self, data: bytes, room: int) -> bytes:
         """Decompressed bytes of what arrived so far, at most `room` of them."""
@@ -56,6 +57,14 @@ class PushInflater:
             ) from None
         return bytes(out)
 
+    @property
+    def at_end(self) -> bool:
+        """Whether what arrived so far is whole: the last stream ended, nothing follows but
+        padding. (More streams may still come; this says the input may stop here.)"""
+        if self.ended:
+            return True
+        return self._d is None and not self._stored and self._streams > 0 and not self._pending.strip(b"\0")
+
     def _start(self) -> bool:
         """A decompressor for the next stream, once its first bytes are here."""
         if self.packing == Packing.ZIP:
@@ -64,6 +73,7 @@ class PushInflater:
             self._pending = self._pending.lstrip(b"\0")  # stream padding
         if not self._pending:
             return False
+        self._streams += 1
         if self.packing == Packing.XZ:
             self._d = lzma.LZMADecompressor()
         elif self.packing == Packing.GZIP:

@@ -67,6 +67,6 @@ class PackedStreamInspector:
             self._decide()
         if self._inflater is None:
             return self._outer.finish()
-        if self._inflater.ended and self.inflated < PROBE_LIMIT:
+        if self._inflater.at_end and self.inflated < PROBE_LIMIT:
             return self._inner.finish()  # the whole image inside was read
         return self._inner.early_result() or self._inner.result_so_far()

@@ -55,6 +55,11 @@ def test_fetch_to_raw_of_a_compressed_image_checked_against_sha256sums(
     assert result.destination == out / "cloud.raw"
     assert (result.format, result.source_format, result.packed) == ("raw", "qcow2", packing)
     assert result.download.verified_by == ("sha256 (SHA256SUMS)",)  # the compressed bytes
+    assert result.conversion is not None
+    assert (
+        f"{packing} stream: {image.stat().st_size:,} bytes decompressed as it arrived"
+        in result.conversion.checks[0]
+    )
     qemu_img("compare", "-f", "qcow2", "-F", "raw", image, out / "cloud.raw")
     assert leftovers(out) == ["cloud.raw"]
 
