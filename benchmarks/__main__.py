@@ -1,53 +1,174 @@
-"""`python -m benchmarks [--quick]`: run every row, print the table, write the report."""
+"""`python -m benchmarks [--quick]`: run every row, print the table; a full run also writes
+benchmarks/results/latest.json and the table in docs/performance.md."""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import os
 import shutil
 import sys
 import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import rows
-from benchmarks.harness import Row
-from benchmarks.report import table, write
+from benchmarks.convert_rows import convert_rows
+from benchmarks.download_rows import download_rows, fetch_to_raw_rows
+from benchmarks.durable import can_drop_caches
+from benchmarks.harness import Row, Target, free_bytes, python_startup
+from benchmarks.inspect_rows import inspect_rows
+from benchmarks.paths import GiB, MiB, size_name
+from benchmarks.report import machine, summary, table, write
+from benchmarks.window_rows import window_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@dataclass(frozen=True)
+class Speeds:
+    """This machine's durable write and sha512 rates (bytes a second), for the estimate."""
+
+    write: float
+    sha512: float
+
+    @classmethod
+    def probe(cls, folder: Path, size: int) -> Speeds:
+        block = os.urandom(MiB)
+        path = folder / "speed.probe"
+        started = time.perf_counter()
+        with open(path, "wb") as f:
+            for _ in range(size // MiB):
+                f.write(block)
+            f.flush()
+            os.fsync(f.fileno())
+        write = size / (time.perf_counter() - started)
+        path.unlink()
+        started = time.perf_counter()
+        digest = hashlib.sha512()
+        for _ in range(64):
+            digest.update(block)
+        return cls(write, 64 * MiB / (time.perf_counter() - started))
+
+
+@dataclass(frozen=True)
+class Group:
+    """Rows measured together: their data, their disk needs, and a rough time estimate."""
+
+    name: str  # what --only selects: convert, download, fetch, inspect, window
+    title: str
+    needs: int  # bytes free in the work folder
+    estimate: Callable[[Speeds], float]  # seconds for one attempt
+    run: Callable[[Path, float], list[Row]]  # (folder, Python's start-up) -> rows
+    skipped_rows: tuple[tuple[str, str], ...] = ()  # (name, target) shown when skipped
+
+
+def plan(quick: bool) -> tuple[list[Group], int]:
+    """The groups of a full run (or the small quick one) and how often a noisy row re-runs."""
+    if quick:
+        converts = [(256 * MiB, 64 * MiB, 2, False), (512 * MiB, 128 * MiB, 2, True)]
+        downloads = [(64 * MiB, 2, True, False), (128 * MiB, 2, False, True)]
+        fetch, folder, rounds, reruns = (256 * MiB, 64 * MiB, 2), 40, 2, 1
+    else:
+        converts = [(4 * GiB, 1 * GiB, 5, False), (20 * GiB, 4 * GiB, 3, True)]
+        downloads = [(1536 * MiB, 5, True, False), (4 * GiB, 3, False, True)]
+        fetch, folder, rounds, reruns = (4 * GiB, 1 * GiB, 3), 500, 5, 2
+    groups = []
+    for virtual, data, n, memory in converts:
+        size = size_name(virtual, data)
+        groups.append(Group(
+            "convert", f"convert {size}", 2 * data + GiB,
+            lambda s, d=data, n=n: (n + 1) * 9.5 * d / s.write + 3 * d / s.write + 4 * (n + 1) * 0.5,
+            lambda w, up, v=virtual, d=data, n=n, m=memory: convert_rows(w, v, d, n, reruns, up, m),
+            ((f"convert {size}", "<= 1.00"),),
+        ))  # fmt: skip
+    for size, n, verify, memory in downloads:
+        groups.append(Group(
+            "download", f"download {size_name(size)}", 2 * size + GiB,
+            lambda s, z=size, n=n, v=verify: (n + 1) * (2 + v) * (2 * z / s.write + z / s.sha512 + 0.5),
+            lambda w, _up, z=size, n=n, v=verify, m=memory: download_rows(w, z, n, reruns, v, m),
+            ((f"download {size_name(size)}, sha512 in the same pass", "<= 1.10"),),
+        ))  # fmt: skip
+    virtual, data, n = fetch
+    groups.append(Group(
+        "fetch", f"fetch to raw {size_name(virtual, data)}", virtual + 4 * data + GiB,
+        lambda s: (n + 1) * (2 * virtual / s.sha512 + virtual / s.write + 10 * data / s.write + 2),
+        lambda w, _up: fetch_to_raw_rows(w, virtual, data, n, reruns),
+    ))  # fmt: skip
+    groups.append(Group("inspect", f"inspect {folder} images", GiB, lambda _s: (rounds + 1) * folder * 0.012,
+                        lambda w, _up: inspect_rows(w, folder, rounds, reruns)))  # fmt: skip
+    window_data = fetch[1] // 4
+    groups.append(Group(
+        "window", "window", 2 * window_data + GiB,
+        lambda s: rounds * 1.0 + (rounds // 2 + 1) * (5 * window_data / s.write + 4),
+        lambda w, _up: window_rows(w, window_data, rounds, reruns),
+    ))  # fmt: skip
+    return groups, reruns
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("--quick", action="store_true", help="small data, under a minute; what CI runs")
+    parser.add_argument("--quick", action="store_true",
+                        help="small data, about a minute; what CI runs; writes no report")  # fmt: skip
     parser.add_argument("--only", action="append", default=[],
-                        help="run only these groups: convert, download, inspect, memory, gui")  # fmt: skip
+                        help="run only these groups: convert, download, fetch, inspect, window")  # fmt: skip
     parser.add_argument("--workdir", type=Path, help="where to make the data (default: a temp folder)")
     parser.add_argument("--report-dir", type=Path, default=ROOT,
-                        help="where benchmarks/results and docs/performance.md are written (default: here)")  # fmt: skip
+                        help="where a full run writes benchmarks/results and docs/performance.md (default: here)")  # fmt: skip
     args = parser.parse_args()
-    sizes = rows.Sizes.pick(args.quick)
+    groups, reruns = plan(args.quick)
+    groups = [g for g in groups if not args.only or g.name in args.only]
     work = Path(tempfile.mkdtemp(prefix="diskscope-bench-", dir=args.workdir))
-    groups = {
-        "convert": rows.convert_rows,
-        "download": rows.download_rows,
-        "inspect": rows.inspect_rows,
-        "memory": lambda w, s: [rows.memory_row(w, s)],
-        "gui": rows.gui_rows,
-    }
-    results: list[Row] = []
+    rows: list[Row] = []
     try:
-        for name, run in groups.items():
-            if args.only and name not in args.only:
-                continue
-            print(f"running {name} …", file=sys.stderr, flush=True)
-            folder = work / name
-            folder.mkdir()
-            results += run(folder, sizes)
-            shutil.rmtree(folder, ignore_errors=True)
+        speeds = Speeds.probe(work, (16 if args.quick else 256) * MiB)
+        estimate = sum(g.estimate(speeds) for g in groups)
+        say(f"estimate: about {estimate / 60:.0f} min, up to {estimate * (1 + reruns) / 60:.0f} min if "
+            f"every group re-runs {reruns}x (disk {speeds.write / MiB:.0f} MiB/s durable, sha512 "
+            f"{speeds.sha512 / MiB:.0f} MiB/s)")  # fmt: skip
+        if not can_drop_caches():
+            say("not root: the page cache cannot be dropped before each run")
+        startup = python_startup()
+        began = time.monotonic()
+        for group in groups:
+            rows += run_group(group, work, startup, speeds)
+        say(f"done in {(time.monotonic() - began) / 60:.1f} min (estimate {estimate / 60:.0f} min)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(table(results))
-    write(results, args.quick, args.report_dir)
+    print(table(rows))
+    print()
+    print(summary(rows))
+    if args.quick:
+        say("quick run: docs/performance.md and benchmarks/results are left as they are")
+        return 0
+    conditions = {
+        "page cache": "dropped before each timed run" if can_drop_caches() else "NOT dropped (not root)",
+        "Python start-up": f"{startup * 1000:.0f} ms",
+    }
+    write(rows, machine(conditions), args.report_dir)
     return 0
+
+
+def run_group(group: Group, work: Path, startup: float, speeds: Speeds) -> list[Row]:
+    folder = work / f"{group.name}-{len(list(work.iterdir()))}"
+    folder.mkdir()
+    free = free_bytes(folder)
+    if free < group.needs:
+        why = f"needs {group.needs / GiB:.0f} GiB free, {free / GiB:.0f} GiB here"
+        say(f"skipping {group.title}: {why}")
+        return [Row(name, "", None, Target(target), "", skipped=why) for name, target in group.skipped_rows]
+    say(f"running {group.title} (about {group.estimate(speeds) / 60:.1f} min) …")
+    started = time.monotonic()
+    try:
+        return group.run(folder, startup)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        say(f"  {group.title}: {time.monotonic() - started:.0f} s")
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-MiB = 1024 * 1024
+from benchmarks.paths import MiB
 
 
 def sparse_raw(path: Path, virtual: int, data: int, pieces: int = 8) -> Path:
