@@ -7,6 +7,7 @@ import argparse
 import hashlib
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -15,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.convert_rows import convert_rows
+from benchmarks.data import input_folder
 from benchmarks.download_rows import download_rows, fetch_to_raw_rows
 from benchmarks.durable import can_drop_caches
+from benchmarks.group import Runs
 from benchmarks.harness import Row, Target, free_bytes, python_startup
 from benchmarks.inspect_rows import inspect_rows
 from benchmarks.paths import GiB, MiB, size_name
@@ -24,6 +27,7 @@ from benchmarks.report import machine, summary, table, write
 from benchmarks.window_rows import window_rows
 
 ROOT = Path(__file__).resolve().parents[1]
+GROUPS = ("convert", "download", "fetch", "inspect", "window")
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,9 @@ class Group:
     name: str  # what --only selects: convert, download, fetch, inspect, window
     title: str
     needs: int  # bytes free in the work folder
+    inputs: int  # bytes of inputs (in RAM when there is room)
     estimate: Callable[[Speeds], float]  # seconds for one attempt
-    run: Callable[[Path, float], list[Row]]  # (folder, Python's start-up) -> rows
+    run: Callable[[Path, Path, float], list[Row]]  # (folder, inputs folder, Python's start-up) -> rows
     skipped_rows: tuple[tuple[str, str], ...] = ()  # (name, target) shown when skipped
 
 
@@ -69,50 +74,52 @@ def plan(quick: bool) -> tuple[list[Group], int]:
     if quick:
         converts = [(256 * MiB, 64 * MiB, 2, False), (512 * MiB, 128 * MiB, 2, True)]
         downloads = [(64 * MiB, 2, True, False), (128 * MiB, 2, False, True)]
-        fetch, folder, rounds, reruns = (256 * MiB, 64 * MiB, 2), 40, 2, 1
+        fetch, folder, rounds, reruns = (256 * MiB, 64 * MiB, 2), 40, 2, 0  # CI: about a minute
     else:
         converts = [(4 * GiB, 1 * GiB, 5, False), (20 * GiB, 4 * GiB, 3, True)]
         downloads = [(1536 * MiB, 5, True, False), (4 * GiB, 3, False, True)]
         fetch, folder, rounds, reruns = (4 * GiB, 1 * GiB, 3), 500, 5, 2
+    drop = not quick and can_drop_caches()  # a quick run's figures mean nothing: spare it the drops
     groups = []
     for virtual, data, n, memory in converts:
         size = size_name(virtual, data)
         groups.append(Group(
-            "convert", f"convert {size}", 2 * data + GiB,
-            lambda s, d=data, n=n: (n + 1) * 9.5 * d / s.write + 3 * d / s.write + 4 * (n + 1) * 0.5,
-            lambda w, up, v=virtual, d=data, n=n, m=memory: convert_rows(w, v, d, n, reruns, up, m),
+            "convert", f"convert {size}", 2 * data + GiB, data,
+            lambda s, d=data, n=n: 2 * d / s.write + (n + 1) * (6 * d / s.write + 3),
+            lambda w, i, up, v=virtual, d=data, n=n, m=memory: convert_rows(w, i, v, d, Runs(n, reruns, drop), up, m),
             ((f"convert {size}", "<= 1.00"),),
         ))  # fmt: skip
     for size, n, verify, memory in downloads:
         groups.append(Group(
-            "download", f"download {size_name(size)}", 2 * size + GiB,
-            lambda s, z=size, n=n, v=verify: (n + 1) * (2 + v) * (2 * z / s.write + z / s.sha512 + 0.5),
-            lambda w, _up, z=size, n=n, v=verify, m=memory: download_rows(w, z, n, reruns, v, m),
+            "download", f"download {size_name(size)}", size + GiB, size,
+            lambda s, z=size, n=n, v=verify: (n + 1) * ((1 + v) * z / s.sha512 + (2 + v) * z / s.write + 2),
+            lambda w, i, _up, z=size, n=n, v=verify, m=memory: download_rows(w, i, z, Runs(n, reruns, drop), v, m),
             ((f"download {size_name(size)}, sha512 in the same pass", "<= 1.10"),),
         ))  # fmt: skip
     virtual, data, n = fetch
     groups.append(Group(
-        "fetch", f"fetch to raw {size_name(virtual, data)}", virtual + 4 * data + GiB,
-        lambda s: (n + 1) * (2 * virtual / s.sha512 + virtual / s.write + 10 * data / s.write + 2),
-        lambda w, _up: fetch_to_raw_rows(w, virtual, data, n, reruns),
+        "fetch", f"fetch to raw {size_name(virtual, data)}", virtual + data + GiB, 2 * data,
+        lambda s: (n + 1) * ((virtual + data) / s.sha512 + virtual / s.write + 6 * data / s.write + 3),
+        lambda w, i, _up: fetch_to_raw_rows(w, i, virtual, data, Runs(n, reruns, drop)),
     ))  # fmt: skip
-    groups.append(Group("inspect", f"inspect {folder} images", GiB, lambda _s: (rounds + 1) * folder * 0.012,
-                        lambda w, _up: inspect_rows(w, folder, rounds, reruns)))  # fmt: skip
+    groups.append(Group("inspect", f"inspect {folder} images", GiB, 0, lambda _s: (rounds + 1) * folder * 0.012,
+                        lambda w, _i, _up: inspect_rows(w, folder, rounds, reruns)))  # fmt: skip
     window_data = fetch[1] // 4
     groups.append(Group(
-        "window", "window", 2 * window_data + GiB,
+        "window", "window", 2 * window_data + GiB, 0,
         lambda s: rounds * 1.0 + (rounds // 2 + 1) * (5 * window_data / s.write + 4),
-        lambda w, _up: window_rows(w, window_data, rounds, reruns),
+        lambda w, _i, _up: window_rows(w, window_data, rounds, reruns),
     ))  # fmt: skip
     return groups, reruns
 
 
 def main() -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up the data on `kill`
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--quick", action="store_true",
                         help="small data, about a minute; what CI runs; writes no report")  # fmt: skip
-    parser.add_argument("--only", action="append", default=[],
-                        help="run only these groups: convert, download, fetch, inspect, window")  # fmt: skip
+    parser.add_argument("--only", action="append", default=[], choices=GROUPS,
+                        help="run only this group (repeat for more)")  # fmt: skip
     parser.add_argument("--workdir", type=Path, help="where to make the data (default: a temp folder)")
     parser.add_argument("--report-dir", type=Path, default=ROOT,
                         help="where a full run writes benchmarks/results and docs/performance.md (default: here)")  # fmt: skip
@@ -127,7 +134,7 @@ def main() -> int:
         say(f"estimate: about {estimate / 60:.0f} min, up to {estimate * (1 + reruns) / 60:.0f} min if "
             f"every group re-runs {reruns}x (disk {speeds.write / MiB:.0f} MiB/s durable, sha512 "
             f"{speeds.sha512 / MiB:.0f} MiB/s)")  # fmt: skip
-        if not can_drop_caches():
+        if not args.quick and not can_drop_caches():
             say("not root: the page cache cannot be dropped before each run")
         startup = python_startup()
         began = time.monotonic()
@@ -160,9 +167,11 @@ def run_group(group: Group, work: Path, startup: float, speeds: Speeds) -> list[
         return [Row(name, "", None, Target(target), "", skipped=why) for name, target in group.skipped_rows]
     say(f"running {group.title} (about {group.estimate(speeds) / 60:.1f} min) …")
     started = time.monotonic()
+    inputs = input_folder(folder, group.inputs)
     try:
-        return group.run(folder, startup)
+        return group.run(folder, inputs, startup)
     finally:
+        shutil.rmtree(inputs, ignore_errors=True)
         shutil.rmtree(folder, ignore_errors=True)
         say(f"  {group.title}: {time.monotonic() - started:.0f} s")
 

@@ -6,7 +6,7 @@ import shlex
 from pathlib import Path
 
 from benchmarks.data import qcow2_from, sparse_raw
-from benchmarks.group import Command, RowSpec, measure_group
+from benchmarks.group import Command, RowSpec, Runs, measure_group
 from benchmarks.harness import Row, Target
 from benchmarks.paths import DISKSCOPE, GiB, MiB, size_name
 
@@ -24,11 +24,11 @@ def _our_flags(source: Path, out: Path) -> list[str]:
 
 
 def convert_rows(
-    work: Path, virtual: int, data: int, rounds: int, reruns: int, startup: float, memory: bool
+    work: Path, inputs: Path, virtual: int, data: int, runs: Runs, startup: float, memory: bool
 ) -> list[Row]:
     size = size_name(virtual, data)
     raw = sparse_raw(work / "source.raw", virtual, data)
-    source = qcow2_from(raw, work / "source.qcow2")
+    source = qcow2_from(raw, inputs / "source.qcow2")
     raw.unlink()
     outputs = work / "out"
     outputs.mkdir()
@@ -57,4 +57,4 @@ def convert_rows(
     if memory:
         specs.append(RowSpec(f"peak memory, convert {size}", "ours", None,
                              Target("flat, < 150 MB RSS", "under", 150), made, memory=True))  # fmt: skip
-    return measure_group(commands, specs, outputs, rounds, reruns)
+    return measure_group(commands, specs, outputs, runs)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from benchmarks.data import qcow2_from, sparse_raw
 from benchmarks.fileserver import FileServer
-from benchmarks.group import Command, RowSpec, measure_group
+from benchmarks.group import Command, RowSpec, Runs, measure_group
 from benchmarks.harness import Row, Target
 from benchmarks.paths import DISKSCOPE, MiB, size_name
 
@@ -27,10 +27,8 @@ def _sync(out: Path) -> str:
 
 
 def download_rows(
-    work: Path, size: int, rounds: int, reruns: int, verify_row: bool, memory: bool
+    work: Path, served: Path, size: int, runs: Runs, verify_row: bool, memory: bool
 ) -> list[Row]:
-    served = work / "served"
-    served.mkdir()
     image = sparse_raw(served / "image.raw", size, size, pieces=1)
     sha512 = _sha512(image)
     outputs = work / "out"
@@ -58,13 +56,11 @@ def download_rows(
         if memory:
             specs.append(RowSpec(f"peak memory, download {name}", "ours", None,
                                  Target("flat, < 150 MB RSS", "under", 150), made, memory=True))  # fmt: skip
-        return measure_group(commands, specs, outputs, rounds, reruns)
+        return measure_group(commands, specs, outputs, runs)
 
 
-def fetch_to_raw_rows(work: Path, virtual: int, data: int, rounds: int, reruns: int) -> list[Row]:
+def fetch_to_raw_rows(work: Path, served: Path, virtual: int, data: int, runs: Runs) -> list[Row]:
     """The same disk served as qcow2 and as (sparse) raw, fetched to a raw file."""
-    served = work / "served"
-    served.mkdir()
     raw = sparse_raw(served / "cloud.raw", virtual, data)
     qcow2 = qcow2_from(raw, served / "cloud.qcow2")
     outputs = work / "out"
@@ -97,4 +93,4 @@ def fetch_to_raw_rows(work: Path, virtual: int, data: int, rounds: int, reruns: 
                     f"served as a {size_name(source.stat().st_size)} file from the page cache")  # fmt: skip
             specs.append(RowSpec(f"fetch to raw, {fmt} source {size}", f"ours-{fmt}", f"shell-{fmt}",
                                  Target("<= 1.00", "ratio", 1.00), made))  # fmt: skip
-        return measure_group(commands, specs, outputs, rounds, reruns)
+        return measure_group(commands, specs, outputs, runs)

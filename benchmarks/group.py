@@ -9,10 +9,18 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from benchmarks.data import RAM
 from benchmarks.durable import Reset, trace
 from benchmarks.harness import Row, Sample, Target, rounds_of, run_command, with_reruns
 
 MB = 1_000_000
+
+
+@dataclass(frozen=True)
+class Runs:
+    rounds: int
+    reruns: int  # at most this many more attempts while a row is noisy
+    drop: bool  # drop the page cache before each timed run (as root; not in a quick run)
 
 
 @dataclass(frozen=True)
@@ -22,6 +30,7 @@ class Command:
     argv: list[str] | str  # a str is a shell line
     output: Path  # the file it makes; must be inside the group's output folder
     inputs: tuple[Path, ...] = ()  # files read for it that a trace cannot see (a served file)
+    # (inputs in RAM are never dropped and need no reading back)
 
 
 @dataclass(frozen=True)
@@ -39,18 +48,18 @@ def measure_group(
     commands: list[Command],
     specs: list[RowSpec],
     outputs: Path,
-    rounds: int,
-    reruns: int,
+    runs: Runs,
 ) -> list[Row]:
     """Trace each command once (its warm-up and the durability check), then time them all in
-    `rounds` rotating rounds, re-running the whole group while a row is noisy."""
-    reset = Reset(outputs)
+    rotating rounds, re-running the whole group while a row is noisy."""
+    reset = Reset(outputs, drop=runs.drop)
     runners = {}
     durability: dict[str, str] = {}
     for command in commands:
         reset()
         found = trace(command.argv, command.output)
-        reset.warm[command.key] = tuple(dict.fromkeys((*command.inputs, *found.reads)))
+        warm = (p for p in (*command.inputs, *found.reads) if not p.is_relative_to(RAM))
+        reset.warm[command.key] = tuple(dict.fromkeys(warm))
         argv = command.argv
         if found.durable:
             durability[command.key] = f"{command.label}: fsyncs its output and folder (seen by strace)"
@@ -64,10 +73,10 @@ def measure_group(
     labels = {c.key: c.label for c in commands}
 
     def attempt() -> list[Row]:
-        samples = rounds_of(runners, rounds, reset)
+        samples = rounds_of(runners, runs.rounds, reset)
         return [_row(spec, samples, labels, durability) for spec in specs]
 
-    return with_reruns(attempt, reruns)
+    return with_reruns(attempt, runs.reruns)
 
 
 def _row(
