@@ -6,8 +6,8 @@ import shlex
 from pathlib import Path
 
 from benchmarks.data import qcow2_from, sparse_raw
-from benchmarks.group import Command, RowSpec, Runs, measure_group
-from benchmarks.harness import Row, Target
+from benchmarks.group import Command, RowSpec, measure_group
+from benchmarks.harness import Row, Runs, Target
 from benchmarks.paths import DISKSCOPE, GiB, MiB, size_name
 
 

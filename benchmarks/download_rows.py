@@ -9,8 +9,8 @@ from pathlib import Path
 
 from benchmarks.data import qcow2_from, sparse_raw
 from benchmarks.fileserver import FileServer
-from benchmarks.group import Command, RowSpec, Runs, measure_group
-from benchmarks.harness import Row, Target
+from benchmarks.group import Command, RowSpec, measure_group
+from benchmarks.harness import Row, Runs, Target
 from benchmarks.paths import DISKSCOPE, MiB, size_name
 
 

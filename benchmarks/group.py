@@ -11,16 +11,9 @@ from pathlib import Path
 
 from benchmarks.data import RAM
 from benchmarks.durable import Reset, trace
-from benchmarks.harness import Row, Sample, Target, rounds_of, run_command, with_reruns
+from benchmarks.harness import Row, Runs, Sample, Target, rounds_of, run_command, with_reruns
 
 MB = 1_000_000
-
-
-@dataclass(frozen=True)
-class Runs:
-    rounds: int
-    reruns: int  # at most this many more attempts while a row is noisy
-    drop: bool  # drop the page cache before each timed run (as root; not in a quick run)
 
 
 @dataclass(frozen=True)
@@ -76,7 +69,7 @@ def measure_group(
         samples = rounds_of(runners, runs.rounds, reset)
         return [_row(spec, samples, labels, durability) for spec in specs]
 
-    return with_reruns(attempt, runs.reruns)
+    return with_reruns(attempt, runs)
 
 
 def _row(

@@ -3,6 +3,7 @@ an order that rotates from round to round; rows are medians, spreads and targets
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
 import statistics
@@ -71,6 +72,7 @@ class Row:
     reruns: int = 0
     earlier: list[dict[str, float | None]] = field(default_factory=list)  # medians of re-run attempts
     skipped: str = ""  # why the row has no figures
+    out_of_time: bool = False  # noisy, and not run again: the run's time budget was spent
 
     @property
     def ratio(self) -> float | None:
@@ -110,7 +112,7 @@ class Row:
             "data": self.data, "unit": self.unit, "a_stats": stats(self.a), "b_stats": stats(self.b),
             "a_samples": self.a, "b_samples": self.b, "ratio": self.ratio, "met": self.met,
             "noisy": self.noisy, "reruns": self.reruns, "earlier_attempts": self.earlier,
-            "notes": self.notes, "skipped": self.skipped,
+            "notes": self.notes, "skipped": self.skipped, "out_of_time": self.out_of_time,
         }  # fmt: skip
 
 
@@ -130,14 +132,29 @@ def rounds_of(
     return samples
 
 
-def with_reruns(attempt: Callable[[], list[Row]], reruns: int) -> list[Row]:
-    """Run `attempt` until none of its rows is noisy, at most `reruns` more times. The last
-    attempt's figures are kept (never the best-looking one); earlier medians stay in the JSON."""
+@dataclass(frozen=True)
+class Runs:
+    rounds: int
+    reruns: int  # at most this many more attempts while a row is noisy
+    drop: bool = False  # drop the page cache before each timed run (as root; not in a quick run)
+    deadline: float = math.inf  # time.monotonic() after which no noisy row is run again
+
+
+def with_reruns(attempt: Callable[[], list[Row]], runs: Runs) -> list[Row]:
+    """Run `attempt` until none of its rows is noisy, at most `runs.reruns` more times, and
+    not past the deadline. The last attempt's figures are kept (never the best-looking one);
+    earlier medians stay in the JSON."""
     earlier: dict[str, list[dict[str, float | None]]] = {}
-    for done in range(reruns + 1):
+    for done in range(runs.reruns + 1):
+        started = time.monotonic()
         rows = attempt()
         noisy = [r.name for r in rows if r.noisy]
-        if not noisy or done == reruns:
+        if not noisy or done == runs.reruns:
+            break
+        if time.monotonic() + (time.monotonic() - started) > runs.deadline:
+            print(f"  noisy, not run again (time budget): {', '.join(noisy)}", file=sys.stderr, flush=True)
+            for r in rows:
+                r.out_of_time = r.noisy
             break
         print(f"  noisy, running again: {', '.join(noisy)}", file=sys.stderr, flush=True)
         for r in rows:

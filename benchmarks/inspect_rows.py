@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.data import many_small_qcow2
-from benchmarks.harness import Row, Sample, Target, rounds_of, run_command, with_reruns
+from benchmarks.harness import Row, Runs, Sample, Target, rounds_of, run_command, with_reruns
 from benchmarks.paths import DISKSCOPE
 
 
@@ -26,7 +26,8 @@ def _pair(row: Row, a: Callable[[], Sample], b: Callable[[], Sample], rounds: in
     return row
 
 
-def inspect_rows(work: Path, count: int, rounds: int, reruns: int) -> list[Row]:
+def inspect_rows(work: Path, count: int, runs: Runs) -> list[Row]:
+    rounds = runs.rounds
     folder = work / "folder"
     paths = many_small_qcow2(folder, count)
     one = str(paths[0])
@@ -61,4 +62,4 @@ def inspect_rows(work: Path, count: int, rounds: int, reruns: int) -> list[Row]:
                   lambda: _timed(ours), lambda: _timed(oslo), rounds),
         ]  # fmt: skip
 
-    return with_reruns(attempt, reruns)
+    return with_reruns(attempt, runs)

@@ -51,6 +51,8 @@ def _runs(row: Row) -> str:
     runs = str(len(row.a))
     if row.reruns:
         runs += f", re-run {row.reruns}x"
+    if row.out_of_time:
+        runs += ", not re-run (time budget)"
     return runs + (", **noisy**" if row.noisy else "")
 
 

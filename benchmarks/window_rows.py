@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.harness import Row, Target, run_command, with_reruns
+from benchmarks.harness import Row, Runs, Target, run_command, with_reruns
 from benchmarks.paths import GUI, HERE
 
 
@@ -18,7 +18,8 @@ def _script(script: str, work: Path, data: int) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def window_rows(work: Path, data: int, rounds: int, reruns: int) -> list[Row]:
+def window_rows(work: Path, data: int, runs: Runs) -> list[Row]:
+    rounds = runs.rounds
     image = work / "window.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(image), "1G"], check=True)
     shot = [GUI, "--screenshot", str(work / "window.png"), str(image)]
@@ -36,12 +37,12 @@ def window_rows(work: Path, data: int, rounds: int, reruns: int) -> list[Row]:
         return [row]
 
     return [
-        *with_reruns(first_paint, reruns),
+        *with_reruns(first_paint, runs),
         *with_reruns(lambda: script_row("ui_stall.py", "UI stall, a conversion and a download running",
                                         Target("< 50 ms", "under", 50),
                                         "longest gap of a 10 ms timer while a convert and a download run"),
-                     reruns),
+                     runs),
         *with_reruns(lambda: script_row("snapshot_table.py", "10 000 snapshot rows",
                                         Target("< 50 ms", "under", 50),
-                                        "10 000 snapshots: parse, load the model, sort by size"), reruns),
+                                        "10 000 snapshots: parse, load the model, sort by size"), runs),
     ]  # fmt: skip

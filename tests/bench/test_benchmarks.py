@@ -8,6 +8,7 @@ import os
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `benchmarks`: a folder, not installed
 from benchmarks.durable import Reset, trace
 from benchmarks.fileserver import FileServer
-from benchmarks.harness import Row, Target, with_reruns
+from benchmarks.harness import Row, Runs, Target, with_reruns
 from benchmarks.paths import DISKSCOPE
 from benchmarks.report import START, summary, table, write
 
@@ -138,14 +139,20 @@ def test_noisy_rows_are_run_again_and_the_last_attempt_is_kept() -> None:
         [_row([0.5, 2.0], [1.0, 1.0])],
         [_row([2.0, 2.2], [1.0, 1.0])],
     ]
-    rows = with_reruns(lambda: attempts.pop(0), reruns=2)
+    rows = with_reruns(lambda: attempts.pop(0), Runs(rounds=2, reruns=2))
     assert rows[0].a == [2.0, 2.2] and rows[0].reruns == 2 and not rows[0].noisy
     assert [e["a_median"] for e in rows[0].earlier] == [2.0, 1.25]
 
-    stays = with_reruns(lambda: [_row([1.0, 3.0], [1.0, 1.0])], reruns=1)
+    stays = with_reruns(lambda: [_row([1.0, 3.0], [1.0, 1.0])], Runs(rounds=2, reruns=1))
     assert stays[0].noisy and stays[0].reruns == 1
     assert "Rows that stayed noisy (max over twice min after re-runs): row." in summary(stays)
     assert "re-run 1x, **noisy**" in table(stays)
+
+    late = with_reruns(
+        lambda: [_row([1.0, 3.0], [1.0, 1.0])], Runs(rounds=2, reruns=2, deadline=time.monotonic())
+    )
+    assert late[0].reruns == 0 and late[0].out_of_time
+    assert "| 2, not re-run (time budget), **noisy** |" in table(late)
 
 
 def test_targets_are_judged_on_the_medians() -> None:
