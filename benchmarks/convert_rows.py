@@ -13,7 +13,8 @@ from benchmarks.paths import DISKSCOPE, GiB, MiB, size_name
 
 def _our_flags(source: Path, out: Path) -> list[str]:
     """The qemu-img command diskscope itself would run, aimed straight at `out`."""
-    from diskscope.core.convert.job import ConvertRequest, plan_conversion
+    from diskscope.core.convert.plan import plan_conversion
+    from diskscope.core.convert.request import ConvertRequest
     from diskscope.core.qemu.qemu_img import QemuImg
 
     qemu = QemuImg()
