@@ -139,9 +139,9 @@ def main() -> int:
     try:
         speeds = Speeds.probe(work, (16 if args.quick else 256) * MiB)
         estimate = sum(g.estimate(speeds) for g in groups)
-        say(f"estimate: about {estimate / 60:.0f} min, more if noisy groups re-run (up to {reruns}x, "
-            f"within --budget {args.budget:g} min; disk {speeds.write / MiB:.0f} MiB/s durable, sha512 "
-            f"{speeds.sha512 / MiB:.0f} MiB/s)")  # fmt: skip
+        again = f"more if noisy groups re-run (up to {reruns}x, within --budget {args.budget:g} min)"
+        say(f"estimate: about {estimate / 60:.0f} min, {again if reruns else 'no re-runs'}; disk "
+            f"{speeds.write / MiB:.0f} MiB/s durable, sha512 {speeds.sha512 / MiB:.0f} MiB/s")  # fmt: skip
         if not args.quick and not can_drop_caches():
             say("not root: the page cache cannot be dropped before each run")
         startup = python_startup()

@@ -76,7 +76,7 @@ def summary(rows: list[Row]) -> str:
     missed = [r.name for r in rows if r.met is False]
     skipped = [r.name for r in rows if r.skipped]
     return "\n".join([
-        "Rows that stayed noisy (max over twice min after re-runs): " + (", ".join(noisy) or "none") + ".",
+        "Rows that stayed noisy (max over twice min, after any re-runs): " + (", ".join(noisy) or "none") + ".",
         "Rows that miss their target: " + (", ".join(missed) or "none") + ".",
         *(["Rows skipped: " + ", ".join(skipped) + "."] if skipped else []),
     ])  # fmt: skip

@@ -145,7 +145,7 @@ def test_noisy_rows_are_run_again_and_the_last_attempt_is_kept() -> None:
 
     stays = with_reruns(lambda: [_row([1.0, 3.0], [1.0, 1.0])], Runs(rounds=2, reruns=1))
     assert stays[0].noisy and stays[0].reruns == 1
-    assert "Rows that stayed noisy (max over twice min after re-runs): row." in summary(stays)
+    assert "Rows that stayed noisy (max over twice min, after any re-runs): row." in summary(stays)
     assert "re-run 1x, **noisy**" in table(stays)
 
     late = with_reruns(
