@@ -86,22 +86,25 @@ def plan(quick: bool, deadline: float) -> tuple[list[Group], int]:
     def runs(n: int) -> Runs:
         return Runs(n, reruns, drop, deadline)
 
-    groups = []
-    for virtual, data, n, memory in converts:
-        size = size_name(virtual, data)
-        groups.append(Group(
-            "convert", f"convert {size}", 2 * data + GiB, data,
-            lambda s, d=data, n=n: 3 * d / s.write + (n + 1) * (15 * d / s.write + 3),
-            lambda w, i, up, v=virtual, d=data, n=n, m=memory: convert_rows(w, i, v, d, runs(n), up, m),
-            ((f"convert {size}", "<= 1.00"),),
-        ))  # fmt: skip
-    for size, n, verify, memory in downloads:
-        groups.append(Group(
-            "download", f"download {size_name(size)}", size + GiB, size,
-            lambda s, z=size, n=n, v=verify: (n + 1) * ((1 + v) * z / s.sha512 + (2 + v) * 2 * z / s.write + 2),
-            lambda w, i, _up, z=size, n=n, v=verify, m=memory: download_rows(w, i, z, runs(n), v, m),
-            ((f"download {size_name(size)}, sha512 in the same pass", "<= 1.10"),),
-        ))  # fmt: skip
+    def convert(virtual: int, data: int, n: int, memory: bool) -> Group:
+        name = f"convert {size_name(virtual, data)}"
+        return Group(
+            "convert", name, 2 * data + GiB, data,
+            lambda s: 3 * data / s.write + (n + 1) * (15 * data / s.write + 3),
+            lambda w, i, up: convert_rows(w, i, virtual, data, runs(n), up, memory),
+            ((name, "<= 1.00"),),
+        )  # fmt: skip
+
+    def download(size: int, n: int, verify: bool, memory: bool) -> Group:
+        name = f"download {size_name(size)}"
+        return Group(
+            "download", name, size + GiB, size,
+            lambda s: (n + 1) * ((1 + verify) * size / s.sha512 + (2 + verify) * 2 * size / s.write + 2),
+            lambda w, i, _up: download_rows(w, i, size, runs(n), verify, memory),
+            ((f"{name}, sha512 in the same pass", "<= 1.10"),),
+        )  # fmt: skip
+
+    groups = [convert(*c) for c in converts] + [download(*d) for d in downloads]
     virtual, data, n = fetch
     groups.append(Group(
         "fetch", f"fetch to raw {size_name(virtual, data)}", virtual + data + GiB, 2 * data,

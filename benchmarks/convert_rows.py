@@ -19,7 +19,7 @@ def _our_flags(source: Path, out: Path) -> list[str]:
 
     qemu = QemuImg()
     plan = plan_conversion(ConvertRequest(source, out, "raw"), qemu)
-    argv = qemu.command(qemu.convert_args(plan.spec))
+    argv = [str(arg) for arg in qemu.command(qemu.convert_args(plan.spec))]
     argv[-1] = str(out)
     return argv
 

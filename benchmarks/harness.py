@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,7 +117,7 @@ class Row:
 
 
 def rounds_of(
-    commands: dict[str, Callable[[], Sample]], rounds: int, reset: Callable[[str | None], None]
+    commands: Mapping[str, Callable[[], Sample]], rounds: int, reset: Callable[[str | None], None]
 ) -> dict[str, list[Sample]]:
     """`rounds` rounds of every command, each after `reset(its key)`; the first command of a
     round rotates, so no command always runs first (or right after a given other)."""
