@@ -3,9 +3,9 @@ and every run starts from the same cache state.
 
 `trace` runs a command once under strace (its warm-up) and answers two questions: did it
 fsync its output (following the renames and links that gave the output its name) and its
-folder; and which files did it read (warmed into the page cache before every timed run, so
-neither side pays for the other's cold start). `Reset` is what runs before each timed run:
-remove the outputs, `sync`, drop the page cache when root, re-read the inputs.
+folder; and which files did it read (read back into the page cache before each of its timed
+runs, so neither side pays for a cold start the other does not). `Reset` is what runs before
+each timed run: remove the outputs, `sync`, drop the page cache when root, read those files.
 """
 
 from __future__ import annotations
