@@ -261,10 +261,14 @@ def _say(message: str) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from .appliance.appliance import ApplianceReport, inspect_appliance, is_appliance
+
     qemu, policy = _qemu(args), _policy(args)
 
-    def one(path: str) -> ImageReport | DiskscopeError:
+    def one(path: str) -> ImageReport | ApplianceReport | DiskscopeError:
         try:
+            if is_appliance(path):
+                return inspect_appliance(path, qemu, policy)
             return inspect_image(path, qemu, args.format, policy)
         except DiskscopeError as exc:
             return exc
@@ -277,6 +281,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
         results = list(pool.map(one, args.paths))
 
+    from .appliance.describe import format_appliance
     from .report.terminal import format_report
 
     status = ExitCode.OK
@@ -285,12 +290,16 @@ def cmd_info(args: argparse.Namespace) -> int:
         if isinstance(result, DiskscopeError):
             _say(str(result))
             objects.append({"path": os.path.abspath(path), "error": str(result)})
-            status = ExitCode.ERROR
+            status = max(status, ExitCode.REFUSED if isinstance(result, UnsafeImage) else ExitCode.ERROR)
             continue
         if not result.safe and status == ExitCode.OK:
             status = ExitCode.REFUSED
         objects.append(result.to_json())
-        if not args.json:
+        if args.json:
+            continue
+        if isinstance(result, ApplianceReport):
+            print(format_appliance(result))
+        else:
             print(format_report(result))
             _print_sums_check(result.path)
     if args.json:

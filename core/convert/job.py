@@ -43,6 +43,7 @@ from ..placement import (
 )
 from ..policy import DEFAULT_POLICY, InspectionPolicy
 from ..progress import ProgressCallback, ProgressMeter
+from ..qemu.byte_range import source_path
 from ..qemu.qemu_img import CONVERSION_LIMITS, ConvertSpec, Limits, QemuImg
 from ..safety import ImageReport, inspect_image, require_safe
 from ..sizes import human_size
@@ -457,7 +458,7 @@ class ConvertJob:
 
     @staticmethod
     def _check_source(plan: ConvertPlan) -> None:
-        paths = (plan.spec.source, *(path for path, _ in plan.spec.source_chain))
+        paths = (source_path(plan.spec.source), *(path for path, _ in plan.spec.source_chain))
         now = tuple(file_identity(path) for path in paths)
         if now != plan.source_identity:
             raise SourceChanged("The source file changed after it was inspected; convert it again.")

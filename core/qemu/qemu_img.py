@@ -43,6 +43,7 @@ from ..errors import (
     QemuImgNotFound,
 )
 from ..text import printable
+from .byte_range import FileRange, ImageSource
 from .image_info import ImageInfo, parse_info_json
 
 logger = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ class Measurement:
 class ConvertSpec:
     """Everything that goes on a `qemu-img convert` command line."""
 
-    source: str
+    source: str | FileRange
     source_format: str
     target: str
     target_format: str
@@ -178,9 +179,7 @@ def absolute(path: str | os.PathLike[str]) -> str:
     return os.path.abspath(text)
 
 
-def image_reference(
-    path: str | os.PathLike[str], fmt: str | None, chain: Sequence[tuple[str, str]] = ()
-) -> str:
+def image_reference(path: ImageSource, fmt: str | None, chain: Sequence[tuple[str, str]] = ()) -> str:
     """How every user image is named to qemu-img: a `json:` filename that names the driver
     (None: qemu probes) and the file, and ends the backing chain where we say.
 
@@ -188,7 +187,8 @@ def image_reference(
     were inspected; empty, the image has no backing at all, even if its header names one
     that was written after we looked. (An external data file cannot be switched off this
     way in qemu 7.2: the source's identity check is what guards against one.) Built with
-    json.dumps, so quotes, commas and any Unicode in a path stay one string.
+    json.dumps, so quotes, commas and any Unicode in a path stay one string. A FileRange
+    is read in place, through a raw node that exposes only its bytes.
     """
     node: dict[str, Any] | None = None
     for layer, layer_format in reversed(chain):
@@ -196,10 +196,15 @@ def image_reference(
     return "json:" + json.dumps(_image_node(path, fmt, node))
 
 
-def _image_node(
-    path: str | os.PathLike[str], fmt: str | None, backing: dict[str, Any] | None
-) -> dict[str, Any]:
-    filename = absolute(path)
+def _image_node(path: ImageSource, fmt: str | None, backing: dict[str, Any] | None) -> dict[str, Any]:
+    node: dict[str, Any] = {"driver": fmt} if fmt else {}
+    node.update(backing=backing, file=file_node(path))
+    return node
+
+
+def file_node(path: ImageSource) -> dict[str, Any]:
+    """The protocol node that reads the image's bytes: the file, or a range of it."""
+    filename = absolute(path.path if isinstance(path, FileRange) else path)
     try:
         filename.encode()
     except UnicodeEncodeError:
@@ -207,9 +212,8 @@ def _image_node(
             f"The name {printable(filename)} is not valid UTF-8, so qemu-img cannot be given it; "
             "rename the file."
         ) from None
-    node: dict[str, Any] = {"driver": fmt} if fmt else {}
-    node.update(backing=backing, file={"driver": "file", "filename": filename})
-    return node
+    whole = {"driver": "file", "filename": filename}
+    return path.node(whole) if isinstance(path, FileRange) else whole
 
 
 def _environment() -> dict[str, str]:
@@ -362,21 +366,21 @@ class QemuImg:
 
     # -- inspection ---------------------------------------------------------------------------
 
-    def info_args(self, path: str | os.PathLike[str], fmt: str) -> list[str]:
+    def info_args(self, path: ImageSource, fmt: str) -> list[str]:
         return ["info", "-f", fmt, "--output=json", "-U", image_reference(path, fmt)]
 
-    def info_json(self, path: str | os.PathLike[str], fmt: str) -> Any:
+    def info_json(self, path: ImageSource, fmt: str) -> Any:
         """Raw `qemu-img info` JSON of one image (never its backing chain)."""
         return self._json(self.info_args(path, fmt))
 
-    def info(self, path: str | os.PathLike[str], fmt: str) -> ImageInfo:
+    def info(self, path: ImageSource, fmt: str) -> ImageInfo:
         data = self.info_json(path, fmt)
         try:
             return parse_info_json(data)
         except ValueError as exc:
             raise QemuImgError(f"qemu-img info output could not be read: {exc}") from None
 
-    def probe_info(self, path: str | os.PathLike[str]) -> ImageInfo:
+    def probe_info(self, path: ImageSource) -> ImageInfo:
         """`info` with qemu's own format probe. Only for files that passed our safety gate."""
         data = self._json(["info", "--output=json", "-U", image_reference(path, None)])
         try:
@@ -384,10 +388,10 @@ class QemuImg:
         except ValueError as exc:
             raise QemuImgError(f"qemu-img info output could not be read: {exc}") from None
 
-    def check_args(self, path: str | os.PathLike[str], fmt: str) -> list[str]:
+    def check_args(self, path: ImageSource, fmt: str) -> list[str]:
         return ["check", "-f", fmt, "--output=json", "-U", image_reference(path, fmt)]
 
-    def check(self, path: str | os.PathLike[str], fmt: str) -> CheckResult:
+    def check(self, path: ImageSource, fmt: str) -> CheckResult:
         done = self.run(self.check_args(path, fmt))
         status = _CHECK_EXIT.get(done.returncode)
         if status is None:
@@ -414,7 +418,7 @@ class QemuImg:
 
     def map_args(
         self,
-        path: str | os.PathLike[str],
+        path: ImageSource,
         fmt: str,
         *,
         max_length: int,
@@ -428,7 +432,7 @@ class QemuImg:
 
     def map(
         self,
-        path: str | os.PathLike[str],
+        path: ImageSource,
         fmt: str,
         *,
         max_length: int,
@@ -455,7 +459,7 @@ class QemuImg:
 
     def measure(
         self,
-        path: str | os.PathLike[str],
+        path: ImageSource,
         fmt: str,
         target: str,
         options: Sequence[str] = (),
@@ -480,7 +484,7 @@ class QemuImg:
 
     def compare(
         self,
-        first: str | os.PathLike[str],
+        first: ImageSource,
         first_format: str,
         second: str | os.PathLike[str],
         second_format: str,
