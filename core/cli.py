@@ -418,12 +418,17 @@ def _add_convert(sub: argparse._SubParsersAction[argparse.ArgumentParser],
         "--stall-timeout", type=_positive_int, default=300, metavar="SECONDS",
         help="stop qemu-img when it makes no progress and does no I/O this long (default %(default)s)",
     )  # fmt: skip
+    convert.add_argument(
+        "--disk", type=_positive_int, metavar="N",
+        help="of an OVA or OVF, convert only disk N (as `info` numbers them); DST may then be a file",
+    )  # fmt: skip
     convert.add_argument("--json", action="store_true", help="print the result as JSON")
     convert.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     convert.set_defaults(func=cmd_convert)
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    from .appliance.appliance import is_appliance
     from .convert.job import ConvertJob, ConvertRequest
 
     options = dict(
@@ -441,18 +446,46 @@ def cmd_convert(args: argparse.Namespace) -> int:
             source, destination, args.target, extra_options=tuple(args.options), **options
         )
     request = replace(request, policy=_policy(args))
-    job = ConvertJob(request, _qemu(args), on_progress=_progress_printer(args.quiet))
+    qemu = _qemu(args)
+    if is_appliance(source):
+        return _convert_appliance(args, request, qemu)
+    if args.disk is not None:
+        raise DiskscopeError("--disk is for an OVA or OVF appliance, and the source is a single image.")
+    job = ConvertJob(request, qemu, on_progress=_progress_printer(args.quiet))
     result = _run_cancellable(job.run, job.cancel)
     _end_progress(args.quiet)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
-        print(f"{printable(str(result.output))}: {result.format}, {result.virtual_size:,} bytes "
-              f"virtual, {result.disk_usage:,} bytes on disk, in {result.duration:.1f} s")  # fmt: skip
-        for check in result.checks:
-            print(f"  verified: {printable(check)}")
-        print(f"  command: {printable(result.command)}")
+        _print_conversion(result)
     return ExitCode.OK
+
+
+def _convert_appliance(args: argparse.Namespace, request: Any, qemu: QemuImg) -> int:
+    """Every disk of an OVA or OVF (or --disk N), each from its bytes inside the appliance."""
+    from .appliance.appliance import inspect_appliance
+    from .appliance.convert import ApplianceConvertJob, plan_appliance
+
+    report = inspect_appliance(request.source, qemu, request.policy)
+    plans = plan_appliance(report, request, qemu, args.disk)
+    job = ApplianceConvertJob(plans, qemu, on_progress=_progress_printer(args.quiet))
+    results = _run_cancellable(job.run, job.cancel)
+    _end_progress(args.quiet)
+    if args.json:
+        print(json.dumps([r.to_json() for r in results], indent=2))
+        return ExitCode.OK
+    for item, result in zip(plans, results, strict=True):
+        print(f"disk {item.disk.index} ({printable(item.disk.href or '')}):")
+        _print_conversion(result)
+    return ExitCode.OK
+
+
+def _print_conversion(result: Any) -> None:
+    print(f"{printable(str(result.output))}: {result.format}, {result.virtual_size:,} bytes "
+          f"virtual, {result.disk_usage:,} bytes on disk, in {result.duration:.1f} s")  # fmt: skip
+    for check in result.checks:
+        print(f"  verified: {printable(check)}")
+    print(f"  command: {printable(result.command)}")
 
 
 def _given_token(args: argparse.Namespace) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -28,7 +29,7 @@ from ..text import printable
 from .cert import CertificateCheck, check_certificate
 from .manifest import ManifestCheck, verify_manifest
 from .ovf import MAX_DESCRIPTOR, Descriptor, DiskSpec, VirtualSystem, parse_descriptor
-from .tar import Piece, list_members
+from .tar import Piece, file_state, list_members
 
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._+-]+")
 
@@ -44,6 +45,7 @@ class ApplianceDisk:
     controller: str | None
     source: FileRange | Path | None  # an OVA member's bytes, or a loose OVF's file
     report: ImageReport | None
+    identity: tuple[int, int, int] | None = None  # of the file holding it, when it was judged
 
     @property
     def safe(self) -> bool:
@@ -111,10 +113,16 @@ def is_appliance(path: str | os.PathLike[str]) -> bool:
     if p.suffix.lower() == ".ovf":
         return True
     try:
-        with open(p, "rb") as f:
-            head = f.read(512)
+        # O_NONBLOCK and a regular file only: a FIFO or a device must not hang or feed us.
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return False
+    try:
+        head = os.pread(fd, 512, 0) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
     if head[257:262] != b"ustar":
         return False
     first = head[:100].split(b"\0", 1)[0].decode("utf-8", "replace")
@@ -178,8 +186,9 @@ def _loose_ovf(descriptor: Path) -> _Bundle:
 
 
 def _loose_piece(name: str, path: Path) -> Piece:
-    real = check_regular_file(path)
-    return Piece(name, os.path.realpath(real), 0, os.stat(real).st_size)
+    real = os.path.realpath(check_regular_file(path))
+    identity, size = file_state(real)
+    return Piece(name, real, 0, size, identity)
 
 
 def _with_referenced_files(descriptor: Path, bundle: _Bundle, parsed: Descriptor) -> _Bundle:
@@ -270,7 +279,7 @@ def _disk(
         report = inspect_image(source, qemu, fmt, policy)
     report = _check_create_type(report, fmt, create_type)
     return ApplianceDisk(index, spec.disk_id, name, ref.href, spec.capacity, spec.format_uri, controller,
-                         source, report)  # fmt: skip
+                         source, report, piece.identity)  # fmt: skip
 
 
 def _sectors(piece: Piece) -> FileRange:

@@ -1,4 +1,5 @@
-"""Readable text for `diskscope info` of an appliance: its hardware, then each disk's report."""
+"""Readable text for an appliance: its hardware (the window shows the same rows), then for
+`diskscope info`, each disk's report."""
 
 from __future__ import annotations
 
@@ -8,29 +9,32 @@ from ..text import printable
 from .appliance import ApplianceDisk, ApplianceReport
 
 
+def hardware_rows(report: ApplianceReport) -> list[tuple[str, str]]:
+    """(label, value) for the appliance, each system's hardware, its manifest and signature."""
+    rows = [("appliance", f"{report.kind.upper()} ({report.descriptor})")]
+    for system in report.systems:
+        rows += [
+            ("system", system.name or "(unnamed)"),
+            ("CPUs", str(system.cpus) if system.cpus is not None else "not stated"),
+            ("memory", size_with_exact(system.memory) if system.memory is not None else "not stated"),
+            ("firmware", system.firmware or "not stated (BIOS, as hypervisors assume)"),
+            ("controllers", ", ".join(system.controllers) or "none"),
+            ("network", ", ".join(system.nics) or "none"),
+        ]
+    rows.append(
+        ("manifest", report.manifest.sentence() if report.manifest else "none: nothing vouches for the files")
+    )
+    rows.append(("signature", report.certificate.sentence() if report.certificate else "none: not signed"))
+    return rows
+
+
 def _row(label: str, value: object) -> str:
     return f"  {label:<14}{printable(str(value))}"
 
 
 def format_appliance(report: ApplianceReport) -> str:
-    lines = [printable(str(report.path)), _row("appliance", f"{report.kind.upper()} ({report.descriptor})")]
-    for system in report.systems:
-        lines += [
-            _row("system", system.name or "(unnamed)"),
-            _row("CPUs", system.cpus if system.cpus is not None else "not stated"),
-            _row("memory", size_with_exact(system.memory) if system.memory is not None else "not stated"),
-            _row("firmware", system.firmware or "not stated (BIOS, as hypervisors assume)"),
-            _row("controllers", ", ".join(system.controllers) or "none"),
-            _row("network", ", ".join(system.nics) or "none"),
-        ]
-    if report.manifest:
-        lines.append(_row("manifest", report.manifest.sentence()))
-    else:
-        lines.append(_row("manifest", "none: nothing vouches for the files"))
-    if report.certificate:
-        lines.append(_row("signature", report.certificate.sentence()))
-    else:
-        lines.append(_row("signature", "none: the appliance is not signed"))
+    lines = [printable(str(report.path))]
+    lines += [_row(label, value) for label, value in hardware_rows(report)]
     for disk in report.disks:
         lines += _disk_lines(disk)
     lines.append(_row("verdict", "SAFE to hand to a hypervisor" if report.safe else "REFUSED"))

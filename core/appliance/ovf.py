@@ -125,6 +125,10 @@ def parse_descriptor(data: bytes, name: str) -> Descriptor:
         raise UnsafeAppliance(f"The descriptor {shown} names a file twice.", ApplianceProblem.DESCRIPTOR)
     disks = tuple(_disk(e, shown) for e in _children(root, "DiskSection", "Disk"))
     systems = tuple(_system(e, shown) for e in root.iter() if _local(e.tag) == "VirtualSystem")
+    if not systems:
+        raise UnsafeAppliance(
+            f"The descriptor {shown} describes no virtual machine.", ApplianceProblem.DESCRIPTOR
+        )
     return Descriptor(files, disks, systems)
 
 

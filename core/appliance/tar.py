@@ -44,6 +44,9 @@ class Piece:
     path: str  # absolute
     offset: int
     size: int
+    # (st_dev, st_ino, st_ctime_ns) of the file before anything was read: a conversion uses
+    # the bytes only while the file is still the one the manifest and inspection vouched for
+    identity: tuple[int, int, int]
 
     def read(self, limit: int) -> bytes:
         """The whole piece, which must not be larger than `limit` bytes (a descriptor)."""
@@ -65,7 +68,7 @@ def list_members(path: str | os.PathLike[str]) -> tuple[Piece, ...]:
     """Every member of the tar at `path`, in archive order; UnsafeAppliance for anything
     that is not a plain file with a plain, unique name inside the archive's length."""
     archive = check_regular_file(path)
-    size = archive.stat().st_size
+    identity, size = file_state(archive)
     pieces: list[Piece] = []
     seen: set[str] = set()
     try:
@@ -88,13 +91,19 @@ def list_members(path: str | os.PathLike[str]) -> tuple[Piece, ...]:
                         archive, f"its file {printable(name)!r} runs past the end of the archive",
                         ApplianceProblem.TRUNCATED,
                     )  # fmt: skip
-                pieces.append(Piece(name, str(archive), member.offset_data, member.size))
+                pieces.append(Piece(name, str(archive), member.offset_data, member.size, identity))
     except (tarfile.TarError, UnicodeError, ValueError) as exc:
         logger.info("tar listing of %s failed: %r", archive, exc)
         raise _refused(archive, "it is not a readable tar archive", ApplianceProblem.TRUNCATED) from None
     except OSError as exc:
         raise InvalidPath(f"{archive} cannot be read: {exc.strerror}.") from None
     return tuple(pieces)
+
+
+def file_state(path: str | os.PathLike[str]) -> tuple[tuple[int, int, int], int]:
+    """A file's (st_dev, st_ino, st_ctime_ns), and its size."""
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_ctime_ns), st.st_size
 
 
 def _checked_name(archive: Path, member: tarfile.TarInfo) -> str:

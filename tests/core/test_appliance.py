@@ -4,6 +4,7 @@ packed by the real `tar`, inspected in place by `diskscope info`, through `main(
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import tarfile
 from pathlib import Path
@@ -187,3 +188,13 @@ def test_the_signature_is_checked_against_the_manifest(case: str, tmp_path: Path
     assert ran.returncode == ExitCode.REFUSED
     assert_one_sentence(ran.stderr)
     assert "changed after it was signed" in ran.stderr
+
+
+def test_a_fifo_named_like_an_ova_is_one_sentence_and_does_not_hang(tmp_path: Path) -> None:
+    fifo = tmp_path / "vm.ova"
+    os.mkfifo(fifo)
+    assert not is_appliance(fifo)
+    ran = run("info", fifo)
+    assert ran.returncode == ExitCode.ERROR
+    assert_one_sentence(ran.stderr)
+    assert "named pipe" in ran.stderr
