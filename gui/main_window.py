@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.appliance.appliance import ApplianceReport
 from ..core.convert.job import ConvertJob, ConvertPlan, ConvertRequest
 from ..core.errors import DiskscopeError
 from ..core.fetch.pipeline import FetchJob, FetchRequest
@@ -48,7 +49,7 @@ from ..core.fetch.sums import SumsCheck, check_sums
 from ..core.progress import Progress
 from ..core.qemu.image_info import ImageInfo
 from ..core.qemu.qemu_img import CheckResult, QemuImg
-from ..core.report.details import ImageDetails, gather_details
+from ..core.report.details import ImageDetails, gather
 from ..core.report.export import write_export
 from ..core.samples import create_samples
 from .actions import apply_icons, build_actions
@@ -353,7 +354,7 @@ class MainWindow(QMainWindow):
                 continue
             qemu = self.qemu
             self.runner.submit(
-                partial(gather_details, path, qemu, self.settings.policy()),
+                partial(gather, path, qemu, self.settings.policy()),
                 partial(self._inspected, path),
                 partial(self._failed, path),
             )
@@ -362,10 +363,12 @@ class MainWindow(QMainWindow):
         self._select_row(first_row)
         self._update_view()
 
-    def _inspected(self, key: str, details: ImageDetails) -> None:
-        self._show_row(
-            self.session.inspected(ImageEntry(key, os.path.basename(key), EntryState.READY, details=details))
-        )
+    def _inspected(self, key: str, details: ImageDetails | ApplianceReport) -> None:
+        name = os.path.basename(key)
+        if isinstance(details, ApplianceReport):
+            self._show_row(self.session.inspected(ImageEntry(key, name, EntryState.READY, appliance=details)))
+            return
+        self._show_row(self.session.inspected(ImageEntry(key, name, EntryState.READY, details=details)))
         if details.sums is not None:
             self._check_sums(key, details)
 
@@ -407,7 +410,7 @@ class MainWindow(QMainWindow):
     def open_dialog(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(
             self, "Open disk images", "",
-            "Disk images (*.qcow2 *.qcow *.img *.raw *.vmdk *.vhd *.vhdx *.vdi *.iso *.luks);;"
+            "Disk images (*.qcow2 *.qcow *.img *.raw *.vmdk *.vhd *.vhdx *.vdi *.iso *.luks *.ova *.ovf);;"
             "All files (*)",
         )  # fmt: skip
         if paths:
@@ -541,13 +544,24 @@ class MainWindow(QMainWindow):
     @Slot()
     def convert_dialog(self) -> None:
         entry = self.current_entry()
-        if entry is None or entry.details is None or self.qemu is None:
+        if entry is None or self.qemu is None:
             self.statusBar().showMessage("Select an inspected image to convert.", 5000)
             return
-        dialog = ConvertDialog(entry.details.report, self.qemu, self.runner,
-                               self.settings.verify_after_convert, self,
-                               owned_chain=entry.details.owned_chain,
-                               policy=self.settings.policy())  # fmt: skip
+        if entry.appliance is not None and not any(d.report for d in entry.appliance.disks):
+            self.statusBar().showMessage("This appliance has no disk with content to convert.", 5000)
+            return
+        if entry.appliance is not None:
+            dialog = ConvertDialog.for_appliance(entry.appliance, self.qemu, self.runner,
+                                                 self.settings.verify_after_convert, self,
+                                                 policy=self.settings.policy())  # fmt: skip
+        elif entry.details is not None:
+            dialog = ConvertDialog(entry.details.report, self.qemu, self.runner,
+                                   self.settings.verify_after_convert, self,
+                                   owned_chain=entry.details.owned_chain,
+                                   policy=self.settings.policy())  # fmt: skip
+        else:
+            self.statusBar().showMessage("Select an inspected image to convert.", 5000)
+            return
         if dialog.exec():
             self.start_convert(dialog.plan or dialog.request())
 
