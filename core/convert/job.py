@@ -269,10 +269,11 @@ def plan_conversion(
     if request.expected_source not in (None, (before.device, before.inode, before.ctime_ns)):
         raise SourceChanged(f"{source} is no longer the file that was verified; nothing was converted.")
     image: str | FileRange = target
+    chain: Chain = ()
+    layer_identities: tuple[FileIdentity, ...] = ()
     if request.member is not None:
         image = replace(request.member, path=target)
         report = require_safe(inspect_member(image, qemu, request.declared, request.policy), str(source))
-        chain, layer_identities = (), ()
     else:
         report, chain, layer_identities = _gate(source, qemu, request)
     folder = destination.parent
