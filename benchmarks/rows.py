@@ -50,7 +50,8 @@ def _usage(path: Path) -> int:
 
 
 def convert_rows(work: Path, sizes: Sizes) -> list[Row]:
-    from diskscope.core.convert.job import ConvertRequest, plan_conversion
+    from diskscope.core.convert.plan import plan_conversion
+    from diskscope.core.convert.request import ConvertRequest
     from diskscope.core.qemu.qemu_img import QemuImg
 
     raw = sparse_raw(work / "source.raw", sizes.virtual, sizes.data)
@@ -134,8 +135,9 @@ def appliance_rows(work: Path, sizes: Sizes) -> list[Row]:
     # what reading in place saves, apart from the flags Diskscope picks.
     from diskscope.core.appliance.appliance import inspect_appliance
     from diskscope.core.appliance.convert import plan_appliance
-    from diskscope.core.convert.job import ConvertRequest
-    from diskscope.core.qemu.qemu_img import QemuImg, image_reference
+    from diskscope.core.convert.request import ConvertRequest
+    from diskscope.core.qemu.commands import image_reference
+    from diskscope.core.qemu.qemu_img import QemuImg
 
     qemu = QemuImg()
     (plan,) = plan_appliance(inspect_appliance(ova, qemu), ConvertRequest(ova, out, "qcow2"), qemu)

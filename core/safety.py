@@ -21,8 +21,9 @@ from .inspect.verdict import Violation, ViolationCode
 from .inspect.vmdk import SINGLE_FILE_TYPES
 from .policy import DEFAULT_POLICY, InspectionPolicy
 from .qemu.byte_range import FileRange
+from .qemu.commands import file_node
 from .qemu.image_info import ImageInfo
-from .qemu.qemu_img import QemuImg, file_node
+from .qemu.qemu_img import QemuImg
 
 # Formats whose virtual size our inspector reads exactly as qemu does.
 _SIZE_COMPARABLE = {ImageFormat.QCOW2, ImageFormat.VMDK, ImageFormat.VDI, ImageFormat.VHDX}

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from diskscope.core.qemu.qemu_img import Completed, Limits, QemuImg
+from diskscope.core.qemu.process import Completed, Limits
+from diskscope.core.qemu.qemu_img import QemuImg
 from imagekit import create, qemu_img, write_pattern
 
 STREAM = "http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized"

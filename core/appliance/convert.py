@@ -15,7 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..convert.job import ConvertJob, ConvertPlan, ConvertRequest, ConvertResult, plan_conversion
+from ..convert.job import ConvertJob, ConvertResult
+from ..convert.plan import ConvertPlan, plan_conversion
+from ..convert.request import ConvertRequest
 from ..errors import DiskscopeError, NotEnoughSpace, UnsafeImage
 from ..placement import free_space
 from ..progress import ProgressCallback

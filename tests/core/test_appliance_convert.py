@@ -13,7 +13,7 @@ from clikit import assert_one_sentence, run
 from diskscope.core.appliance.appliance import inspect_appliance
 from diskscope.core.appliance.convert import ApplianceConvertJob, plan_appliance
 from diskscope.core.cli import ExitCode
-from diskscope.core.convert.job import ConvertRequest
+from diskscope.core.convert.request import ConvertRequest
 from diskscope.core.errors import Cancelled, SourceChanged
 from diskscope.core.qemu.qemu_img import QemuImg
 from imagekit import create, qemu_img
