@@ -631,6 +631,13 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return ExitCode.OK
+    if result.appliance is not None:
+        from .appliance.describe import format_appliance
+
+        print(format_appliance(result.appliance))
+        print(
+            f"  convert its disks with: diskscope convert {printable(str(result.destination))} FOLDER -O raw"
+        )
     how = "converted to raw" if result.conversion else "kept as downloaded"
     print(f"{printable(str(result.destination))}: {result.format} ({how}), "
           f"{result.download.size:,} bytes fetched")  # fmt: skip

@@ -82,6 +82,16 @@ class ApplianceReport:
     def safe(self) -> bool:
         return all(d.safe for d in self.disks)
 
+    def moved(self, to: Path) -> ApplianceReport:
+        """The report of the same OVA under its new name (a download placed once judged)."""
+
+        def disk(d: ApplianceDisk) -> ApplianceDisk:
+            if not isinstance(d.source, FileRange) or d.report is None:
+                return d
+            return replace(d, source=replace(d.source, path=str(to)), report=replace(d.report, path=to))
+
+        return replace(self, path=to, disks=tuple(disk(d) for d in self.disks))
+
     def to_json(self) -> dict[str, Any]:
         return {
             "path": str(self.path),
