@@ -60,6 +60,7 @@ class ApplianceProblem(StrEnum):
     MEMBER_TYPE = "member_type"  # a link, a device, a folder: anything but a regular file
     DUPLICATE_MEMBER = "duplicate_member"
     TRUNCATED = "truncated"
+    BAD_TAR = "bad_tar"  # headers tarfile cannot read, or an extended header too large to read
     BAD_HREF = "bad_href"  # a File that points outside the appliance, or at a URL
     MISSING_FILE = "missing_file"
     MALFORMED_XML = "malformed_xml"

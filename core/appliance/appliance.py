@@ -117,10 +117,11 @@ class _Bundle:
 
 
 def is_appliance(path: str | os.PathLike[str]) -> bool:
-    """An `.ovf` file, or a tar named `.ova` or whose first member is an `.ovf` (as OVF
-    requires): what `info`, `convert` and the window treat as an appliance."""
+    """A file named `.ova` or `.ovf` (one that is not what it says is refused as such), or a
+    tar whose first member is an `.ovf`, as OVF requires: what `info`, `convert`, `fetch` and
+    the window treat as an appliance."""
     p = Path(path)
-    if p.suffix.lower() == ".ovf":
+    if p.suffix.lower() in (".ova", ".ovf"):
         return True
     try:
         # O_NONBLOCK and a regular file only: a FIFO or a device must not hang or feed us.
@@ -136,7 +137,7 @@ def is_appliance(path: str | os.PathLike[str]) -> bool:
     if head[257:262] != b"ustar":
         return False
     first = head[:100].split(b"\0", 1)[0].decode("utf-8", "replace")
-    return p.suffix.lower() == ".ova" or first.lower().endswith(".ovf")
+    return first.lower().endswith(".ovf")
 
 
 def inspect_appliance(

@@ -21,7 +21,7 @@ from ..errors import ApplianceProblem, UnsafeAppliance
 from ..formats import ImageFormat
 from ..text import printable
 
-MAX_DESCRIPTOR = 4 << 20
+MAX_DESCRIPTOR = 1 << 20  # real ones are tens of KiB; parsing the limit takes about a second
 
 # CIM_ResourceAllocationSettingData.ResourceType values (DSP1041).
 _CPU, _MEMORY, _IDE, _SCSI, _ETHERNET, _OTHER_NIC, _DISK, _OTHER_STORAGE = 3, 4, 5, 6, 10, 11, 17, 20

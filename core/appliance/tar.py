@@ -23,6 +23,9 @@ from ..text import printable
 logger = logging.getLogger(__name__)
 
 MAX_MEMBERS = 1000  # an appliance holds a descriptor, a manifest, a certificate and its disks
+MAX_EXTENDED_HEADER = 64 * 1024  # a pax header or GNU long name; tarfile reads it whole
+_EXTENDED = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME,
+             tarfile.GNUTYPE_LONGLINK)  # fmt: skip
 
 _KINDS = {
     tarfile.SYMTYPE: "a symbolic link",
@@ -34,6 +37,17 @@ _KINDS = {
     tarfile.CONTTYPE: "a contiguous file",
     tarfile.GNUTYPE_SPARSE: "a sparse file",
 }
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """tarfile reads a pax header or a GNU long name into memory whole, whatever size its
+    header claims; this refuses one larger than any real name needs before it is read
+    (`_proc_member` is the hook tarfile offers subclasses for their own member types)."""
+
+    def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _EXTENDED and self.size > MAX_EXTENDED_HEADER:
+            raise tarfile.HeaderError(f"an extended header of {self.size} bytes")
+        return super()._proc_member(tar)  # type: ignore[misc,no-any-return]
 
 
 @dataclass(frozen=True)
@@ -72,7 +86,7 @@ def list_members(path: str | os.PathLike[str]) -> tuple[Piece, ...]:
     pieces: list[Piece] = []
     seen: set[str] = set()
     try:
-        with tarfile.open(archive, mode="r:") as tar:
+        with tarfile.open(archive, mode="r:", tarinfo=_BoundedTarInfo) as tar:
             for member in tar:
                 if len(pieces) >= MAX_MEMBERS:
                     raise _refused(
@@ -94,7 +108,7 @@ def list_members(path: str | os.PathLike[str]) -> tuple[Piece, ...]:
                 pieces.append(Piece(name, str(archive), member.offset_data, member.size, identity))
     except (tarfile.TarError, UnicodeError, ValueError) as exc:
         logger.info("tar listing of %s failed: %r", archive, exc)
-        raise _refused(archive, "it is not a readable tar archive", ApplianceProblem.TRUNCATED) from None
+        raise _refused(archive, "it is not a readable tar archive", ApplianceProblem.BAD_TAR) from None
     except OSError as exc:
         raise InvalidPath(f"{archive} cannot be read: {exc.strerror}.") from None
     return tuple(pieces)

@@ -77,6 +77,33 @@ def _truncated(tmp_path: Path) -> Path:
     return path
 
 
+def _pax_record(key: str, value: str) -> bytes:
+    """One well-formed pax record: its length counts its own digits."""
+    body = f" {key}={value}\n"
+    length = len(body) + len(str(len(body)))
+    length = len(body) + len(str(length))
+    return f"{length}{body}".encode()
+
+
+def _extended(typeflag: bytes, data: bytes) -> Callable[[Path], Path]:
+    """A well-formed extended header (pax or GNU long name) of `data`, before a plain member:
+    tarfile would read it all into memory and accept the archive."""
+
+    def build(tmp_path: Path) -> Path:
+        src = _src(tmp_path)
+        return _ova(
+            tmp_path, _plain_ovf(src), (b"././@LongLink", data, typeflag, b""), regular("notes.txt", b"x")
+        )
+
+    return build
+
+
+def _bytes(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "vm.ova"
+    path.write_bytes(data)
+    return path
+
+
 def _xml(doctype: str = "", body: Callable[[str], str] = lambda t: t) -> Callable[[Path], Path]:
     def build(tmp_path: Path) -> Path:
         src = _src(tmp_path)
@@ -121,6 +148,9 @@ CASES: dict[str, tuple[Callable[[Path], Path], ApplianceProblem]] = {
     "duplicate member": (_member(b"disk1.vmdk", data=b"\0" * 512), P.DUPLICATE_MEMBER),
     "duplicate via ./": (_member(b"./disk1.vmdk", data=b"\0" * 512), P.DUPLICATE_MEMBER),
     "truncated archive": (_truncated, P.TRUNCATED),
+    "pax header of 1 MiB": (_extended(b"x", _pax_record("comment", "a" * (1 << 20))), P.BAD_TAR),
+    "GNU long name of 1 MiB": (_extended(b"L", b"a" * (1 << 20) + b"\0"), P.BAD_TAR),
+    "not a tar at all": (lambda tmp_path: _bytes(tmp_path, b"\x89PNG\r\n\x1a\n" + bytes(4096)), P.BAD_TAR),
     "href is a URL": (_with_href("http://attacker.example/disk1.vmdk"), P.BAD_HREF),
     "href is a file URL": (_with_href("file:///etc/shadow"), P.BAD_HREF),
     "href is absolute": (_with_href("/etc/shadow"), P.BAD_HREF),
