@@ -223,7 +223,7 @@ class FetchJob:
         if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", req.source):
             path = urlsplit(req.source).path
             name = unquote(os.path.basename(path)) or "image"
-            if path.lower().endswith(".ova"):
+            if names_an_ova(path):
                 return _Source(req.source, Expectation(None, user, appliance=True), name)
             expect = Expectation(None, user, format_from_extension(path))
             return _Source(req.source, expect, name)
@@ -285,6 +285,11 @@ def file_name(name: str, to_raw: bool, fmt: ImageFormat | None = None) -> str:
     return stem + extension
 
 
+def names_an_ova(url_path: str) -> bool:
+    """An `.ova` URL: fetched as an appliance and kept as it is (core/appliance/)."""
+    return url_path.lower().endswith(".ova")
+
+
 def suggested_name(source: str, to_raw: bool, disk_format: str | None = None) -> str:
     """The file name a fetch into a folder gives `source` (a URL, or a Glance image's name
     with its `disk_format`), to show before the download starts. For a kept format that
@@ -293,6 +298,7 @@ def suggested_name(source: str, to_raw: bool, disk_format: str | None = None) ->
         path = urlsplit(source).path
         source = unquote(os.path.basename(path.rstrip("/"))) or "image"
         fmt = format_from_extension(path)
+        to_raw = to_raw and not names_an_ova(path)  # an OVA is kept as it is
     else:
         fmt = None
     if disk_format:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from clikit import assert_one_sentence, run
 from diskscope.core.cli import ExitCode
+from diskscope.core.fetch.pipeline import suggested_name
 from httpserver import ImageServer
 from imagekit import create
 from ovakit import Disk, make_ova, ovf_text, pack, regular, tar_bytes
@@ -93,3 +94,8 @@ def test_an_ova_with_a_refused_disk_is_not_kept(server: ImageServer, tmp_path: P
     assert_one_sentence(ran.stderr)
     assert "Disk 1 of the downloaded appliance was refused: The image claims to be vmdk" in ran.stderr
     assert list(dest.iterdir()) == []
+
+
+def test_the_name_suggested_for_an_ova_url_keeps_it_an_ova() -> None:
+    assert suggested_name("https://vendor.example/appliances/web01.ova", to_raw=True) == "web01.ova"
+    assert suggested_name("https://vendor.example/disk.qcow2", to_raw=True) == "disk.raw"
