@@ -51,6 +51,11 @@ class ApplianceDisk:
     def safe(self) -> bool:
         return self.report is None or self.report.safe
 
+    @property
+    def virtual_size(self) -> int | None:
+        """The disk's own, or for a disk with no file the capacity the OVF gives it."""
+        return self.report.virtual_size if self.report is not None else self.capacity
+
     def to_json(self) -> dict[str, Any]:
         where = self.source
         return {

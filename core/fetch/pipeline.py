@@ -186,9 +186,9 @@ class FetchJob:
                 f"Disk {refused.index} of the downloaded appliance", refused.report.violations
             )
         place_download(download, destination, self.request.overwrite)
-        sizes = [d.report.virtual_size or 0 for d in appliance.disks if d.report is not None]
         return FetchResult(
-            destination=destination, format="ova", source_format="ova", virtual_size=sum(sizes),
+            destination=destination, format="ova", source_format="ova",
+            virtual_size=sum(d.virtual_size or 0 for d in appliance.disks),
             download=download, conversion=None, glance_image=source.image,
             duration=time.monotonic() - started, appliance=appliance.moved(destination),
         )  # fmt: skip

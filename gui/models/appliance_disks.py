@@ -35,7 +35,7 @@ class ApplianceDiskModel(HeaderTableModel):
         if not index.isValid():
             return None
         d, column = self._rows[index.row()], index.column()
-        size = _virtual_size(d)
+        size = d.virtual_size
         if role == Qt.ItemDataRole.DisplayRole:
             return (str(d.index), d.href or "(empty disk)", d.controller or "—", _format(d),
                     "—" if size is None else human_size(size), verdict(d))[column]  # fmt: skip
@@ -60,7 +60,3 @@ def _format(disk: ApplianceDisk) -> str:
         return "—"
     ours = disk.report.inspection
     return ours.format.value + (f" ({ours.subformat})" if ours.subformat else "")
-
-
-def _virtual_size(disk: ApplianceDisk) -> int | None:
-    return disk.report.virtual_size if disk.report is not None else disk.capacity

@@ -57,9 +57,7 @@ class ImageEntry:
     @property
     def virtual_size(self) -> int | None:
         if self.appliance is not None:  # all its disks together
-            return sum(
-                d.report.virtual_size or 0 if d.report else d.capacity or 0 for d in self.appliance.disks
-            )
+            return sum(d.virtual_size or 0 for d in self.appliance.disks)
         if self.details is not None:
             return self.details.report.virtual_size
         return self.pasted.virtual_size if self.pasted else None
