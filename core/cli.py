@@ -324,11 +324,23 @@ def _print_sums_check(path: Path) -> None:
         print(f"  Checksum: {check.sentence()}")
 
 
+def _one_image(path: str, qemu: QemuImg) -> ImageReport:
+    """A single image's report; an OVA or OVF is named as what it is, with what to run."""
+    from .appliance.appliance import is_appliance
+
+    if is_appliance(path):
+        raise DiskscopeError(
+            f"{os.path.abspath(path)} is an appliance, not one image: `diskscope info` judges each "
+            "of its disks, `diskscope convert --disk N` converts one."
+        )
+    return inspect_image(path, qemu)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from .report.terminal import format_check
 
     qemu = _qemu(args)
-    report = require_safe(inspect_image(args.path, qemu))
+    report = require_safe(_one_image(args.path, qemu))
     result = qemu.check(report.path, report.format.qemu_driver)
     if args.json:
         data = {k: getattr(result, k) for k in result.__dataclass_fields__}
@@ -349,7 +361,7 @@ def cmd_map(args: argparse.Namespace) -> int:
     from .report.terminal import format_map
 
     qemu = _qemu(args)
-    report = require_safe(inspect_image(args.path, qemu))
+    report = require_safe(_one_image(args.path, qemu))
     length = args.max_length or report.virtual_size or 0
     extents = qemu.map(report.path, report.format.qemu_driver, max_length=max(length, 1))
     if args.json:
@@ -363,7 +375,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
     from .sizes import size_with_exact
 
     qemu = _qemu(args)
-    report = require_safe(inspect_image(args.path, qemu))
+    report = require_safe(_one_image(args.path, qemu))
     result = qemu.measure(report.path, report.format.qemu_driver, args.target.qemu_driver)
     if args.json:
         print(json.dumps(result.__dict__, indent=2))

@@ -199,3 +199,11 @@ def test_a_fifo_is_never_read_and_an_ova_link_to_one_is_one_sentence(tmp_path: P
     assert ran.returncode == ExitCode.ERROR
     assert_one_sentence(ran.stderr)
     assert "named pipe" in ran.stderr
+
+
+@pytest.mark.parametrize("command", [["check"], ["map"], ["measure", "-O", "raw"]])
+def test_single_image_commands_say_an_ova_is_an_appliance(command: list[str], tmp_path: Path) -> None:
+    ran = run(command[0], make_ova(tmp_path), *command[1:])
+    assert ran.returncode == ExitCode.ERROR
+    assert_one_sentence(ran.stderr)
+    assert "is an appliance, not one image" in ran.stderr
