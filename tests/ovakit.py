@@ -97,6 +97,21 @@ def pack(folder: Path, names: Sequence[str], ova: Path) -> Path:
     return ova
 
 
+def ova_with_a_qcow2_behind_vmdk(tmp_path: Path, safe_first: bool = False) -> Path:
+    """vm.ova whose last disk is a qcow2 where its OVF promises a streamOptimized VMDK (after a
+    good VMDK, with `safe_first`)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    names = []
+    if safe_first:
+        stream_vmdk(src, "disk1.vmdk", "16M")
+        names.append("disk1.vmdk")
+    names.append(f"disk{len(names) + 1}.vmdk")
+    create(src / names[-1], "qcow2", "16M")
+    (src / "vm.ovf").write_text(ovf_text(src, [Disk(n, 16 << 20) for n in names]))
+    return pack(src, ["vm.ovf", *names], tmp_path / "vm.ova")
+
+
 def make_ova(tmp_path: Path, disks: int = 1) -> Path:
     _, names = appliance_folder(tmp_path / "src", disks)
     return pack(tmp_path / "src", names, tmp_path / "vm.ova")

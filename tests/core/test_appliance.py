@@ -22,6 +22,7 @@ from ovakit import (
     files_in,
     make_ova,
     manifest,
+    ova_with_a_qcow2_behind_vmdk,
     ovf_text,
     pack,
     stream_vmdk,
@@ -113,11 +114,7 @@ def test_a_vmdk_made_by_qemu_in_another_subformat_is_refused_against_its_ovf_for
 
 
 def test_a_qcow2_disk_that_the_ovf_calls_vmdk_is_refused_before_qemu_opens_it(tmp_path: Path) -> None:
-    src = tmp_path / "src"
-    src.mkdir()
-    create(src / "disk1.vmdk", "qcow2", "16M")  # a qcow2 under a VMDK's name and ovf:format
-    (src / "vm.ovf").write_text(ovf_text(src, [Disk("disk1.vmdk", 16 << 20)]))
-    ova = pack(src, ["vm.ovf", "disk1.vmdk"], tmp_path / "vm.ova")
+    ova = ova_with_a_qcow2_behind_vmdk(tmp_path)
     qemu = WatchedQemuImg()
     report = inspect_appliance(ova, qemu)
     assert not report.safe and qemu.ran == []

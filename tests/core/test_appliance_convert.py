@@ -16,8 +16,8 @@ from diskscope.core.cli import ExitCode
 from diskscope.core.convert.request import ConvertRequest
 from diskscope.core.errors import Cancelled, SourceChanged
 from diskscope.core.qemu.qemu_img import QemuImg
-from imagekit import create, qemu_img
-from ovakit import Disk, appliance_folder, make_ova, ovf_text, pack
+from imagekit import qemu_img
+from ovakit import appliance_folder, make_ova, ova_with_a_qcow2_behind_vmdk
 
 
 def same_guest_data(a: Path, a_fmt: str, b: Path, b_fmt: str) -> bool:
@@ -83,11 +83,7 @@ def test_a_taken_output_name_stops_the_job_before_any_disk_is_written(tmp_path: 
 
 
 def test_a_refused_disk_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
-    src = tmp_path / "src"
-    src.mkdir()
-    create(src / "disk1.vmdk", "qcow2", "16M")  # the OVF says VMDK
-    (src / "vm.ovf").write_text(ovf_text(src, [Disk("disk1.vmdk", 16 << 20)]))
-    ova = pack(src, ["vm.ovf", "disk1.vmdk"], tmp_path / "vm.ova")
+    ova = ova_with_a_qcow2_behind_vmdk(tmp_path)
     out = tmp_path / "out"
     out.mkdir()
     ran = run("convert", ova, out, "-O", "raw")

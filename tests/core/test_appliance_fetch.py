@@ -7,12 +7,22 @@ import hashlib
 import json
 from pathlib import Path
 
-from clikit import assert_one_sentence, run
+from clikit import Ran, assert_one_sentence, run
 from diskscope.core.cli import ExitCode
 from diskscope.core.fetch.pipeline import suggested_name
 from httpserver import ImageServer
-from imagekit import create
-from ovakit import Disk, make_ova, ovf_text, pack, regular, tar_bytes
+from ovakit import make_ova, ova_with_a_qcow2_behind_vmdk, regular, tar_bytes
+
+
+def fetch_into_folder(
+    server: ImageServer, tmp_path: Path, served: bytes, expected: bytes
+) -> tuple[Ran, Path]:
+    """`diskscope fetch URL DEST/` of `served`, with the sha256 of `expected`."""
+    server.files["vm.ova"] = served
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    digest = hashlib.sha256(expected).hexdigest()
+    return run("fetch", server.url("vm.ova"), dest, "--sha256", digest, "-q"), dest
 
 
 def test_an_ova_is_downloaded_verified_and_inspected_as_an_appliance(
@@ -59,10 +69,7 @@ def test_a_hostile_ova_is_refused_after_the_download_and_nothing_is_kept(
     server: ImageServer, tmp_path: Path
 ) -> None:
     data = tar_bytes([regular("vm.ovf", b"<Envelope/>"), (b"disk1.vmdk", b"", b"2", b"/etc/shadow")])
-    server.files["vm.ova"] = data
-    dest = tmp_path / "dest"
-    dest.mkdir()
-    ran = run("fetch", server.url("vm.ova"), dest, "--sha256", hashlib.sha256(data).hexdigest(), "-q")
+    ran, dest = fetch_into_folder(server, tmp_path, data, data)
     assert ran.returncode == ExitCode.REFUSED
     assert_one_sentence(ran.stderr)
     assert "symbolic link" in ran.stderr
@@ -71,25 +78,15 @@ def test_a_hostile_ova_is_refused_after_the_download_and_nothing_is_kept(
 
 def test_a_changed_ova_fails_its_checksum_and_nothing_is_kept(server: ImageServer, tmp_path: Path) -> None:
     data = make_ova(tmp_path).read_bytes()
-    server.files["vm.ova"] = data[:-1] + b"\1"
-    dest = tmp_path / "dest"
-    dest.mkdir()
-    ran = run("fetch", server.url("vm.ova"), dest, "--sha256", hashlib.sha256(data).hexdigest(), "-q")
+    ran, dest = fetch_into_folder(server, tmp_path, data[:-1] + b"\1", data)
     assert ran.returncode == ExitCode.ERROR
     assert_one_sentence(ran.stderr)
     assert list(dest.iterdir()) == []
 
 
 def test_an_ova_with_a_refused_disk_is_not_kept(server: ImageServer, tmp_path: Path) -> None:
-    src = tmp_path / "src"
-    src.mkdir()
-    create(src / "disk1.vmdk", "qcow2", "16M")  # a qcow2 where the OVF promises a VMDK
-    (src / "vm.ovf").write_text(ovf_text(src, [Disk("disk1.vmdk", 16 << 20)]))
-    data = pack(src, ["vm.ovf", "disk1.vmdk"], tmp_path / "vm.ova").read_bytes()
-    server.files["vm.ova"] = data
-    dest = tmp_path / "dest"
-    dest.mkdir()
-    ran = run("fetch", server.url("vm.ova"), dest, "--sha256", hashlib.sha256(data).hexdigest(), "-q")
+    data = ova_with_a_qcow2_behind_vmdk(tmp_path).read_bytes()
+    ran, dest = fetch_into_folder(server, tmp_path, data, data)
     assert ran.returncode == ExitCode.REFUSED
     assert_one_sentence(ran.stderr)
     assert "Disk 1 of the downloaded appliance was refused: The image claims to be vmdk" in ran.stderr

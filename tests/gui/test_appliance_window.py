@@ -10,8 +10,8 @@ from diskscope.gui.jobs import JobState
 from diskscope.gui.main_window import MainWindow
 from diskscope.gui.models.appliance_disks import ApplianceDiskModel
 from guikit import WAIT_MS, wait_idle
-from imagekit import create, qemu_img
-from ovakit import Disk, make_ova, ovf_text, pack, stream_vmdk
+from imagekit import qemu_img
+from ovakit import make_ova, ova_with_a_qcow2_behind_vmdk
 from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
@@ -59,12 +59,7 @@ def test_the_disk_table_passes_the_model_tester(
 
 
 def test_a_refused_disk_is_named_in_the_banner_and_its_row(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    src = tmp_path / "src"
-    src.mkdir()
-    stream_vmdk(src, "disk1.vmdk", "16M")
-    create(src / "disk2.vmdk", "qcow2", "16M")  # a qcow2 where the OVF promises a VMDK
-    (src / "vm.ovf").write_text(ovf_text(src, [Disk("disk1.vmdk", 16 << 20), Disk("disk2.vmdk", 16 << 20)]))
-    window.open_paths([str(pack(src, ["vm.ovf", "disk1.vmdk", "disk2.vmdk"], tmp_path / "vm.ova"))])
+    window.open_paths([str(ova_with_a_qcow2_behind_vmdk(tmp_path, safe_first=True))])
     wait_idle(qtbot, window)
     assert window.model.entry(0).verdict == "refused"
     banner = window.overview.banner
