@@ -4,14 +4,11 @@ the window fall-through)."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
 import time
-from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,28 +19,11 @@ from catalogue import (
     qcow2_backing_host_path,
     vmdk_huge_sector_count,
 )
-from diskscope.core.cli import ExitCode, main
+from clikit import run
+from diskscope.core.cli import ExitCode
 from diskscope.core.sizes import parse_size
 from httpserver import ImageServer
 from imagekit import MiB, create, patch, write_pattern
-
-
-@dataclass(frozen=True)
-class Ran:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def run(*args: str | Path) -> Ran:
-    """`diskscope ARGS` in this process; argparse's exits (errors, --help) give their status."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 2
-    return Ran(code, out.getvalue(), err.getvalue())
 
 
 def spawn(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
