@@ -59,7 +59,10 @@ def test_convert_through_the_dialog(qtbot, window: MainWindow, tmp_path: Path) -
     qemu_img("compare", "-f", "raw", "-F", "qcow2", source, out)
     window.jobs_panel.select(record.id)
     assert window.jobs_panel.buttons["Inspect Result"].isEnabled()
-    assert "qemu-img info: qcow2" in window.jobs_panel.details.toPlainText()
+    details = window.jobs_panel.details.toPlainText()
+    assert "qemu-img info: qcow2" in details
+    assert f"Saved as {out}\nFormat: qcow2\nVirtual size: 32.0 MiB\n" in details
+    assert any(line.startswith("Command: ") and " convert " in line for line in details.splitlines())
     window.jobs_panel.inspect_result()
     wait_idle(qtbot, window)
     assert "disk.qcow2" in [e.name for e in window.model.entries()]
