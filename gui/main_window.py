@@ -128,6 +128,9 @@ class MainWindow(QMainWindow):
         self.reload_qemu()
         self._restore_state()
         self._update_view()
+        notice = settings.take_reset_notice()
+        if notice:
+            self.statusBar().showMessage(notice)
 
     # -- set-up -------------------------------------------------------------------------------
 
