@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -38,16 +37,15 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.errors import DiskscopeError
-from ..core.fetch.sums import SumsCheck, check_sums
 from ..core.qemu.image_info import ImageInfo
 from ..core.qemu.qemu_img import CheckResult, QemuImg
-from ..core.report.details import ImageDetails, gather_details
 from .actions import apply_icons, build_actions
 from .dialogs.about import show_about
 from .dialogs.log_view import LogDialog
 from .dialogs.paste import PasteDialog
 from .dialogs.settings_dialog import SettingsDialog
 from .exporter import Exporter
+from .inspections import Inspections, expand_paths
 from .job_launcher import JobLauncher, ask_to_cancel_jobs
 from .jobs import JobManager
 from .models.image_list import EntryState, ImageEntry, ImageListModel
@@ -69,19 +67,6 @@ from .widgets.status_bar import MessageBar
 from .workers import TaskRunner
 
 ICON = Path(__file__).resolve().parent.parent / "resources" / "diskscope.svg"
-
-
-def expand_paths(paths: list[str]) -> list[str]:
-    """Files as given; every regular, non-hidden file directly inside a given folder."""
-    result: list[str] = []
-    for path in paths:
-        if os.path.isdir(path):
-            with os.scandir(path) as entries:
-                files = sorted(e.path for e in entries if not e.name.startswith(".") and e.is_file())
-            result += files
-        else:
-            result.append(path)
-    return [os.path.abspath(p) for p in result]
 
 
 class MainWindow(QMainWindow):
@@ -112,8 +97,8 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.session = Session()
         self.runner = TaskRunner(settings.parallel_inspections, self)
-        self._stop_hashing = threading.Event()  # set on close: a hash is not bounded by qemu-img's limits
         self.runner.busy_changed.connect(self._busy_changed)
+        self.inspections = Inspections(self.session, settings, self.runner, self)
         self.jobs = JobManager(settings.concurrent_jobs, self)
         self.launcher = JobLauncher(self, settings, self.session, self.runner, self.jobs, self.current_entry)
         self.exporter = Exporter(self, self.current_entry)
@@ -124,6 +109,7 @@ class MainWindow(QMainWindow):
         self._build_layout()
         self._build_status_bar()
         self._build_actions()
+        self._connect_parts()
         self._set_up_keyboard_and_looks()
         self.reload_qemu()
         self._restore_state()
@@ -178,13 +164,11 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 3)
         self.setCentralWidget(self.splitter)
         self.jobs_panel = JobsPanel(self.jobs)
-        self.jobs_panel.inspect_requested.connect(self._inspect_result)
         self.jobs_dock = QDockWidget("Jobs", self)
         self.jobs_dock.setObjectName("jobsDock")
         self.jobs_dock.setWidget(self.jobs_panel)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.jobs_dock)
         self.jobs_dock.hide()
-        self.launcher.started.connect(self._job_started)
 
         self.drop_hint = DropOverlay(self)
 
@@ -230,6 +214,15 @@ class MainWindow(QMainWindow):
                             self.convert_action, self.fetch_action, self.export_action])  # fmt: skip
         self.list.addActions([self.refresh_action, self.convert_action, self.check_action,
                               self.export_action, self.open_folder_in_files, self.close_action])  # fmt: skip
+
+    def _connect_parts(self) -> None:
+        """What the inspections and the jobs report, to the widgets that show it."""
+        self.inspections.row_changed.connect(self._show_row)
+        self.inspections.message.connect(self.statusBar().showMessage)
+        self.inspections.checked.connect(self._checked)
+        self.inspections.check_failed.connect(self._check_failed)
+        self.launcher.started.connect(self._job_started)
+        self.jobs_panel.inspect_requested.connect(self._inspect_result)
 
     # -- keyboard, accessibility and looks ----------------------------------------------------
 
@@ -320,54 +313,13 @@ class MainWindow(QMainWindow):
         if not files:
             self.statusBar().showMessage("There is nothing to open there.", 5000)
             return
-        first_row = self.session.open(files, runner_idle=not self.runner.pending)
-        qemu = self.session.qemu
-        for path in files:
-            if qemu is None:
-                self._failed(path, self.session.qemu_error)
-                continue
-            self.runner.submit(
-                partial(gather_details, path, qemu, self.settings.policy()),
-                partial(self._inspected, path),
-                partial(self._failed, path),
-            )
-            if len(files) == 1:
-                self.settings.add_recent(path)
-        self._select_row(first_row)
+        self._select_row(self.inspections.open(files))
         self._update_view()
 
-    def _inspected(self, key: str, details: ImageDetails) -> None:
-        self._show_row(
-            self.session.inspected(ImageEntry(key, os.path.basename(key), EntryState.READY, details=details))
-        )
-        if details.sums is not None:
-            self._check_sums(key, details)
-
-    def _check_sums(self, key: str, details: ImageDetails) -> None:
-        """Hash the image against the SHA256SUMS beside it, in a task of its own: the
-        verdict shows at once, and closing the window stops the hash."""
-        assert details.sums is not None
-        self.runner.submit(
-            partial(check_sums, details.path, details.sums, self._stop_hashing),
-            partial(self._sums_checked, key, details),
-            partial(self._sums_failed, key),
-        )
-
-    def _sums_checked(self, key: str, details: ImageDetails, check: SumsCheck) -> None:
-        self._show_row(self.session.sums_checked(key, details, check))
-
-    def _sums_failed(self, key: str, message: str) -> None:
-        self.statusBar().showMessage(message, 8000)
-
-    def _failed(self, key: str, message: str) -> None:
-        self._show_row(
-            self.session.inspected(ImageEntry(key, os.path.basename(key), EntryState.FAILED, error=message))
-        )
-        self.statusBar().showMessage(message, 8000)
-
+    @Slot(int)
     def _show_row(self, row: int) -> None:
-        """Show the entry at `row` again if it is the selected one (-1: nothing changed)."""
-        if row >= 0 and row == self.list.currentIndex().row():
+        """Show the entry at `row` again if it is the selected one."""
+        if row == self.list.currentIndex().row():
             self._show(self.model.entry(row))
 
     def _select_row(self, row: int) -> None:
@@ -492,21 +444,17 @@ class MainWindow(QMainWindow):
             return
         if self.session.qemu is None:
             return
-        report = entry.details.report
         self.tabs.setCurrentWidget(self.integrity)
         self.integrity.show_running()
-        self.runner.submit(
-            partial(self.session.qemu.check, os.path.realpath(report.path), report.format.qemu_driver),
-            partial(self._checked, entry.key),
-            partial(self._check_failed, entry.key),
-        )
+        self.inspections.check(entry.key, entry.details)
 
+    @Slot(str, object)
     def _checked(self, key: str, result: CheckResult) -> None:
-        self.session.checks[key] = result
         current = self.current_entry()
         if current is not None and current.key == key:
             self.integrity.show_result(result)
 
+    @Slot(str, str)
     def _check_failed(self, key: str, message: str) -> None:
         current = self.current_entry()
         if current is not None and current.key == key:
@@ -614,6 +562,6 @@ class MainWindow(QMainWindow):
         self.settings.set_window_state("geometry", self.saveGeometry())
         self.settings.set_window_state("splitter", self.splitter.saveState())
         self.settings.sync()
-        self._stop_hashing.set()
+        self.inspections.stop()
         self.runner.shutdown()
         super().closeEvent(event)
