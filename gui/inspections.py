@@ -11,7 +11,7 @@ from functools import partial
 from PySide6.QtCore import QObject, Signal
 
 from ..core.fetch.sums import SumsCheck, check_sums
-from ..core.qemu.qemu_img import CheckResult
+from ..core.qemu.results import CheckResult
 from ..core.report.details import ImageDetails, gather_details
 from .models.image_list import EntryState, ImageEntry
 from .session import Session

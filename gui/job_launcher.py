@@ -10,7 +10,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QWidget
 
-from ..core.convert.job import ConvertJob, ConvertPlan, ConvertRequest
+from ..core.convert.job import ConvertJob
+from ..core.convert.plan import ConvertPlan
+from ..core.convert.request import ConvertRequest
 from ..core.errors import DiskscopeError
 from ..core.fetch.pipeline import FetchJob, FetchRequest
 from ..core.progress import Progress

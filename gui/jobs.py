@@ -18,8 +18,7 @@ from PySide6.QtCore import QObject, Signal
 
 from ..core.cloud.glance import parse_image_url
 from ..core.convert.job import ConvertJob, ConvertResult
-from ..core.errors import DiskscopeError, UnsafeImage
-from ..core.fetch.download import ChecksumMismatch
+from ..core.errors import ChecksumMismatch, DiskscopeError, UnsafeImage
 from ..core.fetch.pipeline import FetchJob, FetchRequest, FetchResult
 from ..core.progress import Progress
 from .workers import Task, TaskRunner

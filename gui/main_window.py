@@ -38,7 +38,8 @@ from PySide6.QtWidgets import (
 
 from ..core.errors import DiskscopeError
 from ..core.qemu.image_info import ImageInfo
-from ..core.qemu.qemu_img import CheckResult, QemuImg
+from ..core.qemu.qemu_img import QemuImg
+from ..core.qemu.results import CheckResult
 from .actions import apply_icons, build_actions
 from .dialogs.about import show_about
 from .dialogs.log_view import LogDialog

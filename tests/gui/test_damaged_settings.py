@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from diskscope.core.qemu.qemu_img import INSPECTION_LIMITS
+from diskscope.core.qemu.process import INSPECTION_LIMITS
 from diskscope.gui.dialogs.settings_dialog import SettingsDialog
 from diskscope.gui.main_window import MainWindow
 from diskscope.gui.models.image_list import EntryState
