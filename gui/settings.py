@@ -64,6 +64,8 @@ class Option(Generic[T]):
     def __get__(self, settings: Settings | None, owner: type) -> Option[T] | T:
         if settings is None:
             return self
+        # Untyped on purpose: a typed read (value(key, default, type=int)) turns `abc` into 0,
+        # and the damage could no longer be seen.
         raw = settings.store.value(self.key)
         if raw is None:
             return self.default
