@@ -65,12 +65,15 @@ class ModalWatchdog(QObject):
         if modal is not self.modal:
             self._watch(modal)
         elif modal is not None and time.monotonic() - self.since >= self.patience:
-            self.closed.append(describe_modal(modal))
-            self._watch(None)
-            if isinstance(modal, QDialog):
-                modal.reject()
-            else:
-                modal.close()
+            self.close(modal)
+
+    def close(self, modal: QWidget) -> None:
+        self.closed.append(describe_modal(modal))
+        self._watch(None)
+        if isinstance(modal, QDialog):
+            modal.reject()
+        else:
+            modal.close()
 
     def _watch(self, modal: QWidget | None) -> None:
         """Input counts only while a modal is open: the filter is installed just for then."""
@@ -111,8 +114,11 @@ def modal_watchdog(qapp, request: pytest.FixtureRequest) -> Iterator[ModalWatchd
     watchdog.timer.start()
     yield watchdog
     watchdog.timer.stop()
-    watchdog.look()  # a modal left open at the end is not watched into the next test
     qapp.removeEventFilter(watchdog)
+    left_open = QApplication.activeModalWidget()
+    if left_open is not None:  # closed here, or the next test would wait for it and be blamed
+        watchdog.close(left_open)
+        pytest.fail(f"a modal dialog was left open at the end of the test: {watchdog.closed[-1]}")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -121,7 +127,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     report = outcome.get_result()
     closed = item.stash.get(MODALS_CLOSED, [])
-    if report.when == "call" and closed:
+    if report.when == "call" and closed and not report.skipped:
         said = "\n".join(f"  {text}" for text in closed)
         reason = (
             f"a modal dialog stayed open {MODAL_PATIENCE:g} s with nobody working it; "

@@ -1,6 +1,7 @@
 """The modal watchdog in tests/gui/conftest.py, played for real: a pytest run in a second
 process, with that conftest, over tests that open a message box nobody clicks, one that is
-closed at once, and one that the test works (key presses) for longer than the patience."""
+closed at once, one that the test works (key presses) for longer than the patience, and
+one left open when its test ends."""
 
 from __future__ import annotations
 
@@ -47,6 +48,16 @@ def test_box_worked_longer_than_the_patience():
     QMessageBox.question(None, "Diskscope", "Worked by the test.")
     timer.stop()
     assert len(presses) == 60
+
+
+KEPT = []  # what keeps the box below alive after its test (in the window: its parent)
+
+
+def test_box_left_open():
+    box = QMessageBox(QMessageBox.Icon.Question, "Diskscope", "Shown, and never closed.")
+    box.setWindowModality(Qt.WindowModality.ApplicationModal)
+    box.show()
+    KEPT.append(box)
 """
 
 
@@ -71,4 +82,6 @@ def test_a_modal_nobody_works_fails_its_test_with_its_text(tmp_path: Path) -> No
     assert "PASSED test_inner.py::test_box_worked_longer_than_the_patience" in out, out
     assert f"a modal dialog stayed open {PATIENCE} s with nobody working it" in out
     assert "Diskscope | The image vanished while nobody was looking." in out
-    assert "1 failed, 2 passed" in out, out
+    assert "ERROR test_inner.py::test_box_left_open" in out, out
+    assert "a modal dialog was left open at the end of the test: Diskscope | Shown, and never closed." in out
+    assert "1 failed, 3 passed, 1 error" in out, out
