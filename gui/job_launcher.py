@@ -19,7 +19,7 @@ from ..core.progress import Progress
 from ..core.qemu.qemu_img import QemuImg
 from .dialogs.convert_dialog import ConvertDialog
 from .dialogs.fetch_dialog import FetchDialog
-from .jobs import JobFactory, JobManager, JobRecord, fetch_job_name
+from .jobs import JobFactory, JobKind, JobManager, JobRecord, fetch_job_name
 from .models.image_list import ImageEntry
 from .session import Session
 from .settings import Settings
@@ -100,7 +100,7 @@ class JobLauncher(QObject):
             raise DiskscopeError(self.session.qemu_error)
         return self.session.qemu
 
-    def _submit(self, kind: str, name: str, output: Path, factory: JobFactory) -> JobRecord:
+    def _submit(self, kind: JobKind, name: str, output: Path, factory: JobFactory) -> JobRecord:
         record = self.jobs.submit(kind, name, output, factory)
         self.started.emit(record.id)
         return record

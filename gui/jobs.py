@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from PySide6.QtCore import QObject, Signal
@@ -28,6 +29,7 @@ from .workers import Task, TaskRunner
 Job = ConvertJob | FetchJob
 JobResult = ConvertResult | FetchResult
 JobFactory = Callable[[Callable[[Progress], None]], Job]  # builds a fresh job (Retry)
+JobKind = Literal["convert", "fetch"]
 
 
 class JobState(StrEnum):
@@ -46,7 +48,7 @@ FINAL_FAILURES: tuple[type[DiskscopeError], ...] = (UnsafeImage, ChecksumMismatc
 @dataclass
 class JobRecord:
     id: int
-    kind: str  # "convert" or "fetch"
+    kind: JobKind
     name: str
     output: Path  # where the result will be
     factory: JobFactory
@@ -134,7 +136,7 @@ class JobManager(QObject):
     def limit(self, value: int) -> None:
         self.runner.limit = max(1, value)
 
-    def submit(self, kind: str, name: str, output: Path, factory: JobFactory) -> JobRecord:
+    def submit(self, kind: JobKind, name: str, output: Path, factory: JobFactory) -> JobRecord:
         record = JobRecord(next(self._ids), kind, self._unique(name), output, factory)
         record.note(f"queued: {record.name}")
         self.records[record.id] = record
