@@ -1,11 +1,8 @@
-"""`diskscope` as a user runs it: in this process through `main(argv)` with the streams
-captured, or as a real process."""
+"""`diskscope ARGS` run in this process, for CLI tests that test no process boundary."""
 
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +18,7 @@ class Ran:
 
 
 def run(*args: str | Path) -> Ran:
-    """`diskscope ARGS` in this process; argparse's exits (errors, --help) give their status."""
+    """argparse's exits (errors, --help) give their status, as they would to a shell."""
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
         try:
@@ -29,11 +26,6 @@ def run(*args: str | Path) -> Ran:
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 2
     return Ran(code, out.getvalue(), err.getvalue())
-
-
-def spawn(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "diskscope", *map(str, args)], capture_output=True,
-                          text=True, env=env, timeout=300)  # fmt: skip
 
 
 def assert_one_sentence(stderr: str) -> None:
