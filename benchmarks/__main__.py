@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.appliance_rows import appliance_rows
 from benchmarks.convert_rows import convert_rows
 from benchmarks.data import input_folder
 from benchmarks.download_rows import download_rows, fetch_to_raw_rows
@@ -26,7 +27,7 @@ from benchmarks.report import machine, summary, table, write
 from benchmarks.window_rows import window_rows
 
 ROOT = Path(__file__).resolve().parents[1]
-GROUPS = ("convert", "download", "fetch", "inspect", "window")
+GROUPS = ("convert", "appliance", "download", "fetch", "inspect", "window")
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,16 @@ def plan(quick: bool, deadline: float) -> tuple[list[Group], int]:
             ((f"{name}, sha512 in the same pass", "<= 1.10"),),
         )  # fmt: skip
 
-    groups = [convert(*c) for c in converts] + [download(*d) for d in downloads]
+    def appliance(virtual: int, data: int, n: int) -> Group:
+        return Group(
+            "appliance", f"OVA convert {size_name(virtual, data)}", 2 * data + GiB, data,
+            lambda s: 3 * data / s.write + (n + 1) * (8 * data / s.write + 3),
+            lambda w, i, _up: appliance_rows(w, i, virtual, data, runs(n)),
+        )  # fmt: skip
+
+    groups = (
+        [convert(*c) for c in converts] + [appliance(*converts[0][:3])] + [download(*d) for d in downloads]
+    )
     virtual, data, n = fetch
     groups.append(Group(
         "fetch", f"fetch to raw {size_name(virtual, data)}", virtual + data + GiB, 2 * data,
