@@ -110,6 +110,7 @@ def plan(quick: bool, deadline: float) -> tuple[list[Group], int]:
             "appliance", f"OVA convert {size_name(virtual, data)}", 2 * data + GiB, data,
             lambda s: 3 * data / s.write + (n + 1) * (8 * data / s.write + 3),
             lambda w, i, _up: appliance_rows(w, i, virtual, data, runs(n)),
+            ((f"OVA convert {size_name(virtual, data)}", "<= 1.00"),),
         )  # fmt: skip
 
     groups = (
@@ -120,6 +121,7 @@ def plan(quick: bool, deadline: float) -> tuple[list[Group], int]:
         "fetch", f"fetch to raw {size_name(virtual, data)}", virtual + data + GiB, 2 * data,
         lambda s: (n + 1) * ((virtual + data) / s.sha512 + 2 * virtual / s.write + 12 * data / s.write + 4),
         lambda w, i, _up: fetch_to_raw_rows(w, i, virtual, data, runs(n)),
+        ((f"fetch to raw {size_name(virtual, data)}", "<= 1.00"),),
     ))  # fmt: skip
     groups.append(Group("inspect", f"inspect {folder} images", GiB, 0, lambda _s: (rounds + 1) * folder * 0.015,
                         lambda w, _i, _up: inspect_rows(w, folder, runs(rounds))))  # fmt: skip
@@ -161,7 +163,8 @@ def main() -> int:
         began = time.monotonic()
         for group in groups:
             rows += run_group(group, work, startup, speeds)
-        say(f"done in {(time.monotonic() - began) / 60:.1f} min (estimate {estimate / 60:.0f} min)")
+        took = (time.monotonic() - began) / 60
+        say(f"done in {took:.1f} min (estimate {estimate / 60:.0f} min)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(table(rows))
@@ -173,6 +176,7 @@ def main() -> int:
     conditions = {
         "page cache": "dropped before each timed run" if can_drop_caches() else "NOT dropped (not root)",
         "Python start-up": f"{startup * 1000:.0f} ms",
+        "run time": f"{took:.0f} min",
     }
     write(rows, machine(conditions), args.report_dir)
     return 0
@@ -183,7 +187,7 @@ def run_group(group: Group, work: Path, startup: float, speeds: Speeds) -> list[
     folder.mkdir()
     free = free_bytes(folder)
     if free < group.needs:
-        why = f"needs {group.needs / GiB:.0f} GiB free, {free / GiB:.0f} GiB here"
+        why = f"needs {group.needs / GiB:.1f} GiB free, {free / GiB:.1f} GiB here"
         say(f"skipping {group.title}: {why}")
         return [Row(name, "", None, Target(target), "", skipped=why) for name, target in group.skipped_rows]
     say(f"running {group.title} (about {group.estimate(speeds) / 60:.1f} min) …")
