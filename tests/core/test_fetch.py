@@ -22,7 +22,7 @@ from diskscope.core.placement import DestinationExists
 from diskscope.core.progress import Progress
 from diskscope.core.qemu.qemu_img import QemuImg
 from httpserver import ImageServer
-from imagekit import MiB, qemu_img
+from imagekit import MiB, RecordingQemuImg, qemu_img
 
 
 def raw_bytes(size: int = 4 * MiB) -> bytes:
@@ -233,6 +233,16 @@ def test_fetch_to_raw(server: ImageServer, tmp_path: Path) -> None:
     assert leftovers(tmp_path) == ["cloud.raw"]
     order = list(dict.fromkeys(phases))
     assert order == ["downloading", "verifying", "inspecting", "converting", "verifying output"]
+
+
+def test_fetch_to_raw_inspects_the_download_once(server: ImageServer, tmp_path: Path) -> None:
+    """Issue 17: the conversion is planned from the pipeline's report of the verified
+    download, so qemu-img reads the `.part` once for info (not again for a second plan)."""
+    _raw, data = _qcow2_served(server, tmp_path)
+    qemu = RecordingQemuImg()
+    FetchJob(FetchRequest(server.url("cloud.qcow2"), tmp_path, checksum=sha256(data)), qemu).run()
+    assert qemu.calls_opening(tmp_path / "cloud.raw.part") == {"info": 1, "map": 1, "convert": 1}
+    assert (tmp_path / "cloud.raw").exists()
 
 
 def test_fetch_keep_format_and_existing_destination(server: ImageServer, tmp_path: Path) -> None:
