@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from catalogue import qcow2_backing_host_path, vmdk_flat_absolute
 from diskscope.core.convert.job import ConvertJob
-from diskscope.core.convert.plan import plan_conversion
+from diskscope.core.convert.plan import plan_conversion, supports_direct_io
 from diskscope.core.convert.request import ConvertRequest
 from diskscope.core.errors import (
     Cancelled,
@@ -245,6 +245,33 @@ def test_output_of_another_size_fails_verification(tmp_path: Path) -> None:
     with pytest.raises(VerificationFailed, match="expected raw of 33,554,432 bytes"):
         ConvertJob(request, QemuImg(), on_progress=on_progress).run()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.raw"]
+
+
+def test_output_our_inspector_refuses_fails_verification(tmp_path: Path) -> None:
+    """Another program zeroes the finished output's header before it is verified: our
+    inspector's first reason is the sentence, nothing placed."""
+    source = raw_with_data(tmp_path / "s.raw")
+
+    def on_progress(p: Progress) -> None:
+        if p.phase == "verifying output":
+            for part in tmp_path.glob(".diskscope-*/o.qcow2.part"):
+                with open(part, "r+b") as f:
+                    f.write(bytes(512))
+
+    request = ConvertRequest(source, tmp_path / "o.qcow2", "qcow2")
+    with pytest.raises(
+        VerificationFailed, match="our inspection: The image claims to be qcow2 but its content is raw"
+    ):
+        ConvertJob(request, QemuImg(), on_progress=on_progress).run()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.raw"]
+
+
+def test_the_direct_io_probe_leaves_no_name_behind(tmp_path: Path) -> None:
+    """The probe is an unnamed file (O_TMPFILE): nothing appears in a folder others may
+    share; a folder it cannot open in is simply not O_DIRECT."""
+    supports_direct_io(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    assert supports_direct_io(tmp_path / "missing") is False
 
 
 def test_real_disk_full_leaves_nothing(tmp_path: Path, small_filesystem: Path) -> None:

@@ -88,6 +88,10 @@ def test_a_callers_report_plans_only_the_file_it_was_made_of(tmp_path: Path) -> 
     assert qemu.calls_opening(source) == {"info": 1, "map": 1}  # the caller's info, and the map
     with pytest.raises(ValueError):
         plan_conversion(replace(request, expected_source=None), qemu, inspected=report)
+    other = tmp_path / "zz.qcow2"  # sorts after the source: only "the same file" may pass
+    qemu_img("create", "-q", "-f", "qcow2", other, "16M")
+    with pytest.raises(ValueError):
+        plan_conversion(request, qemu, inspected=inspect_image(other, qemu))
     os.chmod(source, 0o600)  # a change of state only st_ctime_ns records
     with pytest.raises(SourceChanged):
         plan_conversion(request, qemu, inspected=report)
