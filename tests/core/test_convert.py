@@ -23,6 +23,7 @@ from diskscope.core.errors import (
     DiskscopeError,
     NotEnoughSpace,
     QemuImgLimitExceeded,
+    SourceChanged,
     UnsafeImage,
     VerificationFailed,
 )
@@ -230,6 +231,27 @@ def test_a_source_is_settled_only_once_the_clock_passed_its_last_change(tmp_path
     identity = settled_identity(source)
     grain = 2_000_000_000 if identity.ctime_ns % 1_000_000_000 == 0 else 50_000_000
     assert time.time_ns() >= identity.ctime_ns + grain
+
+
+def test_on_a_whole_second_filesystem_the_identity_waits_out_the_second(seconds_filesystem) -> None:  # type: ignore[no-untyped-def]
+    """Where timestamps are whole seconds, a write later in the same second keeps st_ctime:
+    the identity is taken only once the clock is two seconds past it (FAT's tick)."""
+    source = Path(seconds_filesystem.mount) / "s.raw"
+    source.write_bytes(b"x" * 4096)
+    identity = settled_identity(source)
+    assert identity.ctime_ns % 1_000_000_000 == 0  # the filesystem is what it claims
+    assert time.time_ns() >= identity.ctime_ns + 2_000_000_000
+
+
+def test_a_source_changed_in_the_future_is_refused(seconds_filesystem) -> None:  # type: ignore[no-untyped-def]
+    """A file whose st_ctime is ahead of this system's clock (written by a machine whose clock
+    was ahead; here set on disk with debugfs): a write when the clock gets there could keep
+    it, so the file is refused rather than waited for."""
+    (Path(seconds_filesystem.mount) / "s.raw").write_bytes(b"x" * 4096)
+    ahead = time.strftime("%Y%m%d%H%M%S", time.gmtime(time.time() + 60))  # a minute: enough
+    seconds_filesystem.edit(f"set_inode_field s.raw ctime {ahead}")
+    with pytest.raises(SourceChanged, match="in the future"):
+        settled_identity(Path(seconds_filesystem.mount) / "s.raw")
 
 
 def test_output_of_another_size_fails_verification(tmp_path: Path) -> None:

@@ -97,6 +97,15 @@ def test_a_callers_report_plans_only_the_file_it_was_made_of(tmp_path: Path) -> 
         plan_conversion(request, qemu, inspected=report)
 
 
+def test_an_empty_disk_needs_no_map(tmp_path: Path) -> None:
+    source = tmp_path / "empty.qcow2"
+    qemu_img("create", "-q", "-f", "qcow2", source, "0")
+    qemu = RecordingQemuImg()
+    plan = plan_conversion(ConvertRequest(source, tmp_path / "out.raw", "raw"), qemu)
+    assert (plan.data_bytes, plan.required) == (0, 0)
+    assert "map" not in qemu.calls_opening(source)
+
+
 def test_a_plan_whose_source_changed_since_is_refused(tmp_path: Path) -> None:
     source = _source(tmp_path)
     request = ConvertRequest(source, tmp_path / "out.qcow2", "qcow2")

@@ -104,10 +104,32 @@ def test_cut_connection_resumes_with_range(server: ImageServer, image: bytes, tm
     assert ranges == [None, f"bytes={len(image) // 2}-"]
 
 
-def test_server_without_range_support_restarts(server: ImageServer, image: bytes, tmp_path: Path) -> None:
-    result = fetch(server.url("disk.img", "norange"), tmp_path / "d", sha256(image)).run()
+@pytest.mark.parametrize("algorithm", ["sha256", "md5"])
+def test_server_without_range_support_restarts(
+    server: ImageServer, image: bytes, tmp_path: Path, algorithm: str
+) -> None:
+    """Starting again from zero keeps every hash that must be checked (md5 too, which is
+    otherwise only added for a Content-MD5)."""
+    checksum = f"{algorithm}:{hashlib.new(algorithm, image).hexdigest()}"
+    result = fetch(server.url("disk.img", "norange"), tmp_path / "d", checksum).run()
     assert result.part.read_bytes() == image
     assert len(server.requests) == 2
+    assert result.verified_by == (f"{algorithm} (you)",)
+
+
+def test_a_resume_the_server_calls_complete_too_early_is_refused_by_size(
+    server: ImageServer, image: bytes, tmp_path: Path
+) -> None:
+    """A hostile server cuts the body, then answers the resume with 416 (nothing after what
+    you have) although the image goes on: the size says so before any digest does."""
+    expect = Expectation(len(image), (parse_checksum(sha256(image)),))
+    request = DownloadRequest(server.url("disk.img", "cut-416"), tmp_path / "d", HttpOptions(read_timeout=1),
+                              expect, retries=3, backoff=0.01)  # fmt: skip
+    with pytest.raises(
+        ChecksumMismatch, match=f"has {len(image) // 2:,} bytes; the image should have {len(image):,}"
+    ):
+        Download(request).run()
+    assert leftovers(tmp_path) == []
 
 
 def test_length_lie_is_settled_by_the_checksum(server: ImageServer, image: bytes, tmp_path: Path) -> None:
