@@ -100,7 +100,10 @@ class Handler(BaseHTTPRequestHandler):
             md5 = hashlib.md5(data if fault == "md5" else data + b"x").hexdigest()
             self.send_header("Content-MD5", md5)
         length = len(body) + (1000 if fault == "wronglength" else 0) - (1000 if fault == "longer" else 0)
-        self.send_header("Content-Length", str(length))
+        if fault == "nolength":  # the body ends when the connection closes
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(length))
         self.end_headers()
         if fault in ("cut", "cut-norange", "norange", "cut-416") and hit == 1:
             self._write(body[: len(body) // 2])

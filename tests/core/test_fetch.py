@@ -132,6 +132,29 @@ def test_a_resume_the_server_calls_complete_too_early_is_refused_by_size(
     assert leftovers(tmp_path) == []
 
 
+def test_more_bytes_than_the_image_has_are_refused_by_size(
+    server: ImageServer, image: bytes, tmp_path: Path
+) -> None:
+    """No Content-Length to compare: the body runs on past the size the image should have."""
+    short = image[:-4096]
+    expect = Expectation(len(short), (parse_checksum(sha256(short)),))
+    request = DownloadRequest(server.url("disk.img", "nolength"), tmp_path / "d", HttpOptions(read_timeout=1),
+                              expect, retries=0)  # fmt: skip
+    with pytest.raises(
+        ChecksumMismatch, match=f"has {len(image):,} bytes; the image should have {len(short):,}"
+    ):
+        Download(request).run()
+    assert leftovers(tmp_path) == []
+
+
+def test_a_wrong_digest_names_who_claimed_it(server: ImageServer, image: bytes, tmp_path: Path) -> None:
+    claimed = parse_checksum(f"sha256:{'0' * 64}", "Glance os_hash_value")
+    request = DownloadRequest(server.url("disk.img"), tmp_path / "d", HttpOptions(read_timeout=1),
+                              Expectation(None, (claimed,)), retries=0)  # fmt: skip
+    with pytest.raises(ChecksumMismatch, match=f"but Glance os_hash_value says {'0' * 64}"):
+        Download(request).run()
+
+
 def test_length_lie_is_settled_by_the_checksum(server: ImageServer, image: bytes, tmp_path: Path) -> None:
     """Content-Length promises 1000 bytes more than come: the resume finds the end (416)."""
     result = fetch(server.url("disk.img", "wronglength"), tmp_path / "d", sha256(image)).run()
