@@ -5,12 +5,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 # qemu-img, prlimit, the libraries Qt needs (offscreen and on X11/Wayland),
-# the validators, tracing tools and man page renderer (man-db) the tests use, the
-# compressors that make compressed images and gpgv/gnupg that verify (and, in tests, sign) checksum files.
+# the validators, tracing tools, man page renderer (man-db) and shells (zsh, fish) the tests use,
+# the compressors that make compressed images and gpgv/gnupg that verify (and, in tests, sign) checksum files.
 SYSTEM_PACKAGES := qemu-utils util-linux libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 \
 	libfontconfig1 libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 \
 	libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-xkb1 \
-	desktop-file-utils appstream strace curl xvfb xauth man-db \
+	desktop-file-utils appstream strace curl xvfb xauth man-db zsh fish \
 	xz-utils bzip2 zstd zip gpgv gnupg
 
 .PHONY: run test setup system-packages lint bench screenshots completions clean
@@ -64,6 +64,9 @@ completions: setup
 	$(VENV)/bin/diskscope completion fish > build/completions/diskscope.fish
 	$(VENV)/bin/diskscope man > build/man/man1/diskscope.1
 
+# The full benchmark run (about 15-25 minutes; it prints its estimate): writes docs/performance.md
+# and benchmarks/results. Run it as root on a quiet machine: the page cache is dropped before each
+# timed run only as root. `$(PY) -m benchmarks --quick` is the small run, which writes nothing.
 bench: setup
 	$(PY) -m benchmarks
 

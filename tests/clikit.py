@@ -1,4 +1,4 @@
-"""`diskscope ARGS` run in this process, as the CLI tests run it."""
+"""`diskscope ARGS` run in this process, for CLI tests that test no process boundary."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ class Ran:
 
 
 def run(*args: str | Path) -> Ran:
-    """`diskscope ARGS` in this process; argparse's exits (errors, --help) give their status."""
+    """argparse's exits (errors, --help) give their status, as they would to a shell."""
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
         try:

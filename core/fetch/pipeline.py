@@ -21,10 +21,12 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
+from ..appliance.appliance import ApplianceReport, inspect_appliance
 from ..cloud.glance import GlanceClient, GlanceImage, parse_image_url
 from ..convert.job import ConvertJob, ConvertResult
+from ..convert.plan import plan_conversion
 from ..convert.request import ConvertRequest
-from ..errors import Cancelled, DiskscopeError, SourceChanged
+from ..errors import Cancelled, DiskscopeError, SourceChanged, UnsafeImage
 from ..formats import ImageFormat, format_from_extension, parse_format_name
 from ..inspect.inspector import InspectionResult
 from ..packed.convert import PackedConvertJob
@@ -35,7 +37,7 @@ from ..placement import check_destination, free_space, place_file
 from ..policy import DEFAULT_POLICY, InspectionPolicy
 from ..progress import Progress, ProgressCallback
 from ..qemu.qemu_img import QemuImg
-from ..safety import inspect_image, require_safe
+from ..safety import ImageReport, inspect_image, require_safe
 from .checksums import Checksum, parse_checksum
 from .download import Download, DownloadRequest
 from .http import HttpOptions, session_for
@@ -75,6 +77,7 @@ class FetchResult:
     glance_image: GlanceImage | None
     duration: float
     packed: str | None = None  # the compression the download was decompressed from
+    appliance: ApplianceReport | None = None  # an OVA, kept as downloaded
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -92,6 +95,7 @@ class FetchResult:
             "glance_image": self.glance_image.to_json() if self.glance_image else None,
             "duration": round(self.duration, 3),
             "decompressed_from": self.packed,
+            "appliance": self.appliance.to_json() if self.appliance else None,
         }
 
 
@@ -169,6 +173,10 @@ class FetchJob:
             self._phase("verifying")
             self._phase("inspecting")
             check_download(download)  # what is inspected is what was verified
+            if source.expect.appliance:
+                result = self._place_appliance(download, destination, source, started)
+                finished = True
+                return result
             judged = judge_headers(download.part, self.request.policy)
             if judged is not None:
                 if sink.finish():
@@ -183,7 +191,7 @@ class FetchJob:
             require_safe(report, "The downloaded image")
             conversion = None
             if self.request.to_raw and report.format.qemu_driver != "raw":
-                conversion = self._convert(download, destination)
+                conversion = self._convert(download, report, destination)
                 remove_download(download)
                 fmt = "raw"
             else:
@@ -203,17 +211,38 @@ class FetchJob:
             glance_image=source.image, duration=time.monotonic() - started,
         )  # fmt: skip
 
-    def _convert(self, download: DownloadResult, destination: Path) -> ConvertResult:
+    def _place_appliance(
+        self, download: DownloadResult, destination: Path, source: _Source, started: float
+    ) -> FetchResult:
+        """An OVA, judged whole (its tar, descriptor, manifest and every disk in place) and kept
+        as it is: its disks are converted with `diskscope convert`, one file each."""
+        appliance = inspect_appliance(download.part, self.qemu, self.request.policy)
+        refused = next((d for d in appliance.disks if d.report is not None and not d.report.safe), None)
+        if refused is not None and refused.report is not None:
+            raise UnsafeImage.refused(
+                f"Disk {refused.index} of the downloaded appliance", refused.report.violations
+            )
+        place_download(download, destination, self.request.overwrite)
+        return FetchResult(
+            destination=destination, format="ova", source_format="ova",
+            virtual_size=sum(d.virtual_size or 0 for d in appliance.disks),
+            download=download, conversion=None, glance_image=source.image,
+            duration=time.monotonic() - started, appliance=appliance.moved(destination),
+        )  # fmt: skip
+
+    def _convert(self, download: DownloadResult, report: ImageReport, destination: Path) -> ConvertResult:
         if self.cancel.is_set():
             raise Cancelled("The fetch was cancelled.")
         # The download is already verified by its checksums; the conversion is verified as
         # raw of the expected virtual size (our inspector and qemu-img info), as Nova does,
-        # and reads only the very file that was verified.
+        # and reads only the very file that was verified. It is planned from the report just
+        # made of that file (no second inspection); the job re-checks only its identity.
         request = ConvertRequest(
             download.part, destination, "raw", overwrite=self.request.overwrite, compare=False,
             policy=self.request.policy, expected_source=download.identity,
         )  # fmt: skip
-        job = ConvertJob(request, self.qemu, self._forward, self.cancel, self.free_space)
+        plan = plan_conversion(request, self.qemu, self.free_space, inspected=report)
+        job = ConvertJob(request, self.qemu, self._forward, self.cancel, self.free_space, plan=plan)
         return job.run()
 
     def _inflated_already(
@@ -298,6 +327,8 @@ class FetchJob:
                 published = published_checksum(self.session, req.options, req.source, req.checksums_url,
                                                req.keyring)  # fmt: skip
                 user = (*user, published)
+            if names_an_ova(path):
+                return _Source(req.source, Expectation(None, user, appliance=True), name)
             # `disk.qcow2.xz` is named (and declares its format) by what it holds.
             expect = Expectation(None, user, format_from_extension(unpacked_name(path)))
             return _Source(req.source, expect, unpacked_name(name))
@@ -312,7 +343,8 @@ class FetchJob:
     def _destination(self, source: _Source) -> Path:
         destination = Path(os.path.abspath(self.request.destination))
         if destination.is_dir():
-            name = file_name(source.name, self.request.to_raw, source.expect.declared_format)
+            to_raw = self.request.to_raw and not source.expect.appliance  # an OVA is kept as it is
+            name = file_name(source.name, to_raw, source.expect.declared_format)
             destination = destination / name
         return destination
 
@@ -358,6 +390,11 @@ def file_name(name: str, to_raw: bool, fmt: ImageFormat | None = None) -> str:
     return stem + extension
 
 
+def names_an_ova(url_path: str) -> bool:
+    """An `.ova` URL: fetched as an appliance and kept as it is (core/appliance/)."""
+    return url_path.lower().endswith(".ova")
+
+
 def suggested_name(source: str, to_raw: bool, disk_format: str | None = None) -> str:
     """The file name a fetch into a folder gives `source` (a URL, or a Glance image's name
     with its `disk_format`), to show before the download starts. For a kept format that
@@ -366,6 +403,7 @@ def suggested_name(source: str, to_raw: bool, disk_format: str | None = None) ->
         path = urlsplit(source).path
         source = unquote(os.path.basename(path.rstrip("/"))) or "image"
         fmt = format_from_extension(path)
+        to_raw = to_raw and not names_an_ova(path)  # an OVA is kept as it is
     else:
         fmt = None
     if disk_format:

@@ -7,6 +7,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..appliance.appliance import ApplianceReport, inspect_appliance, is_appliance
 from ..chain import ChainLayer, chain_is_sound, walk_backing_chain
 from ..errors import DiskscopeError, QemuImgError
 from ..fetch.sums import SumsEntry, find_sums
@@ -78,6 +79,18 @@ def gather_details(
     except DiskscopeError as exc:  # a signature gpgv refused, or gpgv that could not run
         problem = str(exc)
     return ImageDetails(report, chain, extents, note, commands, sums, problem)
+
+
+def gather(
+    path: str | os.PathLike[str],
+    qemu: QemuImg,
+    policy: InspectionPolicy = DEFAULT_POLICY,
+    keyring: Path | None = None,
+) -> ImageDetails | ApplianceReport:
+    """What the window shows for a file: an OVA or OVF appliance's report, else the image's details."""
+    if is_appliance(path):
+        return inspect_appliance(path, qemu, policy)
+    return gather_details(path, qemu, policy, keyring)
 
 
 def _allocation(
