@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from .. import __version__
+from ..core.version import ShowVersion
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--theme", choices=("system", "light", "dark"), default="system",
         help="light or dark: the Fusion style with a light or dark palette instead of the desktop's",
     )  # fmt: skip
-    parser.add_argument("--version", action="version", version=f"diskscope {__version__}")
+    parser.add_argument("--version", action=ShowVersion)
     entry = parser.add_mutually_exclusive_group()
     entry.add_argument(
         "--install-desktop-entry", action="store_true",
@@ -164,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
+    from .. import __version__
     from .main_window import ICON, MainWindow
     from .settings import Settings
 
