@@ -394,6 +394,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
 def _add_convert(sub: Subcommands, common: argparse.ArgumentParser, summary: str) -> None:
     from .convert.presets import PRESETS
     from .convert.request import TARGETS
+    from .convert.verification import Verification, describe
 
     convert = sub.add_parser(
         "convert", parents=[common, _policy_options()], help=summary,
@@ -419,10 +420,16 @@ def _add_convert(sub: Subcommands, common: argparse.ArgumentParser, summary: str
     )  # fmt: skip
     convert.add_argument("--overwrite", action="store_true", help="replace DST if it exists")
     verify = convert.add_mutually_exclusive_group()
-    verify.add_argument("--no-verify", dest="compare", action="store_false", default=None,
-                        help="skip the byte-for-byte comparison with the source")  # fmt: skip
-    verify.add_argument("--verify", dest="compare", action="store_true",
-                        help="compare with the source even for non-raw targets")  # fmt: skip
+    verify.add_argument(
+        "--verify", nargs="?", choices=[v.value for v in Verification], const=Verification.FULL,
+        default=Verification.STRUCTURE, metavar="LEVEL",
+        help=f"structure (the default): {describe(Verification.STRUCTURE)} "
+        f"full (or --verify alone): {describe(Verification.FULL)}",
+    )  # fmt: skip
+    verify.add_argument(
+        "--no-verify", dest="verify", action="store_const", const=Verification.STRUCTURE,
+        help="no byte-for-byte comparison: the same as the default, for older scripts",
+    )  # fmt: skip
     convert.add_argument(
         "--allow-owned-backing", action="store_true",
         help="convert (and flatten) an image with a backing chain you own",
@@ -444,11 +451,12 @@ def _add_convert(sub: Subcommands, common: argparse.ArgumentParser, summary: str
 def cmd_convert(args: argparse.Namespace) -> int:
     from .convert.job import ConvertJob
     from .convert.request import ConvertRequest
+    from .convert.verification import Verification
 
     options = dict(
         subformat=args.subformat, compression=args.compress, preallocation=args.preallocation,
         cluster_size=args.cluster_size, compat=args.compat, overwrite=args.overwrite,
-        compare=args.compare, allow_owned_backing=args.allow_owned_backing,
+        verify=Verification(args.verify), allow_owned_backing=args.allow_owned_backing,
         rate_limit=args.rate_limit, stall_timeout=args.stall_timeout,
     )  # fmt: skip
     source, destination = Path(args.source), Path(args.destination)

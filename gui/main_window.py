@@ -548,7 +548,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Select an inspected image to convert.", 5000)
             return
         dialog = ConvertDialog(entry.details.report, self.qemu, self.runner,
-                               self.settings.verify_after_convert, self,
+                               self.settings.compare_after_convert, self,
                                owned_chain=entry.details.owned_chain,
                                policy=self.settings.policy())  # fmt: skip
         if dialog.exec():

@@ -100,7 +100,7 @@ class Settings:
     force_raw = Option("fetch/force_raw", bool, True)
     ca_bundle = Option("fetch/ca_bundle", str, "")
     verify_tls = Option("fetch/verify_tls", bool, True)
-    verify_after_convert = Option("convert/verify", bool, True)
+    compare_after_convert = Option("convert/compare", bool, False)  # qemu-img compare, every byte
 
     def __init__(self, store: QSettings | None = None) -> None:
         self.store = store if store is not None else QSettings()

@@ -170,11 +170,11 @@ class FetchJob:
     def _convert(self, download: DownloadResult, destination: Path) -> ConvertResult:
         if self.cancel.is_set():
             raise Cancelled("The fetch was cancelled.")
-        # The download is already verified by its checksums; the conversion is verified as
-        # raw of the expected virtual size (our inspector and qemu-img info), as Nova does,
-        # and reads only the very file that was verified.
+        # The download is already verified by its checksums; the conversion gets the default
+        # verification (structure and sampled data, not every byte), and reads only the very
+        # file that was verified.
         request = ConvertRequest(
-            download.part, destination, "raw", overwrite=self.request.overwrite, compare=False,
+            download.part, destination, "raw", overwrite=self.request.overwrite,
             policy=self.request.policy, expected_source=download.identity,
         )  # fmt: skip
         job = ConvertJob(request, self.qemu, self._forward, self.cancel, self.free_space)

@@ -44,8 +44,11 @@ class SettingsDialog(QDialog):
         self.destination = QLineEdit(settings.destination_folder)
         self.force_raw = QCheckBox("Convert fetched images to raw")
         self.force_raw.setChecked(settings.force_raw)
-        self.verify_convert = QCheckBox("Compare converted images with their source")
-        self.verify_convert.setChecked(settings.verify_after_convert)
+        self.verify_convert = QCheckBox(
+            "Compare converted images with their source byte for byte "
+            "(slower than the conversion; the structure is always checked)"
+        )
+        self.verify_convert.setChecked(settings.compare_after_convert)
         self.ca_bundle = QLineEdit(settings.ca_bundle)
         self.ca_bundle.setPlaceholderText("the system's certificates")
         self.verify_tls = QCheckBox("Verify TLS certificates")
@@ -112,7 +115,7 @@ class SettingsDialog(QDialog):
         self.settings.concurrent_jobs = self.jobs.value()
         self.settings.destination_folder = self.destination.text().strip()
         self.settings.force_raw = self.force_raw.isChecked()
-        self.settings.verify_after_convert = self.verify_convert.isChecked()
+        self.settings.compare_after_convert = self.verify_convert.isChecked()
         self.settings.ca_bundle = self.ca_bundle.text().strip()
         self.settings.verify_tls = self.verify_tls.isChecked()
         self.settings.sync()

@@ -22,7 +22,7 @@ CHANGED: dict[str, Any] = {
     "force_raw": False,
     "ca_bundle": "/etc/ssl/private-ca.pem",
     "verify_tls": False,
-    "verify_after_convert": False,
+    "compare_after_convert": True,
 }
 
 
