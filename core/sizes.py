@@ -40,7 +40,7 @@ def parse_size(text: str) -> int:
         raise ValueError(f"{text!r} is not a size; write it as 20G, 512M or a number of bytes.")
     scale = 1 << (10 * _UNITS.index((match[2] or "B").upper()))
     whole, _, fraction = match[1].partition(".")
-    value = int(whole) * scale + int(fraction or "0") * scale // 10 ** len(fraction)
+    value: int = int(whole) * scale + int(fraction or "0") * scale // 10 ** len(fraction)
     if value <= 0:
         raise ValueError(f"{text!r} is not a size greater than zero.")
     return value
