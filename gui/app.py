@@ -8,6 +8,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -176,6 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     _import_core_first()
+    from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
@@ -206,6 +208,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .screenshot import take_screenshot
 
         take_screenshot(window, args.paths, args.screenshot, args.select, args.tab)
-    elif args.paths:
-        window.open_paths(args.paths)
+    elif args.paths:  # once the window has painted itself: opening shows the details
+        QTimer.singleShot(0, partial(window.open_paths, args.paths))
     return app.exec()
