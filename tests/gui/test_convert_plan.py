@@ -43,7 +43,7 @@ def test_the_dialog_says_what_it_verifies_and_the_job_does_it(
     window.open_paths([str(source)])
     wait_idle(qtbot, window)
     report = window.current_entry().details.report  # type: ignore[union-attr]
-    dialog = ConvertDialog(report, window.qemu, window.runner, parent=window)
+    dialog = ConvertDialog(report, window.session.qemu, window.runner, parent=window)
     qtbot.addWidget(dialog)
     dialog.target.setCurrentIndex(dialog.target.findText("raw"))
     assert not dialog.verify.isChecked(), "raw targets no longer force the full comparison"
@@ -54,7 +54,7 @@ def test_the_dialog_says_what_it_verifies_and_the_job_does_it(
     assert dialog.verify.isChecked() and "qemu-img compare reads both images" in dialog.verified.text()
     qtbot.waitUntil(lambda: dialog.convert_button.isEnabled(), timeout=WAIT_MS)
     assert dialog.plan is not None
-    record = window.start_convert(dialog.plan)
+    record = window.launcher.start_convert(dialog.plan)
     qtbot.waitUntil(lambda: record.finished, timeout=WAIT_MS)
     assert record.state == JobState.SUCCEEDED, record.message
     window.jobs_panel.select(record.id)
