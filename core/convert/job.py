@@ -24,7 +24,7 @@ from ..placement import PrivateFolder, free_space, place_file
 from ..progress import ProgressCallback, ProgressMeter
 from ..qemu.process import CONVERSION_LIMITS, Limits
 from ..qemu.qemu_img import QemuImg
-from .plan import ConvertPlan, part_name, plan_conversion, whole_map
+from .plan import MAX_EXTENTS, ConvertPlan, part_name, plan_conversion, whole_map
 from .request import ConvertRequest
 from .verification import (
     ALLOCATION_MAPPED,
@@ -204,7 +204,8 @@ class ConvertJob:
         if source_map is not None:
             output_map = whole_map(self.qemu, str(part), request.target, plan.virtual_size)
         if source_map is None or output_map is None:
-            return ["allocation map: not compared (too fragmented to hold in memory)"]
+            why = f"over {MAX_EXTENTS:,} ranges, or qemu-img could not map it"
+            return [f"allocation map: not compared ({why})"]
         unmapped = None  # why the maps are not compared range by range
         if request.preallocation not in (None, "off") or request.subformat == "fixed":
             unmapped = "a preallocated output holds data everywhere"
@@ -225,5 +226,7 @@ class ConvertJob:
             f"allocation map: data only where the source has data ({ranges:,} data ranges)"
             if unmapped is None
             else f"allocation map: covers the whole disk (not compared range by range: {unmapped})",
-            f"sampled data: {sampled} blocks of up to {SAMPLE_BYTES // 1024} KiB identical to the source",
+            f"sampled data: {sampled} blocks of up to {SAMPLE_BYTES // 1024} KiB identical to the source"
+            if sampled
+            else "sampled data: none compared (no block of data is stored plainly in both files)",
         ]
