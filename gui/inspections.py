@@ -10,9 +10,10 @@ from functools import partial
 
 from PySide6.QtCore import QObject, Signal
 
+from ..core.appliance.appliance import ApplianceReport
 from ..core.fetch.sums import SumsCheck, check_sums
 from ..core.qemu.results import CheckResult
-from ..core.report.details import ImageDetails, gather_details
+from ..core.report.details import ImageDetails, gather
 from .models.image_list import EntryState, ImageEntry
 from .session import Session
 from .settings import Settings
@@ -52,7 +53,7 @@ class Inspections(QObject):
                 self._failed(path, self.session.qemu_error)
                 continue
             self.runner.submit(
-                partial(gather_details, path, qemu, self.settings.policy()),
+                partial(gather, path, qemu, self.settings.policy()),
                 partial(self._inspected, path),
                 partial(self._failed, path),
             )
@@ -60,10 +61,12 @@ class Inspections(QObject):
                 self.settings.add_recent(path)
         return first_row
 
-    def _inspected(self, key: str, details: ImageDetails) -> None:
-        self._changed(
-            self.session.inspected(ImageEntry(key, os.path.basename(key), EntryState.READY, details=details))
-        )
+    def _inspected(self, key: str, details: ImageDetails | ApplianceReport) -> None:
+        name = os.path.basename(key)
+        if isinstance(details, ApplianceReport):  # an OVA or OVF: its disks, each judged
+            self._changed(self.session.inspected(ImageEntry(key, name, EntryState.READY, appliance=details)))
+            return
+        self._changed(self.session.inspected(ImageEntry(key, name, EntryState.READY, details=details)))
         if details.sums is not None:
             self._check_sums(key, details)
 

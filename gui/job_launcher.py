@@ -50,13 +50,23 @@ class JobLauncher(QObject):
     def convert_dialog(self) -> None:
         entry = self.current_entry()
         qemu = self.session.qemu
-        if entry is None or entry.details is None or qemu is None:
+        if entry is not None and entry.appliance is not None and qemu is not None:
+            if not any(d.report for d in entry.appliance.disks):
+                self.window.statusBar().showMessage(
+                    "The appliance has no disk with content to convert.", 5000
+                )
+                return
+            dialog = ConvertDialog.for_appliance(entry.appliance, qemu, self.runner,
+                                                 self.settings.compare_after_convert, self.window,
+                                                 policy=self.settings.policy())  # fmt: skip
+        elif entry is None or entry.details is None or qemu is None:
             self.window.statusBar().showMessage("Select an inspected image to convert.", 5000)
             return
-        dialog = ConvertDialog(entry.details.report, qemu, self.runner,
-                               self.settings.compare_after_convert, self.window,
-                               owned_chain=entry.details.owned_chain,
-                               policy=self.settings.policy())  # fmt: skip
+        else:
+            dialog = ConvertDialog(entry.details.report, qemu, self.runner,
+                                   self.settings.compare_after_convert, self.window,
+                                   owned_chain=entry.details.owned_chain,
+                                   policy=self.settings.policy())  # fmt: skip
         if dialog.exec():
             self.start_convert(dialog.plan or dialog.request())
 

@@ -26,3 +26,9 @@ def run(*args: str | Path) -> Ran:
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 2
     return Ran(code, out.getvalue(), err.getvalue())
+
+
+def assert_one_sentence(stderr: str) -> None:
+    assert stderr.count("\n") == 1, stderr
+    assert "Traceback" not in stderr
+    assert stderr.startswith("diskscope: ")

@@ -19,7 +19,7 @@ from catalogue import (
     qcow2_backing_host_path,
     vmdk_huge_sector_count,
 )
-from clikit import run
+from clikit import assert_one_sentence, run
 from diskscope.core.cli import ExitCode
 from diskscope.core.sizes import parse_size
 from httpserver import ImageServer
@@ -29,12 +29,6 @@ from imagekit import MiB, create, patch, write_pattern
 def spawn(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "diskscope", *map(str, args)], capture_output=True,
                           text=True, env=env, timeout=300)  # fmt: skip
-
-
-def assert_one_sentence(stderr: str) -> None:
-    assert stderr.count("\n") == 1, stderr
-    assert "Traceback" not in stderr
-    assert stderr.startswith("diskscope: ")
 
 
 def test_info_safe_image_text(tmp_path: Path) -> None:
