@@ -161,11 +161,8 @@ def inspect_image(
     resolved = Path(target) if target != str(given) else None
     if unpack and (probed := probe_packed(given, declared)) is not None:
         facts, inner = probed
-        problems = [
-            *inner.violations,
-            *policy.violations(inner.format, (inner.subformat,), inner.virtual_size),
-        ]
-        return ImageReport(given, inner, None, tuple(problems), resolved, facts)
+        inside = (*inner.violations, *policy.violations(inner.format, (inner.subformat,), inner.virtual_size))
+        return ImageReport(given, inner, None, inside, resolved, facts)
     ours = inspect_file(path, declared)
     info, problems = _judge(target, ours, qemu, policy)
     return ImageReport(given, ours, info, problems, resolved)

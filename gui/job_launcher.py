@@ -59,14 +59,14 @@ class JobLauncher(QObject):
                 )
                 return
             dialog = ConvertDialog.for_appliance(entry.appliance, qemu, self.runner,
-                                                 self.settings.verify_after_convert, self.window,
+                                                 self.settings.compare_after_convert, self.window,
                                                  policy=self.settings.policy())  # fmt: skip
         elif entry is None or entry.details is None or qemu is None:
             self.window.statusBar().showMessage("Select an inspected image to convert.", 5000)
             return
         else:
             dialog = ConvertDialog(entry.details.report, qemu, self.runner,
-                                   self.settings.verify_after_convert, self.window,
+                                   self.settings.compare_after_convert, self.window,
                                    owned_chain=entry.details.owned_chain,
                                    policy=self.settings.policy())  # fmt: skip
         if dialog.exec():

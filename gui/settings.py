@@ -150,7 +150,9 @@ class Settings:
     force_raw = Option("fetch/force_raw", "Convert fetched images to raw", bool, True)
     ca_bundle = Option("fetch/ca_bundle", "CA bundle", str, "")
     verify_tls = Option("fetch/verify_tls", "Verify TLS certificates", bool, True)
-    verify_after_convert = Option("convert/verify", "Compare converted images with their source", bool, True)
+    compare_after_convert = Option(  # qemu-img compare of every byte; the structure is always checked
+        "convert/compare", "Compare converted images with their source byte for byte (slower)", bool, False
+    )
     # The keyring gpgv verifies signed checksum files (SHA256SUMS.gpg, CHECKSUM) against; "" for none.
     keyring = Option("checksums/keyring", "Checksum signing keys", str, "")
 

@@ -48,6 +48,7 @@ from .partfiles import OwnFile, adopt, check_folder, read_json, write_all, write
 from .placing import changed
 from .transport import CHUNK, STALL_BYTES, Resumable, Watchdog, reason, wake
 from .verification import DownloadResult, Expectation, StreamCheck
+from .writing import PartWriter
 
 logger = logging.getLogger(__name__)
 NotEnoughSpaceForDownload = NotEnoughSpace  # its old name, one error for both now
@@ -259,7 +260,7 @@ class Download:
     def _receive(self, response: requests.Response, state: StreamCheck, meter: ProgressMeter) -> None:
         fd = self._part_fd()
         os.ftruncate(fd, state.offset)
-        with Watchdog(response, self.cancel, self.request.stall_timeout) as watchdog:
+        with Watchdog(response, self.cancel, self.request.stall_timeout) as watchdog, PartWriter(fd) as out:
             while True:
                 try:
                     block = response.raw.read1(CHUNK, decode_content=False)
@@ -270,11 +271,12 @@ class Download:
                 self._check_stopped(watchdog)
                 if not block:
                     break
-                write_all(fd, block, state.offset)
+                out.write(block, state.offset)
                 state.absorb(block)
                 watchdog.received(len(block))
                 state.check_early()
                 meter.update(state.offset)
+            out.finish(state.offset)
 
     def _check_stopped(self, watchdog: Watchdog) -> None:
         if self.cancel.is_set():

@@ -233,12 +233,12 @@ class FetchJob:
     def _convert(self, download: DownloadResult, report: ImageReport, destination: Path) -> ConvertResult:
         if self.cancel.is_set():
             raise Cancelled("The fetch was cancelled.")
-        # The download is already verified by its checksums; the conversion is verified as
-        # raw of the expected virtual size (our inspector and qemu-img info), as Nova does,
-        # and reads only the very file that was verified. It is planned from the report just
-        # made of that file (no second inspection); the job re-checks only its identity.
+        # The download is already verified by its checksums; the conversion gets the default
+        # verification (structure and sampled data, not every byte), and reads only the very
+        # file that was verified. It is planned from the report just made of that file (no
+        # second inspection); the job re-checks only its identity.
         request = ConvertRequest(
-            download.part, destination, "raw", overwrite=self.request.overwrite, compare=False,
+            download.part, destination, "raw", overwrite=self.request.overwrite,
             policy=self.request.policy, expected_source=download.identity,
         )  # fmt: skip
         plan = plan_conversion(request, self.qemu, self.free_space, inspected=report)
@@ -260,7 +260,7 @@ class FetchJob:
         if self.request.to_raw and report.format.qemu_driver != "raw":
             request = ConvertRequest(
                 Path(private.path(name)), destination, "raw", overwrite=self.request.overwrite,
-                compare=False, policy=self.request.policy,
+                policy=self.request.policy,
             )  # fmt: skip
             conversion = ConvertJob(request, self.qemu, self._forward, self.cancel, self.free_space).run()
             conversion = replace(conversion, checks=(sink.check(), *conversion.checks))
@@ -283,7 +283,7 @@ class FetchJob:
         packing = judged[0].packing.value
         if self.request.to_raw:
             request = ConvertRequest(
-                download.part, destination, "raw", overwrite=self.request.overwrite, compare=False,
+                download.part, destination, "raw", overwrite=self.request.overwrite,
                 policy=self.request.policy, expected_source=download.identity,
             )  # fmt: skip
             job = PackedConvertJob(request, self.qemu, self._forward, self.cancel, self.free_space)
