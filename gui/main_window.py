@@ -41,6 +41,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.cloud.glance import GlanceClient
+from ..core.cloud.upload import ConnectingUpload, UploadRequest
 from ..core.convert.job import ConvertJob, ConvertPlan, ConvertRequest
 from ..core.errors import DiskscopeError
 from ..core.fetch.pipeline import FetchJob, FetchRequest
@@ -54,10 +56,11 @@ from ..core.samples import create_samples
 from .actions import apply_icons, build_actions
 from .dialogs.about import show_about
 from .dialogs.convert_dialog import ConvertDialog
-from .dialogs.fetch_dialog import FetchDialog
+from .dialogs.fetch_dialog import FetchDialog, GlanceBrowser
 from .dialogs.log_view import LogDialog
 from .dialogs.paste import PasteDialog
 from .dialogs.settings_dialog import SettingsDialog
+from .dialogs.upload_dialog import UploadDialog
 from .jobs import JobManager, JobRecord, fetch_job_name
 from .models.image_list import EntryState, ImageEntry, ImageListModel
 from .models.jobs import progress_fraction, status_text
@@ -126,6 +129,7 @@ class MainWindow(QMainWindow):
     check_action: QAction
     convert_action: QAction
     fetch_action: QAction
+    upload_action: QAction
     log_action: QAction
     about_action: QAction
     open_folder_in_files: QAction
@@ -203,6 +207,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
         self.jobs_panel = JobsPanel(self.jobs)
         self.jobs_panel.inspect_requested.connect(self._inspect_result)
+        self.jobs_panel.browse_requested.connect(self.browse_upload)
         self.jobs_dock = QDockWidget("Jobs", self)
         self.jobs_dock.setObjectName("jobsDock")
         self.jobs_dock.setWidget(self.jobs_panel)
@@ -246,7 +251,8 @@ class MainWindow(QMainWindow):
         view_menu.addActions([self.refresh_action, self.check_action, self.log_action])
         view_menu.addAction(self.jobs_dock.toggleViewAction())
         image_menu = menu.addMenu("&Image")
-        image_menu.addActions([self.convert_action, self.check_action, self.export_action])
+        image_menu.addActions([self.convert_action, self.upload_action, self.check_action,
+                               self.export_action])  # fmt: skip
         menu.addMenu("&Help").addAction(self.about_action)
 
         toolbar = self.addToolBar("Main")
@@ -254,7 +260,7 @@ class MainWindow(QMainWindow):
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         toolbar.addActions([self.open_action, self.open_folder_action, self.refresh_action,
                             self.convert_action, self.fetch_action, self.export_action])  # fmt: skip
-        self.list.addActions([self.refresh_action, self.convert_action, self.check_action,
+        self.list.addActions([self.refresh_action, self.convert_action, self.upload_action, self.check_action,
                               self.export_action, self.open_folder_in_files, self.close_action])  # fmt: skip
 
     # -- keyboard, accessibility and looks ----------------------------------------------------
@@ -575,6 +581,7 @@ class MainWindow(QMainWindow):
 
     def open_fetch(self, url: str) -> None:
         dialog = FetchDialog(self.settings, self.runner, url, self)
+        dialog.upload_requested.connect(self.open_upload)
         if dialog.exec() and dialog.fetch_request is not None:
             self.start_fetch(dialog.fetch_request)
 
@@ -588,6 +595,46 @@ class MainWindow(QMainWindow):
             return FetchJob(request, qemu, on_progress=on_progress)
 
         return self._submit("fetch", fetch_job_name(request), Path(request.destination), factory)
+
+    @Slot()
+    def upload_dialog(self) -> None:
+        """Image > Upload to Glance: the selected image, inspected again by the dialog."""
+        entry = self.current_entry()
+        if entry is None or entry.pasted is not None or not os.path.isfile(entry.key):
+            self.statusBar().showMessage("Select an image file to upload.", 5000)
+            return
+        self.open_upload(entry.key, None)
+
+    @Slot(str, object)
+    def open_upload(self, path: str, client: GlanceClient | None) -> None:
+        """The upload dialog for `path`, to `client` (the Glance browser it was dropped on) or
+        to a cloud or endpoint the dialog asks for."""
+        if self.qemu is None:
+            warn(self, self.qemu_error)
+            return
+        dialog = UploadDialog(Path(path), self.qemu, self.runner, self.settings, client, self)
+        if dialog.exec() and dialog.request is not None and dialog.connect_glance is not None:
+            self.start_upload(dialog.request, dialog.connect_glance)
+
+    def start_upload(self, request: UploadRequest, connect: Callable[[], GlanceClient]) -> JobRecord:
+        qemu = self.qemu
+        assert qemu is not None
+
+        def factory(on_progress: Callable[[Progress], None]) -> ConnectingUpload:
+            return ConnectingUpload(request, connect, qemu, on_progress)
+
+        return self._submit("upload", f"upload {request.source.name}", request.source, factory)
+
+    @Slot(int)
+    def browse_upload(self, job_id: int) -> None:
+        """A finished upload's "Open in Browser": the Glance browser, the new image selected."""
+        record = self.jobs.records.get(job_id)
+        client = getattr(record.job, "client", None) if record is not None else None
+        image = getattr(getattr(record, "result", None), "image", None)
+        if isinstance(client, GlanceClient) and image is not None:
+            self.glance_browser = GlanceBrowser(client, self.runner, self, select=image.id)
+            self.glance_browser.upload_requested.connect(self.open_upload)
+            self.glance_browser.open()
 
     def _submit(self, kind: str, name: str, output: Path, factory: Callable[..., object]) -> JobRecord:
         if self.qemu is None:

@@ -19,7 +19,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -470,3 +470,28 @@ class _FileBody:
     def close(self) -> None:
         self.hasher.close()
         self.file.close()
+
+
+class ConnectingUpload:
+    """An upload that first connects (a Keystone login can take seconds, so the window
+    does it in the job's thread, not its own); `client` is set once connected."""
+
+    def __init__(
+        self,
+        request: UploadRequest,
+        connect: Callable[[], GlanceClient],
+        qemu: QemuImg,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        self.request, self.connect, self.qemu, self.on_progress = request, connect, qemu, on_progress
+        self.cancel = threading.Event()
+        self.client: GlanceClient | None = None
+
+    def run(self) -> UploadResult:
+        self.client = self.connect()
+        self._check_cancel()
+        return UploadJob(self.request, self.client, self.qemu, self.on_progress, self.cancel).run()
+
+    def _check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled("The upload was cancelled before it started.")

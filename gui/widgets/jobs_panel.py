@@ -49,6 +49,7 @@ class ProgressDelegate(QStyledItemDelegate):
 
 class JobsPanel(QWidget):
     inspect_requested = Signal(str)
+    browse_requested = Signal(int)  # a finished upload's job id: show the image in Glance
 
     def __init__(self, manager: JobManager) -> None:
         super().__init__()
@@ -77,6 +78,7 @@ class JobsPanel(QWidget):
             ("Retry", self.retry, "Run the job again; a broken or cancelled download resumes"),
             ("Open Folder", self.open_folder, "Show the output in the file manager"),
             ("Inspect Result", self.inspect_result, "Add the output to the image list"),
+            ("Open in Browser", self.open_in_browser, "Show the uploaded image in the Glance browser"),
             ("Remove", self.remove, "Remove the finished job from this list"),
         ):
             button = QPushButton(name)
@@ -135,7 +137,10 @@ class JobsPanel(QWidget):
         self.buttons["Retry"].setEnabled(record is not None and record.retry_helps)
         self.buttons["Retry"].setText("Resume" if record is not None and record.resumable else "Retry")
         self.buttons["Open Folder"].setEnabled(record is not None)
-        self.buttons["Inspect Result"].setEnabled(done)
+        uploaded = done and record is not None and record.kind == "upload"
+        self.buttons["Inspect Result"].setEnabled(done and not uploaded)
+        self.buttons["Open in Browser"].setVisible(record is not None and record.kind == "upload")
+        self.buttons["Open in Browser"].setEnabled(uploaded)
         self.buttons["Remove"].setEnabled(record is not None and record.finished)
         self._show_details(record)
 
@@ -162,6 +167,12 @@ class JobsPanel(QWidget):
         record = self.current()
         if record is not None and record.state == JobState.SUCCEEDED:
             self.inspect_requested.emit(str(result_path(record)))
+
+    @Slot()
+    def open_in_browser(self) -> None:
+        record = self.current()
+        if record is not None and record.state == JobState.SUCCEEDED and record.kind == "upload":
+            self.browse_requested.emit(record.id)
 
     @Slot()
     def remove(self) -> None:
@@ -223,6 +234,11 @@ def result_lines(result: object) -> list[str]:
     virtual = getattr(result, "virtual_size", None)
     if isinstance(virtual, int):
         lines.append(f"Virtual size: {human_size(virtual)}")
+    image = getattr(result, "image", None)  # an upload's Glance record
+    if image is not None:
+        lines.append(f"Uploaded to Glance as {image.name} ({image.id}), {image.status}")
+        lines += [f"Verified: {check}" for check in getattr(result, "verified", ())]
+        lines += [f"Note: {note}" for note in getattr(result, "notes", ())]
     download = getattr(result, "download", None)
     if download is not None:
         resumed = f", resumed at byte {download.resumed_from:,}" if download.resumed_from else ""
