@@ -1,6 +1,7 @@
 """A real HTTP proxy in front of the test Glance, for faults Glance itself does not make:
 a 503 to the first request whose path ends with a given suffix (as a load balancer
-answers while a backend restarts), and a request body read at a limited rate."""
+answers while a backend restarts), a request body read at a limited rate or not at all
+(a stalled link), and one byte of an image body altered on the way (a tampering hop)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,10 @@ HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrad
 class Faults:
     busy_once: str | None = None  # a path suffix: the first such PUT gets 503 (its body read first)
     rate: int | None = None  # bytes a second a request body is read at
+    stall: bool = False  # image bodies (PUT .../file or .../stage) are never read
+    tamper: bool = False  # the middle byte of an image body is flipped before Glance gets it
     seen: Counter[str] = field(default_factory=Counter)  # "METHOD suffix" -> count
+    released: threading.Event = field(default_factory=threading.Event)  # set when the proxy stops
 
 
 class _Proxy(BaseHTTPRequestHandler):
@@ -47,7 +51,16 @@ class _Proxy(BaseHTTPRequestHandler):
         return b"".join(parts) if not left else None
 
     def _forward(self) -> None:
+        image_body = self.command == "PUT" and self.path.endswith(("/file", "/stage"))
+        if image_body and self.faults.stall:
+            self.faults.seen["stalled"] += 1
+            self.faults.released.wait()  # reads nothing until the proxy stops
+            self.close_connection = True
+            return
         body = self._body()
+        if body and image_body and self.faults.tamper:
+            middle = len(body) // 2
+            body = body[:middle] + bytes([body[middle] ^ 0xFF]) + body[middle + 1 :]
         if body is None:
             self.close_connection = True
             return
@@ -96,6 +109,7 @@ def proxy(upstream: str, faults: Faults) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
+        faults.released.set()
         server.shutdown()
         server.server_close()
         thread.join()

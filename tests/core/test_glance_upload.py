@@ -1,7 +1,8 @@
 """Publishing to a real Glance 33 on 127.0.0.1: by PUT and by glance-direct, a round trip
 through `diskscope fetch`, refusals before any byte is sent (unsafe image, wrong disk
 format, a property the cloud does not take), a cancelled upload leaving nothing behind, a
-503 while staging asked again (a real proxy answers it), web-download, and the CLI."""
+503 while staging asked again, a byte altered on the way and a stalled link (a real proxy
+plays each), a source rewritten during the upload, --convert-to, web-download, the CLI."""
 
 # ruff: noqa: F811 - `glance` is the session fixture imported from glancekit, used by name
 from __future__ import annotations
@@ -20,7 +21,15 @@ import requests
 from diskscope.core.cloud.glance import GlanceClient
 from diskscope.core.cloud.properties import suggest
 from diskscope.core.cloud.upload import UploadJob, UploadMethod, UploadRequest
-from diskscope.core.errors import Cancelled, InvalidProperty, UnsafeImage, WrongDiskFormat
+from diskscope.core.errors import (
+    Cancelled,
+    ChecksumMismatch,
+    InvalidProperty,
+    SourceChanged,
+    UnsafeImage,
+    UploadStalled,
+    WrongDiskFormat,
+)
 from diskscope.core.fetch.http import HttpOptions
 from diskscope.core.fetch.pipeline import FetchJob, FetchRequest
 from diskscope.core.formats import ImageFormat
@@ -228,3 +237,53 @@ def test_ctrl_c_exits_130_and_says_what_it_removed(glance, tmp_path: Path) -> No
     assert process.returncode == 130, err
     assert "The upload was cancelled. The image interrupted (" in err and "removed from Glance" in err
     assert "interrupted" not in names(glance)
+
+
+def test_a_byte_altered_on_the_way_is_caught_and_the_image_removed(glance, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    source = qcow2_with_data(tmp_path / "disk.qcow2")
+    with proxy(glance.endpoint, Faults(tamper=True)) as endpoint:
+        job = UploadJob(UploadRequest(source, name="tampered", method=UploadMethod.PUT),
+                        client(endpoint, glance.token), QemuImg())  # fmt: skip
+        with pytest.raises(ChecksumMismatch, match="sha512 of the stored image is not the one") as raised:
+            job.run()
+    assert "tampered" not in names(glance) and "was removed from Glance" in str(raised.value)
+
+
+def test_a_stalled_upload_stops_and_removes_the_image(glance, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    source = tmp_path / "big.raw"
+    source.write_bytes(b"\x03" * (64 * MiB))  # more than the socket buffers hold
+    faults = Faults(stall=True)
+    with proxy(glance.endpoint, faults) as endpoint:
+        job = UploadJob(UploadRequest(source, name="stalled", method=UploadMethod.PUT, stall_timeout=2),
+                        client(endpoint, glance.token), QemuImg())  # fmt: skip
+        with pytest.raises(UploadStalled, match="took no data for 2 seconds"):
+            job.run()
+    assert faults.seen["stalled"] == 1 and "stalled" not in names(glance)
+
+
+def test_a_source_changed_during_the_upload_is_not_kept(glance, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    source = tmp_path / "moving.raw"
+    source.write_bytes(b"\x04" * (8 * MiB))
+    job = upload(glance, source, name="moving", method=UploadMethod.PUT)
+
+    def rewrite(_progress: Progress) -> None:  # another writer, while the upload reads the file
+        with open(source, "r+b") as f:
+            f.seek(7 * MiB)
+            f.write(b"EVIL")
+
+    job.on_progress = rewrite
+    with pytest.raises(SourceChanged, match="changed after it was inspected"):
+        job.run()
+    assert "moving" not in names(glance)
+
+
+def test_convert_to_raw_first_and_leave_no_temporary_file(glance, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    source = tmp_path / "vendor.vmdk"
+    qemu_img("convert", "-f", "qcow2", "-O", "vmdk", qcow2_with_data(tmp_path / "src.qcow2"), source)
+    (tmp_path / "src.qcow2").unlink()
+    result = upload(glance, source, convert_to="openstack-raw").run()
+    assert result.disk_format == "raw" and result.image.name == "vendor.vmdk"
+    stored = glance.image_file(result.image.id).read_bytes()
+    assert len(stored) == 32 * MiB and stored[:MiB] == b"\x5a" * MiB
+    assert [p.name for p in tmp_path.iterdir()] == ["vendor.vmdk"]  # the temporary copy is gone
+    assert "converted to raw before the upload" in result.notes[0]
