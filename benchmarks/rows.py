@@ -50,7 +50,8 @@ def _usage(path: Path) -> int:
 
 
 def convert_rows(work: Path, sizes: Sizes) -> list[Row]:
-    from diskscope.core.convert.job import ConvertRequest, plan_conversion
+    from diskscope.core.convert.plan import plan_conversion
+    from diskscope.core.convert.request import ConvertRequest
     from diskscope.core.qemu.qemu_img import QemuImg
 
     raw = sparse_raw(work / "source.raw", sizes.virtual, sizes.data)

@@ -12,7 +12,7 @@ from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from diskscope.core.convert.job import ConvertRequest
+from diskscope.core.convert.request import ConvertRequest
 from diskscope.core.fetch.pipeline import FetchRequest
 from diskscope.gui.main_window import MainWindow
 from diskscope.gui.settings import Settings

@@ -28,7 +28,9 @@ from .policy import (
     InvalidPolicy,
     parse_vmdk_types,
 )
-from .qemu.qemu_img import INSPECTION_LIMITS, CheckStatus, Limits, QemuImg
+from .qemu.process import INSPECTION_LIMITS, Limits
+from .qemu.qemu_img import QemuImg
+from .qemu.results import CheckStatus
 from .safety import ImageReport, inspect_image, require_safe
 from .sizes import parse_size
 from .text import SafeFormatter, json_text, printable, scrub
@@ -365,8 +367,8 @@ def cmd_measure(args: argparse.Namespace) -> int:
 
 def _add_convert(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                  common: argparse.ArgumentParser) -> None:  # fmt: skip
-    from .convert.job import TARGETS
     from .convert.presets import PRESETS
+    from .convert.request import TARGETS
 
     convert = sub.add_parser(
         "convert", parents=[common, _policy_options()],
@@ -416,7 +418,8 @@ def _add_convert(sub: argparse._SubParsersAction[argparse.ArgumentParser],
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from .convert.job import ConvertJob, ConvertRequest
+    from .convert.job import ConvertJob
+    from .convert.request import ConvertRequest
 
     options = dict(
         subformat=args.subformat, compression=args.compress, preallocation=args.preallocation,

@@ -5,6 +5,10 @@ and held open, so that a name that someone else can write (`DST.part`, the folde
 name in a shared folder) is never opened, unlinked or followed. The finished file is
 moved into place by a rename or link of our own file, which replaces a name and never
 writes through a link; the destination is a regular file or absent.
+
+A job killed outright (SIGKILL, power loss) cannot remove its folder. Each folder holds an
+`owner` note (host, boot, process and its start time), and the next job in the same folder
+removes the folders whose process is gone, so a killed conversion's gigabytes do not linger.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import stat
 import tempfile
 from pathlib import Path
@@ -24,6 +29,8 @@ from .errors import (
 )
 
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_PREFIX = ".diskscope-"
+_OWNER = "owner"  # the note in each private folder saying which process made it
 
 
 def free_space(folder: Path) -> int:
@@ -69,7 +76,7 @@ class PrivateFolder:
                 f"The destination folder {folder} cannot be opened: {exc.strerror}."
             ) from None
         try:
-            made = tempfile.mkdtemp(prefix=".diskscope-", dir=f"/proc/self/fd/{self.parent_fd}")
+            made = tempfile.mkdtemp(prefix=_PREFIX, dir=f"/proc/self/fd/{self.parent_fd}")
             self.name = os.path.basename(made)
             self.fd = os.open(self.name, _DIRECTORY | os.O_NOFOLLOW, dir_fd=self.parent_fd)
         except OSError as exc:
@@ -79,6 +86,8 @@ class PrivateFolder:
         if st.st_uid != os.geteuid() or stat.S_IMODE(st.st_mode) != 0o700 or os.listdir(self.fd):
             self.close()
             raise DestinationChanged(f"Our private folder in {folder} was replaced; the job was stopped.")
+        _write_owner(self.fd, _owner_note(os.getpid()))
+        _sweep_stale(self.parent_fd, keep=self.name)
 
     @property
     def shown(self) -> Path:
@@ -112,6 +121,72 @@ class PrivateFolder:
             if fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(fd)
+
+
+def _owner_note(pid: int) -> str | None:
+    """Who made a folder: host, boot, pid and the process's start time (pids are reused)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            boot = f.read().strip()
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            started = f.read().rsplit(")", 1)[1].split()[19]  # field 22, after the command name
+    except (OSError, IndexError):
+        return None
+    return f"{socket.gethostname()} {boot} {pid} {started}"
+
+
+def _write_owner(folder_fd: int, note: str | None) -> None:
+    if note is None:
+        return
+    fd = os.open(_OWNER, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                 dir_fd=folder_fd)  # fmt: skip
+    try:
+        os.write(fd, note.encode())
+    finally:
+        os.close(fd)
+
+
+def _abandoned(note: str) -> bool:
+    """Whether the process a note names is gone: on this host, another boot or a dead process."""
+    fields = note.split()
+    if len(fields) != 4 or fields[0] != socket.gethostname() or not fields[2].isdigit():
+        return False  # another machine's job (a shared folder), or not a note of ours
+    return _owner_note(int(fields[2])) != note
+
+
+def _sweep_stale(parent_fd: int, keep: str) -> None:
+    """Remove our own private folders in this folder whose job was killed outright.
+
+    Only a 0700 folder of our user holding a note that names a process now gone is touched,
+    through descriptors; a folder without a note (one being made this instant) is left alone.
+    """
+    with contextlib.suppress(OSError):
+        for name in os.listdir(parent_fd):
+            if name.startswith(_PREFIX) and name != keep:
+                with contextlib.suppress(OSError):
+                    _remove_if_abandoned(parent_fd, name)
+
+
+def _remove_if_abandoned(parent_fd: int, name: str) -> None:
+    fd = os.open(name, _DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
+    try:
+        st = os.fstat(fd)
+        if st.st_uid != os.geteuid() or stat.S_IMODE(st.st_mode) != 0o700:
+            return
+        note_fd = os.open(_OWNER, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=fd)
+        try:
+            note = os.read(note_fd, 512).decode("ascii", "replace")
+        finally:
+            os.close(note_fd)
+        if not _abandoned(note):
+            return
+        for entry in os.listdir(fd):
+            os.unlink(entry, dir_fd=fd)
+        here = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+        if (here.st_dev, here.st_ino) == (st.st_dev, st.st_ino):
+            os.rmdir(name, dir_fd=parent_fd)
+    finally:
+        os.close(fd)
 
 
 def place_file(

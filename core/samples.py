@@ -7,7 +7,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from .qemu.qemu_img import QemuImg, absolute
+from .qemu.commands import absolute
+from .qemu.qemu_img import QemuImg
 
 MiB = 1024 * 1024
 SAMPLE_SIZE = 64 * MiB

@@ -19,8 +19,7 @@ from urllib.parse import urlsplit
 from PySide6.QtCore import QObject, Signal
 
 from ..core.cloud.glance import parse_image_url
-from ..core.errors import DiskscopeError, UnsafeImage
-from ..core.fetch.download import ChecksumMismatch
+from ..core.errors import ChecksumMismatch, DiskscopeError, UnsafeImage
 from ..core.fetch.pipeline import FetchRequest
 from ..core.progress import Progress
 from .workers import Task, TaskRunner

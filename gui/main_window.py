@@ -43,13 +43,16 @@ from PySide6.QtWidgets import (
 
 from ..core.cloud.glance import GlanceClient
 from ..core.cloud.upload import ConnectingUpload, UploadRequest
-from ..core.convert.job import ConvertJob, ConvertPlan, ConvertRequest
+from ..core.convert.job import ConvertJob
+from ..core.convert.plan import ConvertPlan
+from ..core.convert.request import ConvertRequest
 from ..core.errors import DiskscopeError
 from ..core.fetch.pipeline import FetchJob, FetchRequest
 from ..core.fetch.sums import SumsCheck, check_sums
 from ..core.progress import Progress
 from ..core.qemu.image_info import ImageInfo
-from ..core.qemu.qemu_img import CheckResult, QemuImg
+from ..core.qemu.qemu_img import QemuImg
+from ..core.qemu.results import CheckResult
 from ..core.report.details import ImageDetails, gather_details
 from ..core.report.export import write_export
 from ..core.samples import create_samples

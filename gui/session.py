@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from ..core.fetch.sums import SumsCheck
 from ..core.qemu.image_info import ImageInfo
-from ..core.qemu.qemu_img import CheckResult
+from ..core.qemu.results import CheckResult
 from .models.image_list import EntryState, ImageEntry, ImageListModel
 
 

@@ -18,7 +18,7 @@ from ..core.policy import (
     InvalidPolicy,
     parse_vmdk_types,
 )
-from ..core.qemu.qemu_img import INSPECTION_LIMITS, Limits
+from ..core.qemu.process import INSPECTION_LIMITS, Limits
 
 MAX_RECENT = 10
 T = TypeVar("T")

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from diskscope.core.qemu.qemu_img import Completed, Limits, QemuImg
+from diskscope.core.qemu.process import Completed, Limits
+from diskscope.core.qemu.qemu_img import QemuImg
 
 MiB = 1024 * 1024
 

@@ -41,6 +41,7 @@ from ..errors import (
 from ..fetch.checksums import BackgroundHasher
 from ..fetch.http import MAX_RETRY_AFTER
 from ..formats import ImageFormat, parse_format_name
+from ..identity import FileIdentity, settled_identity
 from ..policy import DEFAULT_POLICY, InspectionPolicy
 from ..progress import ProgressCallback, ProgressMeter
 from ..qemu.qemu_img import QemuImg
@@ -156,8 +157,8 @@ def choose_method(wanted: UploadMethod, offered: tuple[str, ...], url: str | Non
     return wanted
 
 
-def _identity(st: os.stat_result) -> tuple[int, ...]:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+def _identity(st: os.stat_result) -> FileIdentity:
+    return FileIdentity(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 class UploadJob:
@@ -178,7 +179,7 @@ class UploadJob:
         self.on_progress = on_progress
         self.cancel = cancel or threading.Event()
         self.created: GlanceImage | None = None  # the record this run made, while it exists
-        self.inspected: tuple[int, ...] = ()  # the source's identity when it was inspected
+        self.inspected: FileIdentity | None = None  # the source's identity when it was inspected
 
     def run(self) -> UploadResult:
         request = self.request
@@ -199,9 +200,10 @@ class UploadJob:
         request = self.request
         path = Path(os.path.realpath(source))
         try:
-            self.inspected = _identity(os.stat(path))
+            os.stat(path)
         except OSError as exc:
             raise UploadFailed(f"{printable(str(source))} cannot be read ({exc.strerror}).") from None
+        self.inspected = settled_identity(path)  # a later write changes it, even within one clock tick
         report = require_safe(inspect_image(path, self.qemu, policy=request.policy), str(source))
         disk_format = glance_disk_format(report.format, request.disk_format)
         method = choose_method(request.method, self.writer.import_methods(), request.url)
@@ -254,6 +256,7 @@ class UploadJob:
     def _send(self, path: Path, target: str, what: str) -> str:
         """Stream the file to `target`, hashing it on the way; its hex digest. A busy server
         (429, 502, 503, 504) is asked again from the first byte, honouring Retry-After."""
+        assert self.inspected is not None  # _upload took it before the gate
         for attempt in range(1, SEND_ATTEMPTS + 1):
             body = _FileBody(
                 path, self.inspected, self.cancel, ProgressMeter("uploading", None, self.on_progress)
@@ -403,8 +406,9 @@ class UploadJob:
                                f"({exc.strerror}).") from None  # fmt: skip
 
     def _convert(self, folder: Path) -> Path:
-        from ..convert.job import ConvertJob, ConvertRequest
+        from ..convert.job import ConvertJob
         from ..convert.presets import PRESETS
+        from ..convert.request import ConvertRequest
 
         r = self.request
         target = r.convert_to or ""
@@ -434,12 +438,12 @@ class _FileBody:
     the way (in a second thread), progress reported, and cancel honoured between chunks."""
 
     def __init__(
-        self, path: Path, inspected: tuple[int, ...], cancel: threading.Event, meter: ProgressMeter
+        self, path: Path, inspected: FileIdentity, cancel: threading.Event, meter: ProgressMeter
     ) -> None:
         self.path, self.inspected, self.cancel, self.meter = path, inspected, cancel, meter
         self.file = open(path, "rb")  # noqa: SIM115 - closed by close()
         self.hasher = BackgroundHasher({DEFAULT_HASH})
-        self.sent, self.size = 0, inspected[2]
+        self.sent, self.size = 0, inspected.size
         meter.total = self.size
         try:
             self.check_unchanged()

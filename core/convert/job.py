@@ -1,5 +1,5 @@
-"""Conversion: `ConvertJob` with pre-flight checks, live progress, a Cancel that cleans
-up, and verified output renamed into place only at the end.
+"""Conversion: `ConvertJob` runs a plan (plan.py) with live progress, a Cancel that
+cleans up, and verified output renamed into place only at the end.
 
 The window runs the same job in a worker thread: progress comes through a
 callback, cancel through a `threading.Event`, and the job ends in exactly one
@@ -8,8 +8,6 @@ result or one exception.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
 import shlex
 import threading
@@ -18,134 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..chain import ChainLayer, LayerStatus, chain_is_sound, walk_backing_chain
-from ..errors import (  # noqa: F401  (the old names: tests import them from here)
-    Cancelled,
-    ConversionStalled,
-    DestinationChanged,
-    DestinationExists,
-    DiskscopeError,
-    MeasureUnsupported,
-    NotEnoughSpace,
-    QemuImgError,
-    SourceChanged,
-    UnsafeImage,
-    VerificationFailed,
-)
+from ..errors import Cancelled, DestinationChanged, SourceChanged, VerificationFailed
 from ..formats import ImageFormat
-from ..inspect.inspector import check_regular_file, inspect_file
-from ..inspect.verdict import ViolationCode
-from ..placement import (
-    PrivateFolder,
-    check_destination,
-    free_space,
-    place_file,
-)
-from ..policy import DEFAULT_POLICY, InspectionPolicy
+from ..identity import file_identity
+from ..inspect.inspector import inspect_file
+from ..placement import PrivateFolder, free_space, place_file
 from ..progress import ProgressCallback, ProgressMeter
-from ..qemu.qemu_img import CONVERSION_LIMITS, ConvertSpec, Limits, QemuImg
-from ..safety import ImageReport, inspect_image, require_safe
-from ..sizes import human_size
-from .presets import PRESETS
-
-logger = logging.getLogger(__name__)
-
-TARGETS = ("raw", "qcow2", "vmdk", "vpc", "vhdx", "vdi")
-SUBFORMATS = {
-    "vmdk": ("monolithicSparse", "streamOptimized"),
-    "vpc": ("dynamic", "fixed"),
-    "vhdx": ("dynamic", "fixed"),
-}
-# `-o` keys a user may pass through. Never backing_file, data_file or encryption keys.
-ALLOWED_OPTIONS = frozenset(
-    {
-        "compat", "cluster_size", "preallocation", "lazy_refcounts", "refcount_bits",
-        "compression_type", "extended_l2", "subformat", "adapter_type", "hwversion",
-        "toolsversion", "zeroed_grain", "force_size", "static", "block_size",
-        "log_size", "block_state_zero",
-    }
-)  # fmt: skip
-
+from ..qemu.process import CONVERSION_LIMITS, Limits
+from ..qemu.qemu_img import QemuImg
+from .plan import ConvertPlan, part_name, plan_conversion
+from .request import ConvertRequest
 
 _CANCELLED = "The conversion was cancelled; its partial output was removed."
-
-
-@dataclass(frozen=True)
-class FileIdentity:
-    """Which file, and in what state: st_ctime_ns changes on every write, rename or chmod,
-    and unlike st_mtime_ns no `utime` can put it back."""
-
-    device: int
-    inode: int
-    size: int
-    mtime_ns: int
-    ctime_ns: int
-
-
-@dataclass(frozen=True)
-class ConvertRequest:
-    source: Path
-    destination: Path
-    target: str
-    subformat: str | None = None
-    compression: str | None = None  # qcow2 only: "zlib" or "zstd"
-    preallocation: str | None = None
-    cluster_size: int | None = None
-    compat: str | None = None
-    extra_options: tuple[str, ...] = ()  # KEY=VALUE, checked against ALLOWED_OPTIONS
-    overwrite: bool = False
-    compare: bool | None = None  # qemu-img compare; None: on for raw targets
-    allow_owned_backing: bool = False  # convert (and flatten) a chain the user owns
-    round_to: int | None = None
-    cache: str | None = None  # target cache mode; None: `none` where O_DIRECT works
-    source_cache: str = "writeback"
-    coroutines: int = 8
-    rate_limit: int | None = None
-    preset: str | None = None
-    stall_timeout: float | None = 300.0  # seconds without progress or I/O; None: wait forever
-    policy: InspectionPolicy = DEFAULT_POLICY  # the user's rules, for every layer
-    # (st_dev, st_ino, st_ctime_ns) the source must have: a verified download is converted
-    # only while it is still the file that was verified.
-    expected_source: tuple[int, int, int] | None = None
-
-    @classmethod
-    def from_preset(cls, name: str, source: Path, destination: Path, **kw: object) -> ConvertRequest:
-        """A request for a preset; keyword arguments that are not None override it."""
-        try:
-            preset = PRESETS[name]
-        except KeyError:
-            known = ", ".join(sorted(PRESETS))
-            raise DiskscopeError(f"There is no preset {name!r}; known presets: {known}.") from None
-        fields: dict[str, object] = {
-            "subformat": preset.subformat,
-            "extra_options": preset.options,
-            "round_to": preset.round_to,
-            "preset": name,
-        }
-        fields.update({k: v for k, v in kw.items() if v is not None})
-        return cls(source, destination, preset.target, **fields)  # type: ignore[arg-type]
-
-
-@dataclass(frozen=True)
-class ConvertPlan:
-    """What a conversion will do, known before it starts (the dialog shows it)."""
-
-    request: ConvertRequest
-    source: ImageReport
-    spec: ConvertSpec
-    required: int  # bytes the output needs
-    free: int  # bytes free where it goes
-    data_bytes: int | None  # allocated guest data, when known
-    virtual_size: int  # of the output
-    source_identity: tuple[FileIdentity, ...]  # the source and its backing layers, before inspection
-
-    @property
-    def fits(self) -> bool:
-        return self.required <= self.free
-
-    @property
-    def destination(self) -> Path:
-        return Path(os.path.abspath(self.request.destination))
 
 
 @dataclass(frozen=True)
@@ -170,211 +52,6 @@ class ConvertResult:
             "command": self.command,
             "checks": list(self.checks),
         }
-
-
-def build_options(request: ConvertRequest) -> tuple[str, ...]:
-    """The `-o` list for the target, checked: a bad key or value is a clear error."""
-    target = request.target
-    if target not in TARGETS:
-        raise DiskscopeError(f"{target!r} is not a target format; choose one of {', '.join(TARGETS)}.")
-    options: dict[str, str] = {}
-    if request.subformat:
-        if request.subformat not in SUBFORMATS.get(target, ()):
-            raise DiskscopeError(f"{target} has no subformat {request.subformat!r}.")
-        options["subformat"] = request.subformat
-    if request.compression:
-        if target != "qcow2" or request.compression not in ("zlib", "zstd"):
-            raise DiskscopeError("Compression is available for qcow2 only, as zlib or zstd.")
-        options["compression_type"] = request.compression
-    if request.preallocation:
-        options["preallocation"] = request.preallocation
-    if request.cluster_size:
-        options["cluster_size"] = str(request.cluster_size)
-    if request.compat:
-        options["compat"] = request.compat
-    if target == "vpc":
-        options["force_size"] = "on"  # keep the exact size instead of CHS rounding
-    for item in request.extra_options:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or key not in ALLOWED_OPTIONS:
-            raise DiskscopeError(f"The option {item!r} is not allowed; allowed keys: "
-                                 f"{', '.join(sorted(ALLOWED_OPTIONS))}.")  # fmt: skip
-        if "," in value or not value:
-            raise DiskscopeError(f"The option {item!r} has an invalid value.")
-        options[key] = value
-    return tuple(f"{k}={v}" for k, v in options.items())
-
-
-def file_identity(path: str | os.PathLike[str]) -> FileIdentity:
-    """The identity and state of a file: a replaced, truncated or rewritten source changes it."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        raise SourceChanged("The source file disappeared during the conversion.") from None
-    return FileIdentity(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-def settled_identity(path: str | os.PathLike[str]) -> FileIdentity:
-    """The identity, taken once the clock has moved past the file's last change.
-
-    Timestamps come from a coarse clock (one tick, or a whole second on filesystems that
-    store seconds only): a write in the same tick as the last one would keep st_ctime_ns.
-    Waiting until the clock has passed the tick makes any later write visible. A ctime
-    in the future (a clock that was ahead) could be matched by a write once the clock gets
-    there, so such a file is refused.
-    """
-    for _ in range(3):
-        identity = file_identity(path)
-        grain = 2_000_000_000 if identity.ctime_ns % 1_000_000_000 == 0 else 50_000_000
-        wait = identity.ctime_ns + grain - time.time_ns()
-        if wait <= 0:
-            return identity
-        if wait > 2 * grain:
-            raise SourceChanged("The source file was last changed in the future by this system's clock; "
-                                "fix the clock or touch the file, then convert it again.")  # fmt: skip
-        time.sleep(wait / 1e9)
-        if file_identity(path) == identity:
-            return identity
-    raise SourceChanged("The source file is still being written; convert it once it is finished.")
-
-
-def supports_direct_io(folder: Path) -> bool:
-    """Whether files in `folder` can be opened with O_DIRECT (tmpfs cannot). The probe is an
-    unnamed O_TMPFILE, so that it never creates or unlinks a name in a shared folder."""
-    if not hasattr(os, "O_TMPFILE") or not hasattr(os, "O_DIRECT"):
-        return False
-    try:
-        os.close(os.open(folder, os.O_WRONLY | os.O_TMPFILE | os.O_DIRECT, 0o600))
-    except OSError:
-        return False
-    return True
-
-
-def plan_conversion(
-    request: ConvertRequest,
-    qemu: QemuImg,
-    free_space: Callable[[Path], int] = free_space,
-) -> ConvertPlan:
-    """Every check that can be made before qemu-img writes a byte."""
-    source = Path(os.path.abspath(request.source))
-    destination = Path(os.path.abspath(request.destination))
-    options = build_options(request)
-    target = str(check_regular_file(os.path.realpath(source)))  # one sentence if it is not there
-    before = settled_identity(target)  # taken before inspection: see ConvertJob.run
-    if request.expected_source not in (None, (before.device, before.inode, before.ctime_ns)):
-        raise SourceChanged(f"{source} is no longer the file that was verified; nothing was converted.")
-    report, chain, layer_identities = _gate(source, qemu, request.allow_owned_backing, request.policy)
-    folder = destination.parent
-    if not folder.is_dir():
-        raise DiskscopeError(f"The destination folder {folder} does not exist.")
-    if os.path.isfile(destination) and os.path.samefile(destination, source):
-        raise DiskscopeError("The destination is the source itself.")
-    check_destination(destination, request.overwrite)
-    fmt = report.format.qemu_driver
-    virtual = report.virtual_size or 0
-    if request.round_to:
-        virtual = -(-virtual // request.round_to) * request.round_to
-    data_bytes = _data_bytes(qemu, target, fmt, virtual, chain)
-    required = _required(qemu, request, target, fmt, options, data_bytes, virtual, chain)
-    free = free_space(folder)
-    if required > free:
-        raise NotEnoughSpace(
-            f"The conversion needs {human_size(required)} ({required:,} bytes) but only "
-            f"{human_size(free)} ({free:,} bytes) is free in {folder}."
-        )
-    compress = request.compression is not None
-    cache = request.cache or ("none" if supports_direct_io(folder) else "writeback")
-    spec = ConvertSpec(
-        source=target,
-        source_format=fmt,
-        target=str(folder / ".diskscope-XXXXXXXX" / _part_name(destination)),  # made by run()
-        target_format=request.target,
-        options=options,
-        compress=compress,
-        no_create=bool(request.round_to and virtual != report.virtual_size),
-        cache=cache,
-        source_cache=request.source_cache,
-        coroutines=request.coroutines,
-        out_of_order=request.target in ("raw", "qcow2") and not compress,
-        rate_limit=request.rate_limit,
-        source_chain=chain,
-    )
-    identities = (before, *layer_identities)
-    return ConvertPlan(request, report, spec, required, free, data_bytes, virtual, identities)
-
-
-def _part_name(destination: Path) -> str:
-    return destination.name + ".part"
-
-
-def _required(
-    qemu: QemuImg,
-    request: ConvertRequest,
-    path: str,
-    fmt: str,
-    options: tuple[str, ...],
-    data_bytes: int | None,
-    virtual: int,
-    chain: tuple[tuple[str, str], ...],
-) -> int:
-    """Bytes the output will take: `measure` where qemu-img can, an upper estimate elsewhere."""
-    sparse = request.preallocation in (None, "off") and request.subformat != "fixed"
-    if request.target == "raw" and sparse and data_bytes is not None:
-        return data_bytes  # raw output stays sparse: only the data takes space
-    with contextlib.suppress(MeasureUnsupported):
-        return qemu.measure(path, fmt, request.target, options, chain).required
-    # vpc, vhdx and vdi: the data (or the whole disk when fixed) plus metadata room.
-    payload = data_bytes if sparse and data_bytes is not None else virtual
-    return payload + payload // 64 + (8 << 20)
-
-
-Chain = tuple[tuple[str, str], ...]
-
-
-def _gate(
-    source: Path, qemu: QemuImg, allow_owned_backing: bool, policy: InspectionPolicy
-) -> tuple[ImageReport, Chain, tuple[FileIdentity, ...]]:
-    """The inspected source; with an owned chain, also its backing layers (path, format) and
-    their identities, taken before the inspection that is used (the walk runs twice)."""
-    report = inspect_image(source, qemu, policy=policy)
-    if report.safe:
-        return report, (), ()
-    only_backing = all(v.code == ViolationCode.BACKING_FILE for v in report.violations)
-    if not (allow_owned_backing and only_backing):
-        require_safe(report, str(source))
-    first = _sound_chain(walk_backing_chain(source, qemu, policy, top=report))
-    identities = tuple(settled_identity(os.path.realpath(layer.path)) for layer in first[1:])
-    layers = _sound_chain(walk_backing_chain(source, qemu, policy))
-    if [layer.path for layer in layers] != [layer.path for layer in first]:
-        raise SourceChanged("The backing chain changed while it was inspected; convert it again.")
-    chain = tuple((os.path.realpath(layer.path), _driver(layer)) for layer in layers[1:])
-    return replace(report, info=layers[0].info, violations=()), chain, identities
-
-
-def _sound_chain(layers: list[ChainLayer]) -> list[ChainLayer]:
-    if chain_is_sound(layers):
-        return layers
-    bad = next(layer for layer in layers if layer.status != LayerStatus.OK)
-    raise UnsafeImage(f"The backing chain cannot be used: {bad.path}: {bad.message}")
-
-
-def _driver(layer: ChainLayer) -> str:
-    assert layer.format is not None  # a sound layer was inspected
-    return layer.format.qemu_driver
-
-
-def _data_bytes(qemu: QemuImg, path: str, fmt: str, size: int, chain: Chain) -> int | None:
-    """Allocated guest data, from a bounded map; None when the map is too fragmented."""
-    if size == 0:
-        return 0
-    try:
-        extents = qemu.map(path, fmt, max_length=size, max_extents=100_000, chain=chain)
-    except QemuImgError:
-        return None
-    if sum(e.length for e in extents) < size:
-        return None
-    return sum(e.length for e in extents if e.data)
 
 
 class ConvertJob:
@@ -414,7 +91,7 @@ class ConvertJob:
         destination = plan.destination
         private = PrivateFolder(destination.parent)
         try:
-            name = _part_name(destination)
+            name = part_name(destination)
             # What the user sees names the folder; what runs reaches it through our descriptor.
             self.plan = replace(plan, spec=replace(plan.spec, target=str(private.shown / name)))
             plan = replace(plan, spec=replace(plan.spec, target=private.path(name)))

@@ -22,7 +22,8 @@ from urllib.parse import unquote, urlsplit
 import requests
 
 from ..cloud.glance import GlanceClient, GlanceImage, parse_image_url
-from ..convert.job import ConvertJob, ConvertRequest, ConvertResult
+from ..convert.job import ConvertJob, ConvertResult
+from ..convert.request import ConvertRequest
 from ..errors import Cancelled, DiskscopeError
 from ..formats import ImageFormat, format_from_extension, parse_format_name
 from ..placement import check_destination, free_space
@@ -31,16 +32,10 @@ from ..progress import Progress, ProgressCallback
 from ..qemu.qemu_img import QemuImg
 from ..safety import inspect_image, require_safe
 from .checksums import Checksum, parse_checksum
-from .download import (
-    Download,
-    DownloadRequest,
-    DownloadResult,
-    Expectation,
-    check_download,
-    place_download,
-    remove_download,
-)
+from .download import Download, DownloadRequest
 from .http import HttpOptions, session_for
+from .placing import check_download, place_download, remove_download
+from .verification import DownloadResult, Expectation
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from ..errors import QemuImgError
 from ..fetch.sums import SumsEntry, find_sums
 from ..inspect.verdict import ViolationCode
 from ..policy import DEFAULT_POLICY, InspectionPolicy
-from ..qemu.qemu_img import MapExtent, QemuImg
+from ..qemu.qemu_img import QemuImg
+from ..qemu.results import MapExtent
 from ..safety import ImageReport, inspect_image
 
 MAX_MAP_EXTENTS = 200_000

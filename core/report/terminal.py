@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from ..qemu.qemu_img import CheckResult, MapExtent
+from ..qemu.results import CheckResult, MapExtent
 from ..safety import ImageReport
 from ..sizes import human_size, size_with_exact
 from ..text import printable

@@ -21,8 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.convert.job import SUBFORMATS, ConvertPlan, ConvertRequest, plan_conversion
+from ...core.convert.plan import ConvertPlan, plan_conversion
 from ...core.convert.presets import PRESETS
+from ...core.convert.request import SUBFORMATS, ConvertRequest
 from ...core.policy import DEFAULT_POLICY, InspectionPolicy
 from ...core.qemu.qemu_img import QemuImg
 from ...core.safety import ImageReport

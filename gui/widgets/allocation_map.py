@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.qemu.qemu_img import MapExtent
+from ...core.qemu.results import MapExtent
 from ...core.report.terminal import allocation_totals, extent_kind
 from ...core.sizes import human_size, size_with_exact
 from ..models.image_list import ImageEntry

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QPushButton, QVBoxLayout, QWidget
 
-from ...core.qemu.qemu_img import CheckResult
+from ...core.qemu.results import CheckResult
 from ..models.image_list import ImageEntry
 from ..plain_text import PlainLabel
 

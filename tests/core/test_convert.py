@@ -13,19 +13,23 @@ from pathlib import Path
 
 import pytest
 from catalogue import qcow2_backing_host_path, vmdk_flat_absolute
-from diskscope.core.convert.job import (
-    ConvertJob,
-    ConvertRequest,
+from diskscope.core.convert.job import ConvertJob
+from diskscope.core.convert.plan import plan_conversion
+from diskscope.core.convert.request import ConvertRequest
+from diskscope.core.errors import (
+    Cancelled,
     DestinationChanged,
     DestinationExists,
+    DiskscopeError,
     NotEnoughSpace,
+    QemuImgLimitExceeded,
+    UnsafeImage,
     VerificationFailed,
-    plan_conversion,
-    settled_identity,
 )
-from diskscope.core.errors import Cancelled, DiskscopeError, QemuImgLimitExceeded, UnsafeImage
+from diskscope.core.identity import settled_identity
 from diskscope.core.progress import Progress
-from diskscope.core.qemu.qemu_img import Limits, QemuImg
+from diskscope.core.qemu.process import Limits
+from diskscope.core.qemu.qemu_img import QemuImg
 from imagekit import MiB, RecordingQemuImg, create, qemu_img
 from proc import child_pids
 

@@ -20,11 +20,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from diskscope.core.convert.job import ConversionStalled, ConvertJob, ConvertRequest, SourceChanged
-from diskscope.core.errors import InvalidPath
+from diskscope.core.convert.job import ConvertJob
+from diskscope.core.convert.request import ConvertRequest
+from diskscope.core.errors import ConversionStalled, InvalidPath, SourceChanged
 from diskscope.core.placement import DestinationChanged, UnsuitableDestination
 from diskscope.core.progress import Progress
-from diskscope.core.qemu.qemu_img import ConvertSpec, QemuImg, _StallWatch
+from diskscope.core.qemu.commands import ConvertSpec
+from diskscope.core.qemu.process import _StallWatch
+from diskscope.core.qemu.qemu_img import QemuImg
 from imagekit import MiB, create, qemu_img, qemu_img_working_in, raw_file
 from proc import child_pids
 

@@ -8,9 +8,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from diskscope.core.convert.job import ConvertJob, ConvertRequest, SourceChanged, plan_conversion
-from diskscope.core.errors import Cancelled, QemuImgError
-from diskscope.core.qemu.qemu_img import CONVERSION_LIMITS, ConvertSpec, QemuImg
+from diskscope.core.convert.job import ConvertJob
+from diskscope.core.convert.plan import plan_conversion
+from diskscope.core.convert.request import ConvertRequest
+from diskscope.core.errors import Cancelled, QemuImgError, SourceChanged
+from diskscope.core.qemu.commands import ConvertSpec
+from diskscope.core.qemu.process import CONVERSION_LIMITS
+from diskscope.core.qemu.qemu_img import QemuImg
 from imagekit import MiB, RecordingQemuImg, qemu_img, raw_file, write_pattern
 
 

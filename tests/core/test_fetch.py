@@ -12,17 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
-from diskscope.core.errors import DiskscopeError, UnsafeImage
+from diskscope.core.errors import ChecksumMismatch, DiskscopeError, UnsafeImage
 from diskscope.core.fetch.checksums import parse_checksum
-from diskscope.core.fetch.download import (
-    ChecksumMismatch,
-    Download,
-    DownloadRequest,
-    Expectation,
-    NotEnoughSpaceForDownload,
-)
+from diskscope.core.fetch.download import Download, DownloadRequest, NotEnoughSpaceForDownload
 from diskscope.core.fetch.http import DownloadFailed, HttpOptions
 from diskscope.core.fetch.pipeline import FetchJob, FetchRequest
+from diskscope.core.fetch.verification import Expectation
 from diskscope.core.placement import DestinationExists
 from diskscope.core.progress import Progress
 from diskscope.core.qemu.qemu_img import QemuImg

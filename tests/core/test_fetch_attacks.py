@@ -22,12 +22,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from diskscope.core.errors import Cancelled, DiskscopeError
-from diskscope.core.fetch import download as fetch
+from diskscope.core.errors import Cancelled, DiskscopeError, DownloadStalled, PartialFileChanged
 from diskscope.core.fetch.checksums import parse_checksum
-from diskscope.core.fetch.download import Download, DownloadRequest, Expectation
+from diskscope.core.fetch.download import Download, DownloadRequest
 from diskscope.core.fetch.http import HttpOptions
 from diskscope.core.fetch.pipeline import FetchJob, FetchRequest
+from diskscope.core.fetch.verification import Expectation
 from diskscope.core.qemu.qemu_img import QemuImg
 from glancekit import glance, upload  # noqa: F401 - the fixture
 from httpserver import ImageServer
@@ -288,7 +288,7 @@ def test_stall_is_a_typed_error_and_keeps_the_part(server: ImageServer, image: b
     expect = Expectation(checksums=(parse_checksum(sha256(image)),))
     request = DownloadRequest(server.url("disk.img"), tmp_path / "d", HttpOptions(), expect, stall_timeout=1)
     download = Download(request)
-    with pytest.raises(fetch.DownloadStalled):
+    with pytest.raises(DownloadStalled):
         download.run()
     assert (tmp_path / "d.part").read_bytes() == image[:100_000]
     assert download.keep_part and (tmp_path / "d.part.meta").exists()
@@ -379,7 +379,7 @@ def test_part_swapped_after_the_download_is_not_placed(
             FetchJob(request, QemuImg(), on_progress=on_progress).run()
         assert victim.read_bytes() == b"root's own notes\n"
         assert not os.path.lexists(folder / "d.img")
-        assert isinstance(exc.value, fetch.PartialFileChanged)
+        assert isinstance(exc.value, PartialFileChanged)
         assert part.is_symlink(), "a name that is no longer ours is left alone"
     finally:
         shutil.rmtree(folder)

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 from diskscope.core.cloud.glance import GlanceClient
-from diskscope.core.errors import DiskscopeError, UnsafeImage
-from diskscope.core.fetch.download import ChecksumMismatch
+from diskscope.core.errors import ChecksumMismatch, DiskscopeError, UnsafeImage
 from diskscope.core.fetch.http import HttpOptions, Unauthorized
 from diskscope.core.fetch.pipeline import FetchJob, FetchRequest
 from diskscope.core.qemu.qemu_img import QemuImg

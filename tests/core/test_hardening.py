@@ -14,10 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
-from diskscope.core.convert.job import ConvertJob, ConvertRequest, SourceChanged
+from diskscope.core.convert.job import ConvertJob
+from diskscope.core.convert.request import ConvertRequest
+from diskscope.core.errors import ChecksumMismatch, SourceChanged
 from diskscope.core.fetch.checksums import parse_checksum
-from diskscope.core.fetch.download import ChecksumMismatch, Download, DownloadRequest, Expectation
+from diskscope.core.fetch.download import Download, DownloadRequest
 from diskscope.core.fetch.http import HttpOptions
+from diskscope.core.fetch.verification import Expectation
 from diskscope.core.progress import Progress
 from diskscope.core.qemu.qemu_img import QemuImg
 from httpserver import serving
@@ -64,8 +67,9 @@ def test_sigkill_during_conversion_never_leaves_a_wrong_destination(tmp_path: Pa
         _out, err = again.communicate(timeout=300)
         assert again.returncode == 0, err
         qemu_img("compare", "-f", "raw", "-F", "qcow2", source, dest)
-    names = {p.name for p in tmp_path.iterdir()}
-    assert not {n for n in names if n.endswith(".part")}, "nothing but our private folders is left"
+        # the next job in the folder removed the killed one's private folder and its partial file
+        assert list(tmp_path.glob(".diskscope-*")) == []
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
 
 
 def test_sigkill_during_fetch_to_raw_resumes_byte_identical(tmp_path: Path) -> None:
@@ -170,7 +174,7 @@ def test_paths_at_the_edges(tmp_path: Path, name: str) -> None:
 def test_hanging_qemu_img_is_stopped_and_leaves_nothing(tmp_path: Path) -> None:
     """A stand-in that sleeps, as a qemu-img stuck on dead storage would."""
     from diskscope.core.errors import QemuImgLimitExceeded
-    from diskscope.core.qemu.qemu_img import Limits
+    from diskscope.core.qemu.process import Limits
 
     stand_in = tmp_path / "qemu-img"
     stand_in.write_text("#!/bin/sh\nsleep 600\n")
@@ -179,3 +183,34 @@ def test_hanging_qemu_img_is_stopped_and_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(QemuImgLimitExceeded):
         QemuImg(str(stand_in), Limits(wall_seconds=0.5)).run(["info"])
     assert child_pids() - before == set()
+
+
+def test_a_killed_jobs_folder_is_swept_and_nothing_else(tmp_path: Path) -> None:
+    """Private folders another job left: only our user's, naming a process of this host that is
+    gone, are removed by the next job in the folder; the note is written by hand here because a
+    crash of another host or user cannot be caused on this machine."""
+    boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    host = os.uname().nodename
+
+    def private(name: str, note: str | None, uid: int = 0) -> Path:
+        folder = tmp_path / f".diskscope-{name}"
+        folder.mkdir(mode=0o700)
+        (folder / "o.raw.part").write_bytes(b"partial")
+        if note is not None:
+            (folder / "owner").write_text(note)
+        for p in (folder, *folder.iterdir()):
+            os.chown(p, uid, uid)
+        return folder
+
+    killed = private("killed", f"{host} {boot} {dead.pid} 12345")
+    rebooted = private("rebooted", f"{host} 00000000-0000-0000-0000-000000000000 1 1")
+    elsewhere = private("elsewhere", f"other-host {boot} {dead.pid} 12345")
+    unnoted = private("unnoted", None)
+    nobodys = private("nobodys", f"{host} {boot} {dead.pid} 12345", uid=65534)
+    source = raw_file(tmp_path / "s.raw", MiB)
+    ConvertJob(ConvertRequest(source, tmp_path / "o.raw", "raw"), QemuImg()).run()
+    assert not killed.exists() and not rebooted.exists()
+    assert all(p.exists() for p in (elsewhere, unnoted, nobodys))
+    assert (nobodys / "o.raw.part").read_bytes() == b"partial"

@@ -16,8 +16,9 @@ import pytest
 from diskscope.core.cloud.auth import KeystoneLogin, gather
 from diskscope.core.cloud.glance import GlanceClient
 from diskscope.core.fetch.checksums import parse_checksum
-from diskscope.core.fetch.download import Download, DownloadRequest, Expectation
+from diskscope.core.fetch.download import Download, DownloadRequest
 from diskscope.core.fetch.http import DownloadFailed, HttpOptions
+from diskscope.core.fetch.verification import Expectation
 from diskscope.core.progress import Progress
 from hostile import Handler, hostile
 from keystonekit import Cloud, cloud  # noqa: F401 - the fixture

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 from diskscope.core.cloud.glance import MAX_IMAGES, MAX_JSON_BYTES, MAX_PAGES, GlanceClient
 from diskscope.core.errors import DiskscopeError, UnsafeImage
-from diskscope.core.fetch.download import Download, DownloadRequest, Expectation
+from diskscope.core.fetch.download import Download, DownloadRequest
 from diskscope.core.fetch.http import DownloadFailed, HttpOptions, InvalidToken, origin
 from diskscope.core.fetch.pipeline import FetchJob, FetchRequest
+from diskscope.core.fetch.verification import Expectation
 from diskscope.core.qemu.qemu_img import QemuImg
 from hostile import Handler, HostileServer, glance_image, hostile
 from imagekit import iso_volume_descriptors

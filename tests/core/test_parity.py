@@ -16,8 +16,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from diskscope.core.convert.job import ConvertJob, ConvertRequest, VerificationFailed
-from diskscope.core.errors import DiskscopeError, InvalidPath
+from diskscope.core.convert.job import ConvertJob
+from diskscope.core.convert.request import ConvertRequest
+from diskscope.core.errors import DiskscopeError, InvalidPath, VerificationFailed
 from diskscope.core.formats import parse_format_name
 from diskscope.core.inspect.inspector import inspect_file
 from diskscope.core.inspect.verdict import ViolationCode as C

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 from diskscope.core.errors import QemuImgError, QemuImgLimitExceeded, QemuImgNotFound
-from diskscope.core.qemu.qemu_img import CheckStatus, Limits, QemuImg, absolute
+from diskscope.core.qemu.commands import absolute
+from diskscope.core.qemu.process import Limits
+from diskscope.core.qemu.qemu_img import QemuImg
+from diskscope.core.qemu.results import CheckStatus
 from imagekit import MiB, create, patch, write_pattern
 
 

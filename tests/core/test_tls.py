@@ -18,8 +18,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from diskscope.core.fetch.checksums import parse_checksum
-from diskscope.core.fetch.download import Download, DownloadRequest, Expectation
+from diskscope.core.fetch.download import Download, DownloadRequest
 from diskscope.core.fetch.http import DownloadFailed, HttpOptions
+from diskscope.core.fetch.verification import Expectation
 from hostile import Handler, hostile
 from httpserver import serving
 

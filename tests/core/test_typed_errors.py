@@ -15,6 +15,7 @@ import requests
 from diskscope.core import errors
 from diskscope.core.errors import MeasureUnsupported, NetworkError, NetworkProblem, NotFound
 from diskscope.core.fetch import download as fetch
+from diskscope.core.fetch import transport
 from diskscope.core.fetch.http import HttpOptions, get, raise_for_status, session_for
 from diskscope.core.qemu.qemu_img import QemuImg
 from httpserver import serving
@@ -84,5 +85,5 @@ def test_formats_qemu_img_cannot_measure_raise_measure_unsupported(tmp_path: Pat
 def test_the_download_names_the_problem_from_its_type() -> None:
     fake = requests.exceptions.ConnectionError("gibberish without the usual words")
     fake.__cause__ = ConnectionRefusedError(111, "x")
-    assert fetch._reason(NetworkError("x", NetworkProblem.TIMEOUT)) == "the server stopped sending data"
-    assert fetch._reason(fake) == "connection refused"
+    assert transport.reason(NetworkError("x", NetworkProblem.TIMEOUT)) == "the server stopped sending data"
+    assert transport.reason(fake) == "connection refused"

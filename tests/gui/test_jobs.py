@@ -7,7 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from diskscope.core.convert.job import ConvertRequest
+from diskscope.core.convert.request import ConvertRequest
 from diskscope.core.fetch.pipeline import FetchRequest
 from diskscope.core.sizes import human_size
 from diskscope.gui.dialogs.convert_dialog import ConvertDialog

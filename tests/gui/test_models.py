@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from diskscope.core.qemu.image_info import Snapshot
-from diskscope.core.qemu.qemu_img import MapExtent
+from diskscope.core.qemu.results import MapExtent
 from diskscope.gui.models.image_list import ImageEntry, ImageListModel
 from diskscope.gui.models.snapshots import SnapshotTableModel
 from diskscope.gui.models.table import filter_proxy

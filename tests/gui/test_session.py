@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from diskscope.core.fetch.sums import SumsCheck
-from diskscope.core.qemu.qemu_img import CheckResult, CheckStatus
+from diskscope.core.qemu.results import CheckResult, CheckStatus
 from diskscope.gui.models.image_list import EntryState, ImageEntry
 from diskscope.gui.session import Session
 
