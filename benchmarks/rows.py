@@ -144,6 +144,55 @@ def download_rows(work: Path, sizes: Sizes) -> list[Row]:
     return rows
 
 
+def upload_rows(work: Path, sizes: Sizes) -> list[Row]:
+    """`glance upload` against a real Glance on 127.0.0.1 (tests/glance/server.py; its venv
+    from DISKSCOPE_GLANCE_VENV or .cache/glance-venv), compared with `curl -T` of the same
+    file into a record created just before, as openstackclient users script it."""
+    import requests
+
+    sys.path.insert(0, str(HERE.parent / "tests" / "glance"))
+    import server as glance_server  # type: ignore[import-not-found]
+
+    venv = Path(os.environ.get("DISKSCOPE_GLANCE_VENV", HERE.parent / ".cache" / "glance-venv"))
+    glance_server.install(venv)
+    token = "bench-glance-token"
+    state = work / "glance"
+    image = sparse_raw(work / "upload.raw", sizes.download, sizes.download, pieces=1)
+    glance = glance_server.start(venv, state, token)
+    headers = {"X-Auth-Token": token}
+    os.environ["OS_AUTH_TOKEN"] = token  # for the diskscope child processes
+
+    def reset() -> None:  # the store keeps each upload: delete them between rounds
+        for found in requests.get(f"{glance.endpoint}/v2/images", headers=headers, timeout=60).json()[
+            "images"
+        ]:
+            requests.delete(f"{glance.endpoint}/v2/images/{found['id']}", headers=headers, timeout=60)
+
+    def curl() -> float:
+        started = time.perf_counter()
+        created = requests.post(f"{glance.endpoint}/v2/images", headers=headers, timeout=60,
+                                json={"name": "bench", "disk_format": "raw", "container_format": "bare"})  # fmt: skip
+        target = f"{glance.endpoint}/v2/images/{created.json()['id']}/file"
+        run_command(["curl", "-sf", "-T", str(image), "-H", f"X-Auth-Token: {token}",
+                     "-H", "Content-Type: application/octet-stream", target])  # fmt: skip
+        return time.perf_counter() - started
+
+    made = f"{sizes.download // MiB} MiB of random data, raw, to Glance 33 (file store) on loopback"
+    rows = []
+    try:
+        for method in ("put", "glance-direct"):
+            ours = [DISKSCOPE, "glance", "upload", str(image), "--endpoint", glance.endpoint, "--name", "bench",
+                    "--method", method, "-q"]  # fmt: skip
+            label = f"diskscope glance upload --method {method} (gate, sha512, checks)"
+            row = Row(f"upload ({method})", label, "POST + curl -T (no hash, no check)",
+                      "<= 1.15" if method == "put" else "report", made)  # fmt: skip
+            rows.append(pair(row, lambda argv=ours: run_command(argv), curl, max(2, sizes.rounds - 2), reset))
+    finally:
+        glance.stop()
+        os.environ.pop("OS_AUTH_TOKEN", None)
+    return rows
+
+
 def inspect_rows(work: Path, sizes: Sizes) -> list[Row]:
     folder = work / "folder"
     paths = many_small_qcow2(folder, sizes.folder)

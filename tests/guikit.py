@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from diskscope.gui.main_window import MainWindow
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAccessible
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
 WAIT_MS = 60_000  # only to stop a hang; never a measure of speed
 
@@ -18,3 +21,17 @@ def accessible_name(widget: QWidget) -> str:
     interface = QAccessible.queryAccessibleInterface(widget)
     name = interface.text(QAccessible.Text.Name) if interface is not None else ""
     return name or widget.accessibleName()
+
+
+def when_modal(kind: type[QDialog], act: Callable[[QDialog], bool]) -> QTimer:
+    """Every 50 ms: if a `kind` dialog is the modal one, `act` on it (True: done)."""
+    timer = QTimer()
+
+    def poll() -> None:
+        dialog = QApplication.activeModalWidget()
+        if isinstance(dialog, kind) and act(dialog):
+            timer.stop()
+
+    timer.timeout.connect(poll)
+    timer.start(50)
+    return timer

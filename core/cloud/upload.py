@@ -12,6 +12,7 @@ queued or half-saved image is clutter in a project's quota, and a mismatching on
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
 import re
@@ -302,7 +303,7 @@ class UploadJob:
         """Wait for Glance's import task; its failure message becomes the error."""
         meter = ProgressMeter("importing", size, self.on_progress)
         deadline = time.monotonic() + self.request.import_timeout
-        while True:
+        for polls in itertools.count():
             image = self.client.image(image_id)
             failed = str(image.raw.get("os_glance_failed_import") or "")
             task = self._latest_task(image_id)
@@ -318,7 +319,7 @@ class UploadJob:
             if time.monotonic() > deadline:
                 raise ImportFailed(f"Glance's import did not finish within {self.request.import_timeout:g} "
                                    "seconds.")  # fmt: skip
-            if self.cancel.wait(POLL_INTERVAL):
+            if self.cancel.wait(min(POLL_INTERVAL, 0.1 * 2**polls)):  # a small image is done at once
                 raise Cancelled("The upload was cancelled while Glance imported the image.")
 
     def _latest_task(self, image_id: str) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from diskscope.core.qemu.qemu_img import QemuImg
 from glancekit import glance  # noqa: F401 - the fixture
 from glanceproxy import Faults, proxy
 from httpserver import serving
-from imagekit import MiB, create, qemu_img, write_pattern
+from imagekit import MiB, create, gpt_disk_with_esp, qemu_img, write_pattern
 
 
 def client(endpoint: str, token: str) -> GlanceClient:
@@ -162,27 +162,6 @@ def test_web_download_checks_what_glance_fetched(glance, tmp_path: Path) -> None
                         url=server.url("disk.qcow2")).run()  # fmt: skip
     assert result.method == UploadMethod.WEB_DOWNLOAD and result.image.status == "active"
     assert result.image.os_hash_value == hashlib.sha512(source.read_bytes()).hexdigest()
-
-
-def gpt_disk_with_esp(path: Path) -> Path:
-    """A raw disk whose GPT's second entry is an EFI system partition, written byte by byte."""
-    data = bytearray(4 * MiB)
-    data[510:512] = b"\x55\xaa"
-    # the protective MBR entry as partitioning tools write it: CHS 0/2/0 (oslo's inspector in
-    # Glance checks that), type 0xEE, from LBA 1 to the end
-    data[446:462] = (
-        bytes([0, 0, 2, 0, 0xEE, 0xFF, 0xFF, 0xFF])
-        + (1).to_bytes(4, "little")
-        + (len(data) // 512 - 1).to_bytes(4, "little")
-    )
-    data[512:520] = b"EFI PART"
-    data[512 + 72 : 512 + 88] = (
-        (2).to_bytes(8, "little") + (128).to_bytes(4, "little") + (128).to_bytes(4, "little")
-    )
-    esp = bytes.fromhex("2873 2ac1 1ff8 d211 ba4b 00a0 c93e c93b".replace(" ", ""))
-    data[1024 + 128 : 1024 + 144] = esp
-    path.write_bytes(data)
-    return path
 
 
 def test_an_esp_suggests_uefi(tmp_path: Path) -> None:

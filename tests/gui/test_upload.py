@@ -8,7 +8,6 @@ dialog for that browser's Glance; an unsafe image cannot be sent; Cancel removes
 from __future__ import annotations
 
 import hashlib
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,29 +19,13 @@ from diskscope.gui.dialogs.upload_dialog import UploadDialog
 from diskscope.gui.jobs import JobState
 from diskscope.gui.main_window import MainWindow
 from glancekit import glance  # noqa: F401 - the fixture
-from guikit import WAIT_MS, wait_idle
-from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
+from guikit import WAIT_MS, wait_idle, when_modal
+from imagekit import gpt_disk_with_esp
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QDialog
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
-from test_glance_upload import gpt_disk_with_esp
+from PySide6.QtWidgets import QDialog
 
 MiB = 1 << 20
-
-
-def when_modal(kind: type[QDialog], act: Callable[[QDialog], bool]) -> QTimer:
-    """Every 50 ms: if a `kind` dialog is the modal one, `act` on it (True: done)."""
-    timer = QTimer()
-
-    def poll() -> None:
-        dialog = QApplication.activeModalWidget()
-        if isinstance(dialog, kind) and act(dialog):
-            timer.stop()
-
-    timer.timeout.connect(poll)
-    timer.start(50)
-    return timer
 
 
 def fill_and_upload(
