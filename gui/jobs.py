@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from PySide6.QtCore import QObject, Signal
 
 from ..core.cloud.glance import parse_image_url
-from ..core.errors import ChecksumMismatch, DiskscopeError, UnsafeImage
+from ..core.errors import ChecksumMismatch, DiskscopeError, InvalidProperty, UnsafeImage, WrongDiskFormat
 from ..core.fetch.pipeline import FetchRequest
 from ..core.progress import Progress
 from .workers import Task, TaskRunner
@@ -40,14 +40,16 @@ class JobState(StrEnum):
 
 
 # Failures that end the same way however often they are run: the image itself was refused,
-# or its bytes are not the ones the checksum names.
-FINAL_FAILURES: tuple[type[DiskscopeError], ...] = (UnsafeImage, ChecksumMismatch)
+# its bytes are not the ones the checksum names, or an upload's format or properties are
+# ones the image or the cloud does not take.
+FINAL_FAILURES: tuple[type[DiskscopeError], ...] = (UnsafeImage, ChecksumMismatch, WrongDiskFormat,
+                                                     InvalidProperty)  # fmt: skip
 
 
 @dataclass
 class JobRecord:
     id: int
-    kind: str  # "convert" or "fetch"
+    kind: str  # "convert", "fetch" or "upload"
     name: str
     output: Path  # where the result will be
     factory: Callable[[Callable[[Progress], None]], RunnableJob]  # builds a fresh job (Retry)

@@ -2,7 +2,8 @@
 action on a listed image opens the dialog (disk format fixed by the inspection, the
 image's suggested properties with their reasons), the upload runs as a job, and "Open in
 Browser" shows the new image selected; a file dropped on the Glance browser opens the same
-dialog for that browser's Glance; an unsafe image cannot be sent; Cancel removes the record."""
+dialog for that browser's Glance; an unsafe image cannot be sent; Cancel in the jobs panel
+removes the record."""
 
 # ruff: noqa: F811 - `glance` is the session fixture imported from glancekit, used by name
 from __future__ import annotations
@@ -13,12 +14,14 @@ from pathlib import Path
 
 import requests
 from diskscope.core.cloud.glance import GlanceClient
+from diskscope.core.cloud.upload import UploadMethod, UploadRequest
 from diskscope.core.fetch.http import HttpOptions
 from diskscope.gui.dialogs.fetch_dialog import GlanceBrowser
 from diskscope.gui.dialogs.upload_dialog import UploadDialog
 from diskscope.gui.jobs import JobState
 from diskscope.gui.main_window import MainWindow
 from glancekit import glance  # noqa: F401 - the fixture
+from glanceproxy import Faults, proxy
 from guikit import WAIT_MS, wait_idle, when_modal
 from imagekit import gpt_disk_with_esp
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
@@ -128,3 +131,22 @@ def test_an_unsafe_image_cannot_be_sent(qtbot, window: MainWindow, glance, tmp_p
     qtbot.addWidget(dialog)
     qtbot.waitUntil(lambda: dialog.error.text() != "", timeout=WAIT_MS)
     assert dialog.error.text().startswith("Refused: ") and not dialog.upload_button.isEnabled()
+
+
+def test_cancel_in_the_jobs_panel_removes_the_record(
+    qtbot, window: MainWindow, glance, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    source = tmp_path / "slow.raw"
+    source.write_bytes(b"\x09" * (24 * MiB))
+    with proxy(glance.endpoint, Faults(rate=2 * MiB)) as endpoint:  # a slow link, for time to cancel
+        client = GlanceClient(endpoint, HttpOptions(token=glance.token))
+        request = UploadRequest(source, name="gui-cancelled", method=UploadMethod.PUT)
+        record = window.start_upload(request, lambda: client)
+        qtbot.waitUntil(lambda: record.phase == "uploading", timeout=WAIT_MS)
+        qtbot.mouseClick(window.jobs_panel.buttons["Cancel"], Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: record.finished, timeout=WAIT_MS)
+    assert record.state == JobState.CANCELLED
+    assert record.message.startswith("The upload was cancelled. The image gui-cancelled (")
+    assert record.message.endswith("was removed from Glance.")
+    listed = GlanceClient(glance.endpoint, HttpOptions(token=glance.token)).images()
+    assert "gui-cancelled" not in [i.name for i in listed]
