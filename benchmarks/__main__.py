@@ -19,7 +19,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--quick", action="store_true", help="small data, under a minute; what CI runs")
     parser.add_argument("--only", action="append", default=[],
-                        help="run only these groups: convert, download, upload, inspect, memory, gui")  # fmt: skip
+                        help="run only these groups: convert, appliance, download, upload, inspect, memory, gui")  # fmt: skip
     parser.add_argument("--workdir", type=Path, help="where to make the data (default: a temp folder)")
     parser.add_argument("--report-dir", type=Path, default=ROOT,
                         help="where benchmarks/results and docs/performance.md are written (default: here)")  # fmt: skip
@@ -28,6 +28,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="diskscope-bench-", dir=args.workdir))
     groups = {
         "convert": rows.convert_rows,
+        "appliance": rows.appliance_rows,
         "download": rows.download_rows,
         "upload": rows.upload_rows,
         "inspect": rows.inspect_rows,

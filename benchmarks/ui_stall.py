@@ -42,8 +42,8 @@ def main() -> None:
     with FileServer(served) as server:
         clock.start()
         timer.start()
-        convert = window.start_convert(ConvertRequest(source, work / "o.qcow2", "qcow2"))
-        fetch = window.start_fetch(FetchRequest(server.url("dl.raw"), out, checksum=f"sha256:{digest}",
+        convert = window.launcher.start_convert(ConvertRequest(source, work / "o.qcow2", "qcow2"))
+        fetch = window.launcher.start_fetch(FetchRequest(server.url("dl.raw"), out, checksum=f"sha256:{digest}",
                                                 to_raw=False))  # fmt: skip
         finished = QTimer()
         finished.setInterval(50)

@@ -264,10 +264,14 @@ def _say(message: str) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from .appliance.appliance import ApplianceReport, inspect_appliance, is_appliance
+
     qemu, policy = _qemu(args), _policy(args)
 
-    def one(path: str) -> ImageReport | DiskscopeError:
+    def one(path: str) -> ImageReport | ApplianceReport | DiskscopeError:
         try:
+            if is_appliance(path):
+                return inspect_appliance(path, qemu, policy)
             return inspect_image(path, qemu, args.format, policy)
         except DiskscopeError as exc:
             return exc
@@ -280,6 +284,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
         results = list(pool.map(one, args.paths))
 
+    from .appliance.describe import format_appliance
     from .report.terminal import format_report
 
     status = ExitCode.OK
@@ -288,12 +293,16 @@ def cmd_info(args: argparse.Namespace) -> int:
         if isinstance(result, DiskscopeError):
             _say(str(result))
             objects.append({"path": os.path.abspath(path), "error": str(result)})
-            status = ExitCode.ERROR
+            status = max(status, ExitCode.REFUSED if isinstance(result, UnsafeImage) else ExitCode.ERROR)
             continue
         if not result.safe and status == ExitCode.OK:
             status = ExitCode.REFUSED
         objects.append(result.to_json())
-        if not args.json:
+        if args.json:
+            continue
+        if isinstance(result, ApplianceReport):
+            print(format_appliance(result))
+        else:
             print(format_report(result))
             _print_sums_check(result.path)
     if args.json:
@@ -316,11 +325,23 @@ def _print_sums_check(path: Path) -> None:
         print(f"  Checksum: {check.sentence()}")
 
 
+def _one_image(path: str, qemu: QemuImg) -> ImageReport:
+    """A single image's report; an OVA or OVF is named as what it is, with what to run."""
+    from .appliance.appliance import is_appliance
+
+    if is_appliance(path):
+        raise DiskscopeError(
+            f"{os.path.abspath(path)} is an appliance, not one image: `diskscope info` judges each "
+            "of its disks, `diskscope convert --disk N` converts one."
+        )
+    return inspect_image(path, qemu)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from .report.terminal import format_check
 
     qemu = _qemu(args)
-    report = require_safe(inspect_image(args.path, qemu))
+    report = require_safe(_one_image(args.path, qemu))
     result = qemu.check(report.path, report.format.qemu_driver)
     if args.json:
         data = {k: getattr(result, k) for k in result.__dataclass_fields__}
@@ -341,7 +362,7 @@ def cmd_map(args: argparse.Namespace) -> int:
     from .report.terminal import format_map
 
     qemu = _qemu(args)
-    report = require_safe(inspect_image(args.path, qemu))
+    report = require_safe(_one_image(args.path, qemu))
     length = args.max_length or report.virtual_size or 0
     extents = qemu.map(report.path, report.format.qemu_driver, max_length=max(length, 1))
     if args.json:
@@ -355,7 +376,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
     from .sizes import size_with_exact
 
     qemu = _qemu(args)
-    report = require_safe(inspect_image(args.path, qemu))
+    report = require_safe(_one_image(args.path, qemu))
     result = qemu.measure(report.path, report.format.qemu_driver, args.target.qemu_driver)
     if args.json:
         print(json.dumps(result.__dict__, indent=2))
@@ -412,12 +433,17 @@ def _add_convert(sub: argparse._SubParsersAction[argparse.ArgumentParser],
         "--stall-timeout", type=_positive_int, default=300, metavar="SECONDS",
         help="stop qemu-img when it makes no progress and does no I/O this long (default %(default)s)",
     )  # fmt: skip
+    convert.add_argument(
+        "--disk", type=_positive_int, metavar="N",
+        help="of an OVA or OVF, convert only disk N (as `info` numbers them); DST may then be a file",
+    )  # fmt: skip
     convert.add_argument("--json", action="store_true", help="print the result as JSON")
     convert.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     convert.set_defaults(func=cmd_convert)
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    from .appliance.appliance import is_appliance
     from .convert.job import ConvertJob
     from .convert.request import ConvertRequest
 
@@ -436,18 +462,46 @@ def cmd_convert(args: argparse.Namespace) -> int:
             source, destination, args.target, extra_options=tuple(args.options), **options
         )
     request = replace(request, policy=_policy(args))
-    job = ConvertJob(request, _qemu(args), on_progress=_progress_printer(args.quiet))
+    qemu = _qemu(args)
+    if is_appliance(source):
+        return _convert_appliance(args, request, qemu)
+    if args.disk is not None:
+        raise DiskscopeError("--disk is for an OVA or OVF appliance, and the source is a single image.")
+    job = ConvertJob(request, qemu, on_progress=_progress_printer(args.quiet))
     result = _run_cancellable(job.run, job.cancel)
     _end_progress(args.quiet)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
-        print(f"{printable(str(result.output))}: {result.format}, {result.virtual_size:,} bytes "
-              f"virtual, {result.disk_usage:,} bytes on disk, in {result.duration:.1f} s")  # fmt: skip
-        for check in result.checks:
-            print(f"  verified: {printable(check)}")
-        print(f"  command: {printable(result.command)}")
+        _print_conversion(result)
     return ExitCode.OK
+
+
+def _convert_appliance(args: argparse.Namespace, request: Any, qemu: QemuImg) -> int:
+    """Every disk of an OVA or OVF (or --disk N), each from its bytes inside the appliance."""
+    from .appliance.appliance import inspect_appliance
+    from .appliance.convert import ApplianceConvertJob, plan_appliance
+
+    report = inspect_appliance(request.source, qemu, request.policy)
+    plans = plan_appliance(report, request, qemu, args.disk)
+    job = ApplianceConvertJob(plans, qemu, on_progress=_progress_printer(args.quiet))
+    results = _run_cancellable(job.run, job.cancel)
+    _end_progress(args.quiet)
+    if args.json:
+        print(json.dumps([r.to_json() for r in results], indent=2))
+        return ExitCode.OK
+    for item, result in zip(plans, results, strict=True):
+        print(f"disk {item.disk.index} ({printable(item.disk.href or '')}):")
+        _print_conversion(result)
+    return ExitCode.OK
+
+
+def _print_conversion(result: Any) -> None:
+    print(f"{printable(str(result.output))}: {result.format}, {result.virtual_size:,} bytes "
+          f"virtual, {result.disk_usage:,} bytes on disk, in {result.duration:.1f} s")  # fmt: skip
+    for check in result.checks:
+        print(f"  verified: {printable(check)}")
+    print(f"  command: {printable(result.command)}")
 
 
 def _given_token(args: argparse.Namespace) -> str | None:
@@ -632,6 +686,13 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return ExitCode.OK
+    if result.appliance is not None:
+        from .appliance.describe import format_appliance
+
+        print(format_appliance(result.appliance))
+        print(
+            f"  convert its disks with: diskscope convert {printable(str(result.destination))} FOLDER -O raw"
+        )
     how = "converted to raw" if result.conversion else "kept as downloaded"
     print(f"{printable(str(result.destination))}: {result.format} ({how}), "
           f"{result.download.size:,} bytes fetched")  # fmt: skip

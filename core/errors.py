@@ -52,6 +52,37 @@ class UnsafeImage(DiskscopeError):
         return cls(f"{subject} was refused: {violations[0].message}", tuple(violations))
 
 
+class ApplianceProblem(StrEnum):
+    """What makes an OVA or OVF unusable, for callers (and tests) to branch on."""
+
+    NOT_AN_APPLIANCE = "not_an_appliance"
+    MEMBER_NAME = "member_name"  # `..`, an absolute path, an empty name
+    MEMBER_TYPE = "member_type"  # a link, a device, a folder: anything but a regular file
+    DUPLICATE_MEMBER = "duplicate_member"
+    TRUNCATED = "truncated"
+    BAD_TAR = "bad_tar"  # headers tarfile cannot read, or an extended header too large to read
+    BAD_HREF = "bad_href"  # a File that points outside the appliance, or at a URL
+    MISSING_FILE = "missing_file"
+    MALFORMED_XML = "malformed_xml"
+    FORBIDDEN_XML = "forbidden_xml"  # a DTD, entities, an external reference
+    DESCRIPTOR = "descriptor"  # well-formed, but not an OVF we can read
+    SIZE_MISMATCH = "size_mismatch"
+    UNSUPPORTED = "unsupported"  # compressed or chunked files, a disk format we do not know
+    MANIFEST_MISMATCH = "manifest_mismatch"
+    MANIFEST_MISSING = "manifest_missing"  # the manifest lists a file the appliance lacks
+    MANIFEST_EXTRA = "manifest_extra"  # the appliance holds a file the manifest leaves out
+    MANIFEST_MALFORMED = "manifest_malformed"
+    SIGNATURE = "signature"  # the certificate's signature does not match the manifest
+
+
+class UnsafeAppliance(UnsafeImage):
+    """An OVA or OVF refused as a whole before any disk in it is opened; `problem` says why."""
+
+    def __init__(self, message: str, problem: ApplianceProblem) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
 class Cancelled(DiskscopeError):
     """The user cancelled the job; `signo` is the signal that asked (the CLI exits 128 + it)."""
 

@@ -8,17 +8,20 @@ rules of the user's policy (core/policy.py), which can only refuse more.
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from .errors import QemuImgError, UnsafeImage
 from .formats import ImageFormat
-from .inspect.inspector import InspectionResult, inspect_file
+from .inspect.inspector import InspectionResult, inspect_file, inspect_range
 from .inspect.verdict import Violation, ViolationCode
 from .inspect.vmdk import SINGLE_FILE_TYPES
 from .policy import DEFAULT_POLICY, InspectionPolicy
+from .qemu.byte_range import FileRange
+from .qemu.commands import file_node
 from .qemu.image_info import ImageInfo
 from .qemu.qemu_img import QemuImg
 
@@ -149,17 +152,41 @@ def inspect_image(
     given = Path(os.path.abspath(path))
     target = os.path.realpath(given)
     resolved = Path(target) if target != str(given) else None
+    info, problems = _judge(target, ours, qemu, policy)
+    return ImageReport(given, ours, info, problems, resolved)
+
+
+def _judge(
+    target: str | FileRange, ours: InspectionResult, qemu: QemuImg, policy: InspectionPolicy
+) -> tuple[ImageInfo | None, tuple[Violation, ...]]:
+    """After our inspector: qemu-img's second opinion if we passed it, then the policy."""
     info, problems = None, list(ours.violations)
     if ours.safe:
         info, problems = second_opinion(target, ours, qemu)
     create_types = (ours.subformat, info.vmdk.create_type if info and info.vmdk else None)
     size = info.virtual_size if info else ours.virtual_size
     problems += policy.violations(ours.format, create_types, size)
-    return ImageReport(given, ours, info, tuple(problems), resolved)
+    return info, tuple(problems)
+
+
+def inspect_member(
+    source: FileRange,
+    qemu: QemuImg,
+    declared: ImageFormat | None,
+    policy: InspectionPolicy = DEFAULT_POLICY,
+) -> ImageReport:
+    """Inspect a disk that is a byte range of a file (an OVA's tar member) in place: the same
+    gate as `inspect_image`, our inspector on the range, then qemu-img on the range alone.
+    The report's path is the containing file."""
+    ours = inspect_range(source.path, source.offset, source.size, declared)
+    info, problems = _judge(source, ours, qemu, policy)
+    if info is not None:  # qemu-img measures the whole container; the disk is the range
+        info = replace(info, actual_size=source.size)
+    return ImageReport(Path(source.path), ours, info, problems)
 
 
 def second_opinion(
-    target: str, ours: InspectionResult, qemu: QemuImg
+    target: str | FileRange, ours: InspectionResult, qemu: QemuImg
 ) -> tuple[ImageInfo | None, list[Violation]]:
     """qemu-img's view of a file our inspector passed, and any way it disagrees.
 
@@ -181,7 +208,9 @@ def second_opinion(
     return info, disagreements(target, ours, info, probed)
 
 
-def disagreements(target: str, ours: InspectionResult, info: ImageInfo, probed: str) -> list[Violation]:
+def disagreements(
+    target: str | FileRange, ours: InspectionResult, info: ImageInfo, probed: str
+) -> list[Violation]:
     problems = []
     driver = ours.format.qemu_driver
     fixed_vhd = ours.format == ImageFormat.VPC and ours.subformat == "fixed"
@@ -229,7 +258,7 @@ def disagreements(target: str, ours: InspectionResult, info: ImageInfo, probed: 
                 )
             )
         for extent in info.vmdk.extents:
-            if os.path.realpath(extent.filename) != target:
+            if not _is_itself(extent.filename, target):
                 problems.append(
                     Violation(
                         ViolationCode.VMDK_EXTENT,
@@ -237,3 +266,16 @@ def disagreements(target: str, ours: InspectionResult, info: ImageInfo, probed: 
                     )
                 )
     return problems
+
+
+def _is_itself(extent: str, target: str | FileRange) -> bool:
+    """Whether a VMDK extent qemu-img reports is the image's own bytes: the file itself, or
+    for a range, qemu's `json:` name of exactly the node we gave it."""
+    if not isinstance(target, FileRange):
+        return os.path.realpath(extent) == target
+    if not extent.startswith("json:"):
+        return False
+    try:
+        return bool(json.loads(extent[5:]) == file_node(target))
+    except ValueError:
+        return False

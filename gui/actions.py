@@ -1,9 +1,11 @@
 """Every QAction of the main window, declared once in a table: its text, shortcut, tip,
-icon and the window's slot it triggers. The window lays them out in menus and toolbars."""
+icon and the slot it triggers (the window's, or one of its parts': `launcher.fetch_dialog`).
+The window lays them out in menus and toolbars."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 
 from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import QMainWindow
@@ -17,7 +19,7 @@ K = QKeySequence.StandardKey
 class ActionSpec:
     attribute: str  # the window's attribute that holds the action
     text: str
-    slot: str  # the name of the window's method it triggers
+    slot: str  # the window's method it triggers, or a dotted path to a part's
     shortcut: QKeySequence.StandardKey | str | None = None
     tip: str = ""  # the tooltip and status tip; the text without "…" when empty
     icon: str = ""  # a name for themed_icon; no icon when empty
@@ -31,7 +33,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("samples_action", "Open &Sample Images", "open_samples"),
     ActionSpec("paste_action", "&Paste qemu-img info…", "paste_dialog", "Ctrl+Shift+V",
                "Parse qemu-img info output copied from another host"),
-    ActionSpec("export_action", "&Export…", "export_dialog", "Ctrl+E",
+    ActionSpec("export_action", "&Export…", "exporter.export_dialog", "Ctrl+E",
                "Save this inspection as JSON or Markdown", "export"),
     ActionSpec("close_action", "&Close Image", "close_current", K.Close),
     ActionSpec("quit_action", "&Quit", "close", K.Quit),
@@ -41,11 +43,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("refresh_action", "&Refresh", "refresh_current", K.Refresh, "Inspect the image again",
                "refresh"),
     ActionSpec("check_action", "Check &Integrity", "run_check", "Ctrl+I", "Run qemu-img check", "check"),
-    ActionSpec("convert_action", "Con&vert…", "convert_dialog", "Ctrl+Shift+C",
+    ActionSpec("convert_action", "Con&vert…", "launcher.convert_dialog", "Ctrl+Shift+C",
                "Convert the selected image to another format", "convert"),
-    ActionSpec("fetch_action", "&Fetch…", "fetch_dialog", "Ctrl+Shift+F",
+    ActionSpec("fetch_action", "&Fetch…", "launcher.fetch_dialog", "Ctrl+Shift+F",
                "Download an image from a URL or Glance, verified", "fetch"),
-    ActionSpec("upload_action", "&Upload to Glance…", "upload_dialog", "Ctrl+Shift+U",
+    ActionSpec("upload_action", "&Upload to Glance…", "launcher.upload_dialog", "Ctrl+Shift+U",
                "Publish the selected image to a Glance image service, verified"),
     ActionSpec("log_action", "&Log", "show_log", "Ctrl+L"),
     ActionSpec("about_action", "&About Diskscope", "show_about"),
@@ -65,7 +67,7 @@ def build_actions(window: QMainWindow) -> dict[str, QAction]:
             action.setShortcut(QKeySequence(spec.fallback))
         action.setToolTip(spec.tip or spec.text.replace("…", ""))
         action.setStatusTip(action.toolTip())
-        action.triggered.connect(getattr(window, spec.slot))
+        action.triggered.connect(attrgetter(spec.slot)(window))
         setattr(window, spec.attribute, action)
         actions[spec.attribute] = action
     return actions

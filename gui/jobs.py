@@ -6,29 +6,31 @@ from __future__ import annotations
 
 import itertools
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Literal
 from urllib.parse import urlsplit
 
 from PySide6.QtCore import QObject, Signal
 
 from ..core.cloud.glance import parse_image_url
+from ..core.cloud.upload import ConnectingUpload, UploadResult
+from ..core.convert.job import ConvertJob, ConvertResult
 from ..core.errors import ChecksumMismatch, DiskscopeError, InvalidProperty, UnsafeImage, WrongDiskFormat
-from ..core.fetch.pipeline import FetchRequest
+from ..core.fetch.pipeline import FetchJob, FetchRequest, FetchResult
 from ..core.progress import Progress
 from .workers import Task, TaskRunner
 
-
-class RunnableJob(Protocol):
-    cancel: threading.Event
-
-    def run(self) -> Any: ...
+# What the window runs as a job, and what a finished one produced: a closed set, so that
+# every reader of a result says which kind it handles and mypy checks each field it reads.
+Job = ConvertJob | FetchJob | ConnectingUpload
+JobResult = ConvertResult | FetchResult | UploadResult
+JobFactory = Callable[[Callable[[Progress], None]], Job]  # builds a fresh job (Retry)
+JobKind = Literal["convert", "fetch", "upload"]
 
 
 class JobState(StrEnum):
@@ -49,16 +51,16 @@ FINAL_FAILURES: tuple[type[DiskscopeError], ...] = (UnsafeImage, ChecksumMismatc
 @dataclass
 class JobRecord:
     id: int
-    kind: str  # "convert", "fetch" or "upload"
+    kind: JobKind
     name: str
     output: Path  # where the result will be
-    factory: Callable[[Callable[[Progress], None]], RunnableJob]  # builds a fresh job (Retry)
+    factory: JobFactory
     state: JobState = JobState.QUEUED
     phase: str = "queued"
     progress: Progress | None = None
     message: str = ""
-    result: Any = None
-    job: RunnableJob | None = field(default=None, repr=False)
+    result: JobResult | None = None
+    job: Job | None = field(default=None, repr=False)
     error: DiskscopeError | None = None  # what ended a failed or cancelled run
     started_at: float | None = None  # time.time() of the run's start, and of its end
     ended_at: float | None = None
@@ -74,9 +76,8 @@ class JobRecord:
         """A failed or cancelled fetch that kept its .part (and sidecar): Retry resumes it."""
         if self.kind != "fetch" or self.state not in (JobState.FAILED, JobState.CANCELLED):
             return False
-        download = getattr(self.job, "download", None)  # knows the name chosen in a folder
-        named = getattr(getattr(download, "request", None), "destination", None)
-        if isinstance(named, Path):
+        if isinstance(self.job, FetchJob) and self.job.download is not None:
+            named = self.job.download.request.destination  # the name chosen in a folder
             return named.with_name(named.name + ".part.meta").exists()
         if self.output.is_dir():
             return any(self.output.glob("*.part.meta"))
@@ -138,8 +139,7 @@ class JobManager(QObject):
     def limit(self, value: int) -> None:
         self.runner.limit = max(1, value)
 
-    def submit(self, kind: str, name: str, output: Path,
-               factory: Callable[[Callable[[Progress], None]], RunnableJob]) -> JobRecord:  # fmt: skip
+    def submit(self, kind: JobKind, name: str, output: Path, factory: JobFactory) -> JobRecord:
         record = JobRecord(next(self._ids), kind, self._unique(name), output, factory)
         record.note(f"queued: {record.name}")
         self.records[record.id] = record
@@ -192,7 +192,7 @@ class JobManager(QObject):
             record.last_fraction = progress.fraction
         self.changed.emit(record.id)
 
-    def _succeeded(self, record: JobRecord, result: Any) -> None:
+    def _succeeded(self, record: JobRecord, result: JobResult) -> None:
         self.end(record, JobState.SUCCEEDED, "done", result=result)
 
     def _failed(self, record: JobRecord, message: str) -> None:
@@ -209,16 +209,15 @@ class JobManager(QObject):
         task = self._tasks.get(record.id)
         return task.error if task is not None else None
 
-    def end(self, record: JobRecord, state: JobState, message: str, result: Any = None,
+    def end(self, record: JobRecord, state: JobState, message: str, result: JobResult | None = None,
             error: DiskscopeError | None = None) -> None:  # fmt: skip
         self._tasks.pop(record.id, None)
         record.state, record.message, record.result, record.error = state, message, result, error
         record.phase = state.value
         record.ended_at = time.time()
         record.note(state.value if state == JobState.SUCCEEDED else f"{state.value}: {message}")
-        destination = getattr(result, "destination", None)
-        wanted = f"fetch {destination.name}" if isinstance(destination, Path) else record.name
-        if record.kind == "fetch" and wanted != record.name:  # a Glance id becomes a file name
+        wanted = f"fetch {result.destination.name}" if isinstance(result, FetchResult) else record.name
+        if wanted != record.name:  # a Glance id becomes a file name
             record.name = self._unique(wanted)
         self.changed.emit(record.id)
         self.ended.emit(record.id)
@@ -247,7 +246,7 @@ class JobManager(QObject):
         self.runner.shutdown()
 
 
-def _run(record: JobRecord) -> Any:
+def _run(record: JobRecord) -> JobResult:
     """In the job's thread: the job `_started` built."""
     assert record.job is not None
     return record.job.run()
@@ -255,10 +254,7 @@ def _run(record: JobRecord) -> Any:
 
 def _stop(record: JobRecord) -> None:
     """Cancel a running job: a fetch aborts its connection too, a conversion sets its event."""
-    if record.job is None:
-        return
-    abort = getattr(record.job, "abort", None)
-    if callable(abort):
-        abort()
-    else:
+    if isinstance(record.job, FetchJob):
+        record.job.abort()
+    elif record.job is not None:
         record.job.cancel.set()

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import shutil
-import threading
 from collections.abc import Callable
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QStandardPaths, Qt, QUrl, Slot
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, Qt, QUrl, Slot
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -32,7 +28,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHeaderView,
     QMainWindow,
-    QMessageBox,
     QProgressBar,
     QSplitter,
     QStackedWidget,
@@ -41,33 +36,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.cloud.glance import GlanceClient
-from ..core.cloud.upload import ConnectingUpload, UploadRequest
-from ..core.convert.job import ConvertJob
-from ..core.convert.plan import ConvertPlan
-from ..core.convert.request import ConvertRequest
 from ..core.errors import DiskscopeError
-from ..core.fetch.pipeline import FetchJob, FetchRequest
-from ..core.fetch.sums import SumsCheck, check_sums
-from ..core.progress import Progress
 from ..core.qemu.image_info import ImageInfo
 from ..core.qemu.qemu_img import QemuImg
 from ..core.qemu.results import CheckResult
-from ..core.report.details import ImageDetails, gather_details
-from ..core.report.export import write_export
-from ..core.samples import create_samples
 from .actions import apply_icons, build_actions
 from .dialogs.about import show_about
-from .dialogs.convert_dialog import ConvertDialog
-from .dialogs.fetch_dialog import FetchDialog, GlanceBrowser
 from .dialogs.log_view import LogDialog
 from .dialogs.paste import PasteDialog
 from .dialogs.settings_dialog import SettingsDialog
-from .dialogs.upload_dialog import UploadDialog
-from .jobs import JobManager, JobRecord, fetch_job_name
+from .exporter import Exporter
+from .inspections import Inspections, expand_paths
+from .job_launcher import JobLauncher, ask_to_cancel_jobs
+from .jobs import JobManager
 from .models.image_list import EntryState, ImageEntry, ImageListModel
-from .models.jobs import progress_fraction, status_text
 from .plain_text import PlainLabel, warn
+from .samples import make_samples, samples_folder
 from .session import Session
 from .settings import Settings
 from .widgets.allocation_map import AllocationPanel
@@ -76,44 +60,14 @@ from .widgets.drop_overlay import DropOverlay
 from .widgets.empty_state import EmptyState
 from .widgets.integrity import IntegrityPanel
 from .widgets.jobs_panel import JobsPanel
+from .widgets.jobs_progress import JobsProgress
 from .widgets.overview import OverviewPanel
 from .widgets.raw_view import RawPanel
 from .widgets.snapshots_panel import SnapshotsPanel
 from .widgets.status_bar import MessageBar
 from .workers import TaskRunner
 
-logger = logging.getLogger(__name__)
 ICON = Path(__file__).resolve().parent.parent / "resources" / "diskscope.svg"
-
-
-def expand_paths(paths: list[str]) -> list[str]:
-    """Files as given; every regular, non-hidden file directly inside a given folder."""
-    result: list[str] = []
-    for path in paths:
-        if os.path.isdir(path):
-            with os.scandir(path) as entries:
-                files = sorted(e.path for e in entries if not e.name.startswith(".") and e.is_file())
-            result += files
-        else:
-            result.append(path)
-    return [os.path.abspath(p) for p in result]
-
-
-def samples_folder() -> Path:
-    """The samples' folder in the user's cache (XDG_CACHE_HOME): never a new /tmp folder."""
-    cache = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.CacheLocation)
-    return Path(cache) / "samples"
-
-
-def make_samples(qemu: QemuImg, folder: Path) -> list[Path]:
-    """Empty `folder` and create the samples in it; runs in a worker (qemu-img runs six times)."""
-    try:
-        if folder.exists():
-            shutil.rmtree(folder)  # only ours; a symbolic link here raises instead of being followed
-        folder.mkdir(parents=True, mode=0o700)
-        return create_samples(qemu, folder)
-    except (DiskscopeError, OSError) as exc:
-        raise DiskscopeError(f"The samples could not be created: {exc}") from exc
 
 
 class MainWindow(QMainWindow):
@@ -143,25 +97,28 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Diskscope")
         self.setWindowIcon(QIcon(str(ICON)))
         self.setAcceptDrops(True)
-        self.qemu: QemuImg | None = None
-        self.qemu_error = ""
         self.session = Session()
         self.runner = TaskRunner(settings.parallel_inspections, self)
-        self._stop_hashing = threading.Event()  # set on close: a hash is not bounded by qemu-img's limits
         self.runner.busy_changed.connect(self._busy_changed)
+        self.inspections = Inspections(self.session, settings, self.runner, self)
         self.jobs = JobManager(settings.concurrent_jobs, self)
-        self.jobs.ended.connect(self._job_ended)
-        self.confirm_close: Callable[[int], bool] = self._ask_to_cancel_jobs
+        self.launcher = JobLauncher(self, settings, self.session, self.runner, self.jobs, self.current_entry)
+        self.exporter = Exporter(self, self.current_entry)
+        self.confirm_close: Callable[[int], bool] = partial(ask_to_cancel_jobs, self)
         self.model = self.session.images
         self._build_list()
         self._build_tabs()
         self._build_layout()
         self._build_status_bar()
         self._build_actions()
+        self._connect_parts()
         self._set_up_keyboard_and_looks()
         self.reload_qemu()
         self._restore_state()
         self._update_view()
+        notice = settings.take_reset_notice()
+        if notice:
+            self.statusBar().showMessage(notice)
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -209,8 +166,6 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 3)
         self.setCentralWidget(self.splitter)
         self.jobs_panel = JobsPanel(self.jobs)
-        self.jobs_panel.inspect_requested.connect(self._inspect_result)
-        self.jobs_panel.browse_requested.connect(self.browse_upload)
         self.jobs_dock = QDockWidget("Jobs", self)
         self.jobs_dock.setObjectName("jobsDock")
         self.jobs_dock.setWidget(self.jobs_panel)
@@ -225,10 +180,7 @@ class MainWindow(QMainWindow):
         self.progress.setMaximumWidth(200)
         self.progress.hide()
         self.qemu_label = PlainLabel()
-        self.jobs_progress = QProgressBar()  # all jobs at once, for when the dock is hidden
-        self.jobs_progress.setMaximumWidth(220)
-        self.jobs_progress.hide()
-        self.jobs.changed.connect(self._jobs_status)
+        self.jobs_progress = JobsProgress(self.jobs)
         self.statusBar().addPermanentWidget(self.jobs_progress)
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.qemu_label)
@@ -265,6 +217,16 @@ class MainWindow(QMainWindow):
                             self.convert_action, self.fetch_action, self.export_action])  # fmt: skip
         self.list.addActions([self.refresh_action, self.convert_action, self.upload_action, self.check_action,
                               self.export_action, self.open_folder_in_files, self.close_action])  # fmt: skip
+
+    def _connect_parts(self) -> None:
+        """What the inspections and the jobs report, to the widgets that show it."""
+        self.inspections.row_changed.connect(self._show_row)
+        self.inspections.message.connect(self.statusBar().showMessage)
+        self.inspections.checked.connect(self._checked)
+        self.inspections.check_failed.connect(self._check_failed)
+        self.launcher.started.connect(self._job_started)
+        self.jobs_panel.inspect_requested.connect(self._inspect_result)
+        self.jobs_panel.browse_requested.connect(self.launcher.browse_upload)
 
     # -- keyboard, accessibility and looks ----------------------------------------------------
 
@@ -320,17 +282,17 @@ class MainWindow(QMainWindow):
         QApplication.sendEvent(focus, event)
 
     def reload_qemu(self) -> None:
+        session = self.session
         try:
-            self.qemu = QemuImg(self.settings.qemu_img_path or None, self.settings.limits())
-            self.qemu_label.setText(f"qemu-img {self.qemu.version}")
-            self.qemu_error = ""
+            session.qemu = QemuImg(self.settings.qemu_img_path or None, self.settings.limits())
+            self.qemu_label.setText(f"qemu-img {session.qemu.version}")
+            session.qemu_error = ""
         except DiskscopeError as exc:
-            self.qemu, self.qemu_error = None, str(exc)
+            session.qemu, session.qemu_error = None, str(exc)
             self.qemu_label.setText("qemu-img missing")
-            self.statusBar().showMessage(self.qemu_error)
+            self.statusBar().showMessage(session.qemu_error)
         self.runner.limit = self.settings.parallel_inspections
-        if hasattr(self, "jobs"):
-            self.jobs.limit = self.settings.concurrent_jobs
+        self.jobs.limit = self.settings.concurrent_jobs
 
     def _restore_state(self) -> None:
         geometry = self.settings.window_state("geometry")
@@ -355,54 +317,13 @@ class MainWindow(QMainWindow):
         if not files:
             self.statusBar().showMessage("There is nothing to open there.", 5000)
             return
-        first_row = self.session.open(files, runner_idle=not self.runner.pending)
-        for path in files:
-            if self.qemu is None:
-                self._failed(path, self.qemu_error)
-                continue
-            qemu = self.qemu
-            self.runner.submit(
-                partial(gather_details, path, qemu, self.settings.policy()),
-                partial(self._inspected, path),
-                partial(self._failed, path),
-            )
-            if len(files) == 1:
-                self.settings.add_recent(path)
-        self._select_row(first_row)
+        self._select_row(self.inspections.open(files))
         self._update_view()
 
-    def _inspected(self, key: str, details: ImageDetails) -> None:
-        self._show_row(
-            self.session.inspected(ImageEntry(key, os.path.basename(key), EntryState.READY, details=details))
-        )
-        if details.sums is not None:
-            self._check_sums(key, details)
-
-    def _check_sums(self, key: str, details: ImageDetails) -> None:
-        """Hash the image against the SHA256SUMS beside it, in a task of its own: the
-        verdict shows at once, and closing the window stops the hash."""
-        assert details.sums is not None
-        self.runner.submit(
-            partial(check_sums, details.path, details.sums, self._stop_hashing),
-            partial(self._sums_checked, key, details),
-            partial(self._sums_failed, key),
-        )
-
-    def _sums_checked(self, key: str, details: ImageDetails, check: SumsCheck) -> None:
-        self._show_row(self.session.sums_checked(key, details, check))
-
-    def _sums_failed(self, key: str, message: str) -> None:
-        self.statusBar().showMessage(message, 8000)
-
-    def _failed(self, key: str, message: str) -> None:
-        self._show_row(
-            self.session.inspected(ImageEntry(key, os.path.basename(key), EntryState.FAILED, error=message))
-        )
-        self.statusBar().showMessage(message, 8000)
-
+    @Slot(int)
     def _show_row(self, row: int) -> None:
-        """Show the entry at `row` again if it is the selected one (-1: nothing changed)."""
-        if row >= 0 and row == self.list.currentIndex().row():
+        """Show the entry at `row` again if it is the selected one."""
+        if row == self.list.currentIndex().row():
             self._show(self.model.entry(row))
 
     def _select_row(self, row: int) -> None:
@@ -416,7 +337,7 @@ class MainWindow(QMainWindow):
     def open_dialog(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(
             self, "Open disk images", "",
-            "Disk images (*.qcow2 *.qcow *.img *.raw *.vmdk *.vhd *.vhdx *.vdi *.iso *.luks);;"
+            "Disk images (*.qcow2 *.qcow *.img *.raw *.vmdk *.vhd *.vhdx *.vdi *.iso *.luks *.ova *.ovf);;"
             "All files (*)",
         )  # fmt: skip
         if paths:
@@ -430,13 +351,15 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def open_samples(self) -> None:
-        if self.qemu is None:
-            warn(self, self.qemu_error)
+        if self.session.qemu is None:
+            warn(self, self.session.qemu_error)
             return
         self.samples_action.setEnabled(False)
         self.statusBar().showMessage("Creating the sample images…")
         self.runner.submit(
-            partial(make_samples, self.qemu, samples_folder()), self._samples_made, self._samples_failed
+            partial(make_samples, self.session.qemu, samples_folder()),
+            self._samples_made,
+            self._samples_failed,
         )
 
     def _samples_made(self, samples: list[Path]) -> None:
@@ -523,23 +446,19 @@ class MainWindow(QMainWindow):
         if entry is None or entry.details is None or not entry.details.report.safe:
             self.statusBar().showMessage("Only an image that passed inspection can be checked.")
             return
-        if self.qemu is None:
+        if self.session.qemu is None:
             return
-        report = entry.details.report
         self.tabs.setCurrentWidget(self.integrity)
         self.integrity.show_running()
-        self.runner.submit(
-            partial(self.qemu.check, os.path.realpath(report.path), report.format.qemu_driver),
-            partial(self._checked, entry.key),
-            partial(self._check_failed, entry.key),
-        )
+        self.inspections.check(entry.key, entry.details)
 
+    @Slot(str, object)
     def _checked(self, key: str, result: CheckResult) -> None:
-        self.session.checks[key] = result
         current = self.current_entry()
         if current is not None and current.key == key:
             self.integrity.show_result(result)
 
+    @Slot(str, str)
     def _check_failed(self, key: str, message: str) -> None:
         current = self.current_entry()
         if current is not None and current.key == key:
@@ -547,143 +466,14 @@ class MainWindow(QMainWindow):
 
     # -- jobs ---------------------------------------------------------------------------------
 
-    @Slot()
-    def convert_dialog(self) -> None:
-        entry = self.current_entry()
-        if entry is None or entry.details is None or self.qemu is None:
-            self.statusBar().showMessage("Select an inspected image to convert.", 5000)
-            return
-        dialog = ConvertDialog(entry.details.report, self.qemu, self.runner,
-                               self.settings.verify_after_convert, self,
-                               owned_chain=entry.details.owned_chain,
-                               policy=self.settings.policy())  # fmt: skip
-        if dialog.exec():
-            self.start_convert(dialog.plan or dialog.request())
-
-    def start_convert(self, order: ConvertRequest | ConvertPlan) -> JobRecord:
-        """Run a conversion: a plan as it was made (the dialog's), or a request, planned
-        by the job under the user's policy."""
-        qemu = self.qemu
-        assert qemu is not None
-        plan: ConvertPlan | None = None
-        if isinstance(order, ConvertPlan):
-            plan, request = order, order.request
-        else:
-            request = replace(order, policy=self.settings.policy())
-
-        def factory(on_progress: Callable[[Progress], None]) -> ConvertJob:
-            return ConvertJob(request, qemu, on_progress=on_progress, plan=plan)
-
-        name = f"{Path(request.source).name} → {Path(request.destination).name}"
-        return self._submit("convert", name, Path(request.destination), factory)
-
-    @Slot()
-    def fetch_dialog(self) -> None:
-        """File > Fetch, the toolbar button and Ctrl+Shift+F: the dialog, with no URL yet."""
-        self.open_fetch("")
-
-    def open_fetch(self, url: str) -> None:
-        dialog = FetchDialog(self.settings, self.runner, url, self)
-        dialog.upload_requested.connect(self.open_upload)
-        if dialog.exec() and dialog.fetch_request is not None:
-            self.start_fetch(dialog.fetch_request)
-
-    def start_fetch(self, request: FetchRequest) -> JobRecord:
-        qemu = self.qemu
-        assert qemu is not None
-
-        request = replace(request, policy=self.settings.policy())
-
-        def factory(on_progress: Callable[[Progress], None]) -> FetchJob:
-            return FetchJob(request, qemu, on_progress=on_progress)
-
-        return self._submit("fetch", fetch_job_name(request), Path(request.destination), factory)
-
-    @Slot()
-    def upload_dialog(self) -> None:
-        """Image > Upload to Glance: the selected image, inspected again by the dialog."""
-        entry = self.current_entry()
-        if entry is None or entry.pasted is not None or not os.path.isfile(entry.key):
-            self.statusBar().showMessage("Select an image file to upload.", 5000)
-            return
-        self.open_upload(entry.key, None)
-
-    @Slot(str, object)
-    def open_upload(self, path: str, client: GlanceClient | None) -> None:
-        """The upload dialog for `path`, to `client` (the Glance browser it was dropped on) or
-        to a cloud or endpoint the dialog asks for."""
-        if self.qemu is None:
-            warn(self, self.qemu_error)
-            return
-        dialog = UploadDialog(Path(path), self.qemu, self.runner, self.settings, client, self)
-        if dialog.exec() and dialog.request is not None and dialog.connect_glance is not None:
-            self.start_upload(dialog.request, dialog.connect_glance)
-
-    def start_upload(self, request: UploadRequest, connect: Callable[[], GlanceClient]) -> JobRecord:
-        qemu = self.qemu
-        assert qemu is not None
-
-        def factory(on_progress: Callable[[Progress], None]) -> ConnectingUpload:
-            return ConnectingUpload(request, connect, qemu, on_progress)
-
-        return self._submit("upload", f"upload {request.source.name}", request.source, factory)
-
     @Slot(int)
-    def browse_upload(self, job_id: int) -> None:
-        """A finished upload's "Open in Browser": the Glance browser, the new image selected."""
-        record = self.jobs.records.get(job_id)
-        client = getattr(record.job, "client", None) if record is not None else None
-        image = getattr(getattr(record, "result", None), "image", None)
-        if isinstance(client, GlanceClient) and image is not None:
-            self.glance_browser = GlanceBrowser(client, self.runner, self, select=image.id)
-            self.glance_browser.upload_requested.connect(self.open_upload)
-            self.glance_browser.open()
-
-    def _submit(self, kind: str, name: str, output: Path, factory: Callable[..., object]) -> JobRecord:
-        if self.qemu is None:
-            raise DiskscopeError(self.qemu_error)
+    def _job_started(self, job_id: int) -> None:
         self.jobs_dock.show()
-        record = self.jobs.submit(kind, name, output, factory)  # type: ignore[arg-type]
-        self.jobs_panel.select(record.id)
-        return record
-
-    @Slot(int)
-    def _job_ended(self, job_id: int) -> None:
-        record = self.jobs.records.get(job_id)
-        if record is not None:
-            self.statusBar().showMessage(f"{record.name}: {record.message}", 8000)
+        self.jobs_panel.select(job_id)
 
     @Slot(str)
     def _inspect_result(self, path: str) -> None:
         self.open_paths([path])
-
-    def _ask_to_cancel_jobs(self, count: int) -> bool:
-        answer = QMessageBox.question(
-            self, "Diskscope",
-            f"{count} job(s) are still running. Cancel them and quit? Partial output is removed.",
-        )  # fmt: skip
-        return answer == QMessageBox.StandardButton.Yes
-
-    @Slot()
-    def export_dialog(self) -> None:
-        entry = self.current_entry()
-        if entry is None or entry.details is None:
-            self.statusBar().showMessage("Only an inspected image can be exported.", 5000)
-            return
-        suggested = str(Path.home() / f"{entry.name}.md")
-        path, _filter = QFileDialog.getSaveFileName(
-            self, "Export inspection", suggested, "Markdown (*.md);;JSON (*.json)"
-        )
-        if path:
-            self.export_to(path, entry.details)
-
-    def export_to(self, path: str, details: ImageDetails) -> None:
-        try:
-            write_export(path, details)
-        except OSError as exc:
-            warn(self, f"Could not write {path}: {exc.strerror}.")
-            return
-        self.statusBar().showMessage(f"Exported to {path}.", 5000)
 
     @Slot()
     def copy(self) -> None:
@@ -719,7 +509,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_about(self) -> None:
-        show_about(self, self.qemu.version if self.qemu else "not found")
+        qemu = self.session.qemu
+        show_about(self, qemu.version if qemu else "not found")
 
     @Slot(int)
     def _busy_changed(self, pending: int) -> None:
@@ -735,21 +526,6 @@ class MainWindow(QMainWindow):
             self.progress.hide()
             running = len(self.jobs.active)
             self.statusBar().showMessage(f"{running} job(s) running." if running else "Ready.", 3000)
-
-    @Slot(int)
-    def _jobs_status(self, _job_id: int) -> None:
-        """The jobs' overall progress in the status bar: a share when every running job
-        knows its own, else a busy bar; hidden when no job is left."""
-        active = self.jobs.active
-        self.jobs_progress.setVisible(bool(active))
-        if not active:
-            return
-        fractions = [progress_fraction(r) for r in active]
-        known = [f for f in fractions if f is not None and f >= 0]
-        self.jobs_progress.setFormat(f"{len(active)} job(s): %p%" if len(known) == len(active) else "")
-        self.jobs_progress.setRange(0, 1000 if len(known) == len(active) else 0)
-        self.jobs_progress.setValue(int(sum(known) / len(active) * 1000))
-        self.jobs_progress.setToolTip("\n".join(f"{r.name}: {status_text(r)}" for r in active))
 
     # -- drag and drop ------------------------------------------------------------------------
 
@@ -772,7 +548,7 @@ class MainWindow(QMainWindow):
         urls = event.mimeData().urls()
         if len(urls) == 1 and urls[0].scheme() in ("http", "https"):
             event.acceptProposedAction()
-            self.open_fetch(urls[0].toString())
+            self.launcher.open_fetch(urls[0].toString())
             return
         paths = [url.toLocalFile() for url in urls if url.isLocalFile()]
         if paths:
@@ -790,6 +566,6 @@ class MainWindow(QMainWindow):
         self.settings.set_window_state("geometry", self.saveGeometry())
         self.settings.set_window_state("splitter", self.splitter.saveState())
         self.settings.sync()
-        self._stop_hashing.set()
+        self.inspections.stop()
         self.runner.shutdown()
         super().closeEvent(event)

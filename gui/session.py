@@ -1,6 +1,6 @@
-"""What the window has open: the images (the list's model), the integrity checks run on
-them, and the progress of the current batch of inspections. The window shows it; it holds
-no widgets."""
+"""What the window has open: the qemu-img it runs (or why there is none), the images (the
+list's model), the integrity checks run on them, and the progress of the current batch of
+inspections. The window shows it; it holds no widgets."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ from dataclasses import replace
 
 from ..core.fetch.sums import SumsCheck
 from ..core.qemu.image_info import ImageInfo
+from ..core.qemu.qemu_img import QemuImg
 from ..core.qemu.results import CheckResult
 from .models.image_list import EntryState, ImageEntry, ImageListModel
 
 
 class Session:
     def __init__(self) -> None:
+        self.qemu: QemuImg | None = None
+        self.qemu_error = ""  # why there is no qemu-img, in one sentence
         self.images = ImageListModel()
         self.checks: dict[str, CheckResult] = {}
         self.batch_total = 0  # inspections asked for since the runner was last idle

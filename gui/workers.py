@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from ..core.errors import Cancelled, DiskscopeError
 
 logger = logging.getLogger(__name__)
+R = TypeVar("R")  # what a task's callable returns, and its on_success takes
 
 
 class Worker(QObject):
@@ -149,8 +150,8 @@ class TaskRunner(QObject):
 
     def submit(
         self,
-        fn: Callable[[], Any],
-        on_success: Callable[[Any], None],
+        fn: Callable[[], R],
+        on_success: Callable[[R], None],
         on_failure: Callable[[str], None],
         *,
         on_cancel: Callable[[], None] | None = None,

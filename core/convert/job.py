@@ -22,6 +22,7 @@ from ..identity import file_identity
 from ..inspect.inspector import inspect_file
 from ..placement import PrivateFolder, free_space, place_file
 from ..progress import ProgressCallback, ProgressMeter
+from ..qemu.byte_range import source_path
 from ..qemu.process import CONVERSION_LIMITS, Limits
 from ..qemu.qemu_img import QemuImg
 from .plan import ConvertPlan, part_name, plan_conversion
@@ -134,7 +135,7 @@ class ConvertJob:
 
     @staticmethod
     def _check_source(plan: ConvertPlan) -> None:
-        paths = (plan.spec.source, *(path for path, _ in plan.spec.source_chain))
+        paths = (source_path(plan.spec.source), *(path for path, _ in plan.spec.source_chain))
         now = tuple(file_identity(path) for path in paths)
         if now != plan.source_identity:
             raise SourceChanged("The source file changed after it was inspected; convert it again.")

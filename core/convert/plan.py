@@ -23,10 +23,10 @@ from ..identity import FileIdentity, settled_identity
 from ..inspect.inspector import check_regular_file
 from ..inspect.verdict import ViolationCode
 from ..placement import check_destination, free_space
-from ..policy import InspectionPolicy
+from ..qemu.byte_range import FileRange
 from ..qemu.commands import ConvertSpec
 from ..qemu.qemu_img import QemuImg
-from ..safety import ImageReport, inspect_image, require_safe
+from ..safety import ImageReport, inspect_image, inspect_member, require_safe
 from ..sizes import human_size
 from .request import ConvertRequest, build_options
 
@@ -78,7 +78,14 @@ def plan_conversion(
     before = settled_identity(target)  # taken before inspection: see ConvertJob.run
     if request.expected_source not in (None, (before.device, before.inode, before.ctime_ns)):
         raise SourceChanged(f"{source} is no longer the file that was verified; nothing was converted.")
-    report, chain, layer_identities = _gate(source, qemu, request.allow_owned_backing, request.policy)
+    image: str | FileRange = target
+    chain: Chain = ()
+    layer_identities: tuple[FileIdentity, ...] = ()
+    if request.member is not None:
+        image = replace(request.member, path=target)
+        report = require_safe(inspect_member(image, qemu, request.declared, request.policy), str(source))
+    else:
+        report, chain, layer_identities = _gate(source, qemu, request)
     folder = destination.parent
     if not folder.is_dir():
         raise DiskscopeError(f"The destination folder {folder} does not exist.")
@@ -89,8 +96,8 @@ def plan_conversion(
     virtual = report.virtual_size or 0
     if request.round_to:
         virtual = -(-virtual // request.round_to) * request.round_to
-    data_bytes = _data_bytes(qemu, target, fmt, virtual, chain)
-    required = _required(qemu, request, target, fmt, options, data_bytes, virtual, chain)
+    data_bytes = _data_bytes(qemu, image, fmt, virtual, chain)
+    required = _required(qemu, request, image, fmt, options, data_bytes, virtual, chain)
     free = free_space(folder)
     if required > free:
         raise NotEnoughSpace(
@@ -100,7 +107,7 @@ def plan_conversion(
     compress = request.compression is not None
     cache = request.cache or ("none" if supports_direct_io(folder) else "writeback")
     spec = ConvertSpec(
-        source=target,
+        source=image,
         source_format=fmt,
         target=str(folder / ".diskscope-XXXXXXXX" / part_name(destination)),  # made by run()
         target_format=request.target,
@@ -125,7 +132,7 @@ def part_name(destination: Path) -> str:
 def _required(
     qemu: QemuImg,
     request: ConvertRequest,
-    path: str,
+    path: str | FileRange,
     fmt: str,
     options: tuple[str, ...],
     data_bytes: int | None,
@@ -147,15 +154,16 @@ Chain = tuple[tuple[str, str], ...]
 
 
 def _gate(
-    source: Path, qemu: QemuImg, allow_owned_backing: bool, policy: InspectionPolicy
+    source: Path, qemu: QemuImg, request: ConvertRequest
 ) -> tuple[ImageReport, Chain, tuple[FileIdentity, ...]]:
     """The inspected source; with an owned chain, also its backing layers (path, format) and
     their identities, taken before the inspection that is used (the walk runs twice)."""
-    report = inspect_image(source, qemu, policy=policy)
+    policy = request.policy
+    report = inspect_image(source, qemu, request.declared, policy=policy)
     if report.safe:
         return report, (), ()
     only_backing = all(v.code == ViolationCode.BACKING_FILE for v in report.violations)
-    if not (allow_owned_backing and only_backing):
+    if not (request.allow_owned_backing and only_backing):
         require_safe(report, str(source))
     first = _sound_chain(walk_backing_chain(source, qemu, policy, top=report))
     identities = tuple(settled_identity(os.path.realpath(layer.path)) for layer in first[1:])
@@ -178,7 +186,7 @@ def _driver(layer: ChainLayer) -> str:
     return layer.format.qemu_driver
 
 
-def _data_bytes(qemu: QemuImg, path: str, fmt: str, size: int, chain: Chain) -> int | None:
+def _data_bytes(qemu: QemuImg, path: str | FileRange, fmt: str, size: int, chain: Chain) -> int | None:
     """Allocated guest data, from a bounded map; None when the map is too fragmented."""
     if size == 0:
         return 0

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DiskscopeError
+from ..formats import ImageFormat
 from ..policy import DEFAULT_POLICY, InspectionPolicy
+from ..qemu.byte_range import FileRange
 from .presets import PRESETS
 
 TARGETS = ("raw", "qcow2", "vmdk", "vpc", "vhdx", "vdi")
@@ -52,6 +54,9 @@ class ConvertRequest:
     # (st_dev, st_ino, st_ctime_ns) the source must have: a verified download is converted
     # only while it is still the file that was verified.
     expected_source: tuple[int, int, int] | None = None
+    # A disk inside an OVA: these bytes of `source`, read in place (core/appliance/).
+    member: FileRange | None = None
+    declared: ImageFormat | None = None  # the format the source must be (an OVF's ovf:format)
 
     @classmethod
     def from_preset(cls, name: str, source: Path, destination: Path, **kw: object) -> ConvertRequest:

@@ -21,10 +21,11 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
+from ..appliance.appliance import ApplianceReport, inspect_appliance
 from ..cloud.glance import GlanceClient, GlanceImage, parse_image_url
 from ..convert.job import ConvertJob, ConvertResult
 from ..convert.request import ConvertRequest
-from ..errors import Cancelled, DiskscopeError
+from ..errors import Cancelled, DiskscopeError, UnsafeImage
 from ..formats import ImageFormat, format_from_extension, parse_format_name
 from ..placement import check_destination, free_space
 from ..policy import DEFAULT_POLICY, InspectionPolicy
@@ -64,6 +65,7 @@ class FetchResult:
     conversion: ConvertResult | None
     glance_image: GlanceImage | None
     duration: float
+    appliance: ApplianceReport | None = None  # an OVA, kept as downloaded
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -80,6 +82,7 @@ class FetchResult:
             "conversion": self.conversion.to_json() if self.conversion else None,
             "glance_image": self.glance_image.to_json() if self.glance_image else None,
             "duration": round(self.duration, 3),
+            "appliance": self.appliance.to_json() if self.appliance else None,
         }
 
 
@@ -141,6 +144,10 @@ class FetchJob:
             self._phase("verifying")
             self._phase("inspecting")
             check_download(download)  # what is inspected is what was verified
+            if source.expect.appliance:
+                result = self._place_appliance(download, destination, source, started)
+                finished = True
+                return result
             report = inspect_image(
                 download.part, self.qemu, source.expect.declared_format, self.request.policy
             )
@@ -165,6 +172,25 @@ class FetchJob:
             destination=destination, format=fmt, source_format=report.format.value,
             virtual_size=report.virtual_size, download=download, conversion=conversion,
             glance_image=source.image, duration=time.monotonic() - started,
+        )  # fmt: skip
+
+    def _place_appliance(
+        self, download: DownloadResult, destination: Path, source: _Source, started: float
+    ) -> FetchResult:
+        """An OVA, judged whole (its tar, descriptor, manifest and every disk in place) and kept
+        as it is: its disks are converted with `diskscope convert`, one file each."""
+        appliance = inspect_appliance(download.part, self.qemu, self.request.policy)
+        refused = next((d for d in appliance.disks if d.report is not None and not d.report.safe), None)
+        if refused is not None and refused.report is not None:
+            raise UnsafeImage.refused(
+                f"Disk {refused.index} of the downloaded appliance", refused.report.violations
+            )
+        place_download(download, destination, self.request.overwrite)
+        return FetchResult(
+            destination=destination, format="ova", source_format="ova",
+            virtual_size=sum(d.virtual_size or 0 for d in appliance.disks),
+            download=download, conversion=None, glance_image=source.image,
+            duration=time.monotonic() - started, appliance=appliance.moved(destination),
         )  # fmt: skip
 
     def _convert(self, download: DownloadResult, destination: Path) -> ConvertResult:
@@ -197,6 +223,8 @@ class FetchJob:
         if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", req.source):
             path = urlsplit(req.source).path
             name = unquote(os.path.basename(path)) or "image"
+            if names_an_ova(path):
+                return _Source(req.source, Expectation(None, user, appliance=True), name)
             expect = Expectation(None, user, format_from_extension(path))
             return _Source(req.source, expect, name)
         if not req.endpoint:
@@ -210,7 +238,8 @@ class FetchJob:
     def _destination(self, source: _Source) -> Path:
         destination = Path(os.path.abspath(self.request.destination))
         if destination.is_dir():
-            name = file_name(source.name, self.request.to_raw, source.expect.declared_format)
+            to_raw = self.request.to_raw and not source.expect.appliance  # an OVA is kept as it is
+            name = file_name(source.name, to_raw, source.expect.declared_format)
             destination = destination / name
         return destination
 
@@ -256,6 +285,11 @@ def file_name(name: str, to_raw: bool, fmt: ImageFormat | None = None) -> str:
     return stem + extension
 
 
+def names_an_ova(url_path: str) -> bool:
+    """An `.ova` URL: fetched as an appliance and kept as it is (core/appliance/)."""
+    return url_path.lower().endswith(".ova")
+
+
 def suggested_name(source: str, to_raw: bool, disk_format: str | None = None) -> str:
     """The file name a fetch into a folder gives `source` (a URL, or a Glance image's name
     with its `disk_format`), to show before the download starts. For a kept format that
@@ -264,6 +298,7 @@ def suggested_name(source: str, to_raw: bool, disk_format: str | None = None) ->
         path = urlsplit(source).path
         source = unquote(os.path.basename(path.rstrip("/"))) or "image"
         fmt = format_from_extension(path)
+        to_raw = to_raw and not names_an_ova(path)  # an OVA is kept as it is
     else:
         fmt = None
     if disk_format:

@@ -180,6 +180,20 @@ def inspect_file(path: str | os.PathLike[str], declared: ImageFormat | None = No
     given = check_regular_file(path)
     if declared is None:
         declared = format_from_extension(given)
+    return _inspect_open(given, declared, None)
+
+
+def inspect_range(
+    path: str | os.PathLike[str], offset: int, size: int, declared: ImageFormat | None
+) -> InspectionResult:
+    """Inspect the `size` bytes at `offset` of a local file as if they were a file of their
+    own (a disk inside an OVA's tar), reading only the headers, in place."""
+    return _inspect_open(check_regular_file(path), declared, (offset, size))
+
+
+def _inspect_open(
+    given: Path, declared: ImageFormat | None, byte_range: tuple[int, int] | None
+) -> InspectionResult:
     try:
         # O_NONBLOCK: if the path was swapped for a FIFO since the check, open() must not hang.
         fd = os.open(given, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -188,7 +202,12 @@ def inspect_file(path: str | os.PathLike[str], declared: ImageFormat | None = No
     try:
         st = os.fstat(fd)
         _require_regular(given, st.st_mode)
-        view = read_file_view(fd, st.st_size, _wants)
+        base, size = byte_range or (0, st.st_size)
+        if base + size > st.st_size:
+            raise InvalidPath(
+                f"{given} is shorter than the {size}-byte range at offset {base} that holds a disk."
+            )
+        view = read_file_view(fd, size, _wants, base)
     except OSError as exc:
         raise InvalidPath(f"{given} cannot be read: {exc.strerror}.") from None
     finally:

@@ -64,13 +64,14 @@ def _clip(regions: Iterable[Region], held: Mapping[Region, bytes]) -> list[Regio
     return [r for r in new if r.offset >= 0 and r.length > 0]
 
 
-def read_file_view(fd: int, size: int, wants: Wants) -> HeaderView:
-    """Build the view of an open local file, reading only what the analyzers ask for."""
+def read_file_view(fd: int, size: int, wants: Wants, base: int = 0) -> HeaderView:
+    """Build the view of an open local file, reading only what the analyzers ask for;
+    `base`: the view is of the `size` bytes from there (a disk inside an OVA's tar)."""
     import os
 
-    head = os.pread(fd, min(HEAD_SIZE, size), 0)
+    head = os.pread(fd, min(HEAD_SIZE, size), base)
     tail_len = min(TAIL_SIZE, size)
-    tail = os.pread(fd, tail_len, size - tail_len) if tail_len else b""
+    tail = os.pread(fd, tail_len, base + size - tail_len) if tail_len else b""
     regions: dict[Region, bytes] = {}
     view = HeaderView(head, regions, tail, size)
     for _ in range(MAX_REGIONS):
@@ -78,7 +79,7 @@ def read_file_view(fd: int, size: int, wants: Wants) -> HeaderView:
         if not pending:
             break
         for region in pending[: MAX_REGIONS - len(regions)]:
-            data = os.pread(fd, region.length, region.offset)
+            data = os.pread(fd, region.length, base + region.offset) if region.end <= size else b""
             if len(data) == region.length:
                 regions[region] = data
         view = HeaderView(head, dict(regions), tail, size)

@@ -11,13 +11,14 @@ from typing import Any
 
 from ..errors import InvalidPath
 from ..text import printable
+from .byte_range import FileRange, ImageSource
 
 
 @dataclass(frozen=True)
 class ConvertSpec:
     """Everything that goes on a `qemu-img convert` command line."""
 
-    source: str
+    source: str | FileRange
     source_format: str
     target: str
     target_format: str
@@ -40,9 +41,7 @@ def absolute(path: str | os.PathLike[str]) -> str:
     return os.path.abspath(text)
 
 
-def image_reference(
-    path: str | os.PathLike[str], fmt: str | None, chain: Sequence[tuple[str, str]] = ()
-) -> str:
+def image_reference(path: ImageSource, fmt: str | None, chain: Sequence[tuple[str, str]] = ()) -> str:
     """How every user image is named to qemu-img: a `json:` filename that names the driver
     (None: qemu probes) and the file, and ends the backing chain where we say.
 
@@ -50,7 +49,8 @@ def image_reference(
     were inspected; empty, the image has no backing at all, even if its header names one
     that was written after we looked. (An external data file cannot be switched off this
     way in qemu 7.2: the source's identity check is what guards against one.) Built with
-    json.dumps, so quotes, commas and any Unicode in a path stay one string.
+    json.dumps, so quotes, commas and any Unicode in a path stay one string. A FileRange
+    is read in place, through a raw node that exposes only its bytes.
     """
     node: dict[str, Any] | None = None
     for layer, layer_format in reversed(chain):
@@ -58,10 +58,15 @@ def image_reference(
     return "json:" + json.dumps(_image_node(path, fmt, node))
 
 
-def _image_node(
-    path: str | os.PathLike[str], fmt: str | None, backing: dict[str, Any] | None
-) -> dict[str, Any]:
-    filename = absolute(path)
+def _image_node(path: ImageSource, fmt: str | None, backing: dict[str, Any] | None) -> dict[str, Any]:
+    node: dict[str, Any] = {"driver": fmt} if fmt else {}
+    node.update(backing=backing, file=file_node(path))
+    return node
+
+
+def file_node(path: ImageSource) -> dict[str, Any]:
+    """The protocol node that reads the image's bytes: the file, or a range of it."""
+    filename = absolute(path.path if isinstance(path, FileRange) else path)
     try:
         filename.encode()
     except UnicodeEncodeError:
@@ -69,26 +74,25 @@ def _image_node(
             f"The name {printable(filename)} is not valid UTF-8, so qemu-img cannot be given it; "
             "rename the file."
         ) from None
-    node: dict[str, Any] = {"driver": fmt} if fmt else {}
-    node.update(backing=backing, file={"driver": "file", "filename": filename})
-    return node
+    whole = {"driver": "file", "filename": filename}
+    return path.node(whole) if isinstance(path, FileRange) else whole
 
 
-def info_args(path: str | os.PathLike[str], fmt: str) -> list[str]:
+def info_args(path: ImageSource, fmt: str) -> list[str]:
     return ["info", "-f", fmt, "--output=json", "-U", image_reference(path, fmt)]
 
 
-def probe_info_args(path: str | os.PathLike[str]) -> list[str]:
+def probe_info_args(path: ImageSource) -> list[str]:
     """`info` with qemu's own format probe: only for files that passed our safety gate."""
     return ["info", "--output=json", "-U", image_reference(path, None)]
 
 
-def check_args(path: str | os.PathLike[str], fmt: str) -> list[str]:
+def check_args(path: ImageSource, fmt: str) -> list[str]:
     return ["check", "-f", fmt, "--output=json", "-U", image_reference(path, fmt)]
 
 
 def map_args(
-    path: str | os.PathLike[str],
+    path: ImageSource,
     fmt: str,
     *,
     max_length: int,
@@ -102,7 +106,7 @@ def map_args(
 
 
 def measure_args(
-    path: str | os.PathLike[str],
+    path: ImageSource,
     fmt: str,
     target: str,
     options: Sequence[str] = (),
@@ -115,7 +119,7 @@ def measure_args(
 
 
 def compare_args(
-    first: str | os.PathLike[str],
+    first: ImageSource,
     first_format: str,
     second: str | os.PathLike[str],
     second_format: str,

@@ -22,6 +22,7 @@ from typing import IO, Any
 
 from ..errors import MeasureUnsupported, NotEnoughSpace, QemuImgError, QemuImgNotFound
 from . import commands
+from .byte_range import ImageSource
 from .commands import ConvertSpec
 from .image_info import ImageInfo, parse_info_json
 from .process import (
@@ -106,29 +107,29 @@ class QemuImg:
 
     # -- inspection ---------------------------------------------------------------------------
 
-    def info_args(self, path: str | os.PathLike[str], fmt: str) -> list[str]:
+    def info_args(self, path: ImageSource, fmt: str) -> list[str]:
         return commands.info_args(path, fmt)
 
-    def info_json(self, path: str | os.PathLike[str], fmt: str) -> Any:
+    def info_json(self, path: ImageSource, fmt: str) -> Any:
         """Raw `qemu-img info` JSON of one image (never its backing chain)."""
         return self._json(self.info_args(path, fmt))
 
-    def info(self, path: str | os.PathLike[str], fmt: str) -> ImageInfo:
+    def info(self, path: ImageSource, fmt: str) -> ImageInfo:
         return _parsed_info(self.info_json(path, fmt))
 
-    def probe_info(self, path: str | os.PathLike[str]) -> ImageInfo:
+    def probe_info(self, path: ImageSource) -> ImageInfo:
         """`info` with qemu's own format probe. Only for files that passed our safety gate."""
         return _parsed_info(self._json(commands.probe_info_args(path)))
 
-    def check_args(self, path: str | os.PathLike[str], fmt: str) -> list[str]:
+    def check_args(self, path: ImageSource, fmt: str) -> list[str]:
         return commands.check_args(path, fmt)
 
-    def check(self, path: str | os.PathLike[str], fmt: str) -> CheckResult:
+    def check(self, path: ImageSource, fmt: str) -> CheckResult:
         return parse_check(self.run(self.check_args(path, fmt)))
 
     def map_args(
         self,
-        path: str | os.PathLike[str],
+        path: ImageSource,
         fmt: str,
         *,
         max_length: int,
@@ -139,7 +140,7 @@ class QemuImg:
 
     def map(
         self,
-        path: str | os.PathLike[str],
+        path: ImageSource,
         fmt: str,
         *,
         max_length: int,
@@ -153,7 +154,7 @@ class QemuImg:
 
     def measure(
         self,
-        path: str | os.PathLike[str],
+        path: ImageSource,
         fmt: str,
         target: str,
         options: Sequence[str] = (),
@@ -171,7 +172,7 @@ class QemuImg:
 
     def compare(
         self,
-        first: str | os.PathLike[str],
+        first: ImageSource,
         first_format: str,
         second: str | os.PathLike[str],
         second_format: str,

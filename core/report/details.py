@@ -7,6 +7,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..appliance.appliance import ApplianceReport, inspect_appliance, is_appliance
 from ..chain import ChainLayer, chain_is_sound, walk_backing_chain
 from ..errors import QemuImgError
 from ..fetch.sums import SumsEntry, find_sums
@@ -58,6 +59,15 @@ def gather_details(
     extents, note = _allocation(report, chain, qemu)
     sums = find_sums(report.path)  # hashing waits for its own task: see core/fetch/sums.py
     return ImageDetails(report, chain, extents, note, _commands(report, qemu), sums)
+
+
+def gather(
+    path: str | os.PathLike[str], qemu: QemuImg, policy: InspectionPolicy = DEFAULT_POLICY
+) -> ImageDetails | ApplianceReport:
+    """What the window shows for a file: an OVA or OVF appliance's report, else the image's details."""
+    if is_appliance(path):
+        return inspect_appliance(path, qemu, policy)
+    return gather_details(path, qemu, policy)
 
 
 def _allocation(

@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.appliance.appliance import ApplianceDisk, ApplianceReport
+from ...core.appliance.convert import disk_request
 from ...core.convert.plan import ConvertPlan, plan_conversion
 from ...core.convert.presets import PRESETS
 from ...core.convert.request import SUBFORMATS, ConvertRequest
@@ -28,6 +30,7 @@ from ...core.policy import DEFAULT_POLICY, InspectionPolicy
 from ...core.qemu.qemu_img import QemuImg
 from ...core.safety import ImageReport
 from ...core.sizes import size_with_exact
+from ..models.appliance_disks import verdict
 from ..palette import Tone, tone_color
 from ..plain_text import PlainLabel
 from ..workers import TaskRunner
@@ -42,13 +45,17 @@ CLUSTER_SIZES = ("", "65536", "131072", "262144", "524288", "1048576", "2097152"
 class ConvertDialog(QDialog):
     def __init__(self, report: ImageReport, qemu: QemuImg, runner: TaskRunner,
                  verify: bool = True, parent: QWidget | None = None,
-                 owned_chain: bool = False, policy: InspectionPolicy = DEFAULT_POLICY) -> None:  # fmt: skip
+                 owned_chain: bool = False, policy: InspectionPolicy = DEFAULT_POLICY,
+                 disks: tuple[ApplianceDisk, ...] = ()) -> None:  # fmt: skip
         """`owned_chain`: the source is refused only for a backing chain that lies in its
         folder with every layer passing; it can be flattened once the user says so.
+        `disks`: an appliance's disks, offered in a Disk row; `report` is the first one's.
         `plan` is what the Convert button starts: the job runs it without planning again."""
         super().__init__(parent)
         self.setWindowTitle(f"Convert {report.path.name}")
         self.report, self.qemu, self.runner, self.policy = report, qemu, runner, policy
+        self.disks = disks
+        self.disk: ApplianceDisk | None = disks[0] if disks else None
         self.owned_chain = owned_chain and not report.safe
         self.plan: ConvertPlan | None = None
         self._generation = 0
@@ -94,6 +101,11 @@ class ConvertDialog(QDialog):
         self.command.setReadOnly(True)
         self.command.setToolTip("The exact qemu-img command; select it to copy")
         form = QFormLayout()
+        self.disk_choice = QComboBox()
+        for disk in disks:
+            self.disk_choice.addItem(f"Disk {disk.index}: {disk.href} ({verdict(disk)})")
+        if disks:
+            form.addRow("Disk:", self.disk_choice)
         form.addRow("Target:", self.target)
         form.addRow("", self.why)
         form.addRow("Subformat:", self.subformat)
@@ -123,13 +135,37 @@ class ConvertDialog(QDialog):
         self.destination.textChanged.connect(self._options_changed)
         for box in (self.overwrite, self.flatten, self.verify):
             box.toggled.connect(self._options_changed)
-        if not (report.safe or self.owned_chain):
-            self._show_error(f"This image cannot be converted: {report.violations[0].message}")
+        self.disk_choice.currentIndexChanged.connect(self._disk_changed)
+        self._inputs = (self.target, self.subformat, self.compression, self.preallocation, self.cluster,
+                        self.destination, browse, self.verify, self.overwrite)  # fmt: skip
+        self._source_changed()
+
+    @classmethod
+    def for_appliance(
+        cls, appliance: ApplianceReport, qemu: QemuImg, runner: TaskRunner, verify: bool = True,
+        parent: QWidget | None = None, policy: InspectionPolicy = DEFAULT_POLICY,
+    ) -> ConvertDialog:  # fmt: skip
+        """The dialog for an OVA's or OVF's disks, one at a time, each from its bytes in place."""
+        disks = tuple(d for d in appliance.disks if d.report is not None)
+        assert disks and disks[0].report is not None, "the window offers Convert for disks with content"
+        return cls(disks[0].report, qemu, runner, verify, parent, policy=policy, disks=disks)
+
+    @Slot(int)
+    def _disk_changed(self, row: int) -> None:
+        self.disk = self.disks[row]
+        assert self.disk.report is not None
+        self.report = self.disk.report
+        self._source_changed()
+
+    def _source_changed(self) -> None:
+        usable = self.report.safe or self.owned_chain
+        for widget in self._inputs:
+            widget.setEnabled(usable)
+        if not usable:
+            self._show_error(f"This image cannot be converted: {self.report.violations[0].message}")
             self.convert_button.setEnabled(False)
-            for widget in (self.target, self.subformat, self.compression, self.preallocation, self.cluster,
-                           self.destination, browse, self.verify, self.overwrite):  # fmt: skip
-                widget.setEnabled(False)
             return
+        self._show_error("")
         self._target_changed()
 
     def target_name(self) -> str:
@@ -160,7 +196,8 @@ class ConvertDialog(QDialog):
     def _suggest_name(self, target: str) -> None:
         current = self.destination.text().strip()
         folder = Path(current).parent if current else self.report.path.parent
-        self.destination.setText(str(free_name(folder, self.report.path.stem, EXTENSIONS[target])))
+        stem = self.disk.name if self.disk else self.report.path.stem
+        self.destination.setText(str(free_name(folder, stem, EXTENSIONS[target])))
 
     @Slot()
     def _browse(self) -> None:
@@ -195,9 +232,11 @@ class ConvertDialog(QDialog):
         }
         destination = Path(os.path.abspath(self.destination.text().strip()))
         if kind == "preset":
-            return ConvertRequest.from_preset(name, self.report.path, destination, **options)
-        subformat = _choice(self.subformat, "default") if self.subformat.isEnabled() else None
-        return ConvertRequest(self.report.path, destination, name, subformat=subformat, **options)  # type: ignore[arg-type]
+            request = ConvertRequest.from_preset(name, self.report.path, destination, **options)
+        else:
+            subformat = _choice(self.subformat, "default") if self.subformat.isEnabled() else None
+            request = ConvertRequest(self.report.path, destination, name, subformat=subformat, **options)  # type: ignore[arg-type]
+        return disk_request(self.disk, request) if self.disk else request
 
     @Slot()
     def _preflight(self) -> None:

@@ -21,7 +21,8 @@ from PySide6.QtWidgets import (
 from ...core.errors import DiskscopeError
 from ...core.policy import VMDK_SINGLE_FILE_TYPES, InspectionPolicy, parse_size
 from ..palette import Tone, tone_color
-from ..settings import Settings
+from ..plain_text import PlainLabel
+from ..settings import Option, Settings
 
 
 class SettingsDialog(QDialog):
@@ -29,6 +30,10 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Diskscope Settings")
         self.settings = settings
+        self.notice = PlainLabel(settings.take_reset_notice())  # before the fields read them
+        self.notice.setWordWrap(True)
+        if not self.notice.text():
+            self.notice.hide()
         self.qemu_path = QLineEdit(settings.qemu_img_path)
         self.qemu_path.setAccessibleName(self.tr("qemu-img binary"))  # its row is a layout: no buddy
         self.qemu_path.setPlaceholderText("qemu-img from PATH")
@@ -37,18 +42,18 @@ class SettingsDialog(QDialog):
         row = QHBoxLayout()
         row.addWidget(self.qemu_path)
         row.addWidget(browse)
-        self.cpu = _spin(1, 3600, settings.cpu_limit, " s")
-        self.memory = _spin(64, 65536, settings.memory_limit_mib, " MiB")
-        self.parallel = _spin(1, 64, settings.parallel_inspections, "")
-        self.jobs = _spin(1, 16, settings.concurrent_jobs, "")
+        self.cpu = _spin(Settings.cpu_limit, settings.cpu_limit, " s")
+        self.memory = _spin(Settings.memory_limit_mib, settings.memory_limit_mib, " MiB")
+        self.parallel = _spin(Settings.parallel_inspections, settings.parallel_inspections, "")
+        self.jobs = _spin(Settings.concurrent_jobs, settings.concurrent_jobs, "")
         self.destination = QLineEdit(settings.destination_folder)
-        self.force_raw = QCheckBox("Convert fetched images to raw")
+        self.force_raw = QCheckBox(Settings.force_raw.label)
         self.force_raw.setChecked(settings.force_raw)
-        self.verify_convert = QCheckBox("Compare converted images with their source")
+        self.verify_convert = QCheckBox(Settings.verify_after_convert.label)
         self.verify_convert.setChecked(settings.verify_after_convert)
         self.ca_bundle = QLineEdit(settings.ca_bundle)
         self.ca_bundle.setPlaceholderText("the system's certificates")
-        self.verify_tls = QCheckBox("Verify TLS certificates")
+        self.verify_tls = QCheckBox(Settings.verify_tls.label)
         self.verify_tls.setChecked(settings.verify_tls)
         self.verify_tls.setToolTip("Turning this off lets anyone on the network path alter images.")
         self.vmdk_types = {name: QCheckBox(name) for name in VMDK_SINGLE_FILE_TYPES}
@@ -65,18 +70,19 @@ class SettingsDialog(QDialog):
         self.error.setStyleSheet(f"color: {tone_color(Tone.REFUSED, self.palette()).name()}")
         self.error.hide()
         form = QFormLayout(self)
-        form.addRow("qemu-img binary:", row)
-        form.addRow("CPU time per qemu-img call:", self.cpu)
-        form.addRow("Memory per qemu-img call:", self.memory)
-        form.addRow("Inspections at once:", self.parallel)
-        form.addRow("Jobs at once:", self.jobs)
-        form.addRow("Default destination folder:", self.destination)
+        form.addRow(self.notice)
+        form.addRow(f"{Settings.qemu_img_path.label}:", row)
+        form.addRow(f"{Settings.cpu_limit.label}:", self.cpu)
+        form.addRow(f"{Settings.memory_limit_mib.label}:", self.memory)
+        form.addRow(f"{Settings.parallel_inspections.label}:", self.parallel)
+        form.addRow(f"{Settings.concurrent_jobs.label}:", self.jobs)
+        form.addRow(f"{Settings.destination_folder.label}:", self.destination)
         form.addRow("", self.force_raw)
         form.addRow("", self.verify_convert)
-        form.addRow("CA bundle:", self.ca_bundle)
+        form.addRow(f"{Settings.ca_bundle.label}:", self.ca_bundle)
         form.addRow("", self.verify_tls)
-        form.addRow("VMDK types accepted:", vmdk_row)
-        form.addRow("Largest virtual size:", self.max_size)
+        form.addRow(f"{Settings.vmdk_allowed_types.label}:", vmdk_row)
+        form.addRow(f"{Settings.max_virtual_size.label}:", self.max_size)
         form.addRow(self.error)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -127,9 +133,11 @@ def _size_text(n: int) -> str:
     return str(n)
 
 
-def _spin(low: int, high: int, value: int, suffix: str) -> QSpinBox:
+def _spin(option: Option[int], value: int, suffix: str) -> QSpinBox:
+    """A number within the option's bounds."""
+    assert option.bounds is not None
     spin = QSpinBox()
-    spin.setRange(low, high)
+    spin.setRange(*option.bounds)
     spin.setValue(value)
     spin.setSuffix(suffix)
     return spin

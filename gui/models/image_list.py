@@ -10,6 +10,7 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QStyle
 
+from ...core.appliance.appliance import ApplianceReport
 from ...core.fetch.sums import SumsCheck
 from ...core.qemu.image_info import ImageInfo
 from ...core.report.details import ImageDetails
@@ -35,6 +36,7 @@ class ImageEntry:
     pasted_text: str = ""
     error: str = ""
     checksum: SumsCheck | None = None  # the image hashed against details.sums, once done
+    appliance: ApplianceReport | None = None  # an OVA or OVF: its disks, instead of details
 
     @property
     def info(self) -> ImageInfo | None:
@@ -44,6 +46,8 @@ class ImageEntry:
 
     @property
     def format_text(self) -> str:
+        if self.appliance is not None:
+            return self.appliance.kind
         if self.details is not None:
             return self.details.report.format.value
         if self.pasted is not None:
@@ -52,17 +56,23 @@ class ImageEntry:
 
     @property
     def virtual_size(self) -> int | None:
+        if self.appliance is not None:  # all its disks together
+            return sum(d.virtual_size or 0 for d in self.appliance.disks)
         if self.details is not None:
             return self.details.report.virtual_size
         return self.pasted.virtual_size if self.pasted else None
 
     @property
     def safe(self) -> bool | None:
+        if self.appliance is not None:
+            return self.appliance.safe
         return self.details.report.safe if self.details else None
 
     @property
     def verdict(self) -> str:
         """pending, failed, pasted, safe, not_a_disk (grey), owned_chain (amber) or refused."""
+        if self.appliance is not None:
+            return "safe" if self.appliance.safe else "refused"
         if self.details is None:
             return self.state.value
         if self.details.report.safe:

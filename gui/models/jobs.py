@@ -10,6 +10,8 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QStyle
 
+from ...core.convert.job import ConvertResult
+from ...core.fetch.pipeline import FetchResult
 from ...core.progress import format_duration
 from ...core.sizes import human_size
 from ..jobs import JobManager, JobRecord, JobState
@@ -170,8 +172,8 @@ def status_icon(state: JobState) -> QIcon:
 def finished_size(record: JobRecord) -> str:
     """What a finished job produced: the output's size on disk, or the bytes fetched."""
     result = record.result
-    download = getattr(result, "download", None)
-    if download is not None:
-        return f"{human_size(download.size)} fetched"
-    usage = getattr(result, "disk_usage", None)
-    return f"{human_size(usage)} on disk" if isinstance(usage, int) else ""
+    if isinstance(result, FetchResult):
+        return f"{human_size(result.download.size)} fetched"
+    if isinstance(result, ConvertResult):
+        return f"{human_size(result.disk_usage)} on disk"
+    return ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices, QPainter
@@ -22,9 +23,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.cloud.upload import UploadResult
+from ...core.convert.job import ConvertResult
+from ...core.fetch.pipeline import FetchResult
 from ...core.progress import format_duration
 from ...core.sizes import human_size
-from ..jobs import JobManager, JobRecord, JobState
+from ..jobs import JobManager, JobRecord, JobResult, JobState
 from ..models.jobs import PROGRESS_ROLE, JobsModel, status_text
 
 
@@ -182,9 +186,15 @@ class JobsPanel(QWidget):
             self._update_buttons()
 
 
-def result_path(record: JobRecord) -> object:
+def result_path(record: JobRecord) -> Path:
+    """The file a finished job made: the name it chose, which a folder given as the
+    destination does not say."""
     result = record.result
-    return getattr(result, "output", None) or getattr(result, "destination", record.output)
+    if isinstance(result, ConvertResult):
+        return result.output
+    if isinstance(result, FetchResult):
+        return result.destination
+    return record.output
 
 
 def describe(record: JobRecord) -> str:
@@ -220,36 +230,38 @@ def _what_next(record: JobRecord) -> str:
     return "Retry runs the job again from the start."
 
 
-def result_lines(result: object) -> list[str]:
-    """What a finished conversion or fetch produced, in words (not a JSON dump)."""
-    lines: list[str] = []
-    destination = getattr(result, "destination", None) or getattr(result, "output", None)
-    if destination is not None:
-        lines.append(f"Saved as {destination}")
-    fmt, source_format = getattr(result, "format", None), getattr(result, "source_format", None)
-    if fmt and source_format and source_format != fmt:
-        lines.append(f"Format: {fmt} (downloaded as {source_format}, converted)")
-    elif fmt:
-        lines.append(f"Format: {fmt}")
-    virtual = getattr(result, "virtual_size", None)
-    if isinstance(virtual, int):
-        lines.append(f"Virtual size: {human_size(virtual)}")
-    image = getattr(result, "image", None)  # an upload's Glance record
-    if image is not None:
-        lines.append(f"Uploaded to Glance as {image.name} ({image.id}), {image.status}")
-        lines += [f"Verified: {check}" for check in getattr(result, "verified", ())]
-        lines += [f"Note: {note}" for note in getattr(result, "notes", ())]
-    download = getattr(result, "download", None)
-    if download is not None:
-        resumed = f", resumed at byte {download.resumed_from:,}" if download.resumed_from else ""
-        lines.append(f"Downloaded: {human_size(download.size)}{resumed}")
-        verified = ", ".join(download.verified_by)
-        lines.append(f"Verified by: {verified}" if verified else "Not verified: no checksum was given.")
-    lines += [f"Check: {check}" for check in getattr(result, "checks", ())]
-    conversion = getattr(result, "conversion", None)
-    if conversion is not None:
-        lines += [f"Check: {check}" for check in conversion.checks]
-    command = getattr(result, "command", None)
-    if command:
-        lines.append(f"Command: {command}")
+def result_lines(result: JobResult | None) -> list[str]:
+    """What a finished conversion, fetch or upload produced, in words (not a JSON dump)."""
+    if isinstance(result, ConvertResult):
+        return [
+            f"Saved as {result.output}",
+            f"Format: {result.format}",
+            f"Virtual size: {human_size(result.virtual_size)}",
+            *(f"Check: {check}" for check in result.checks),
+            *([f"Command: {result.command}"] if result.command else []),
+        ]
+    if result is None:
+        return []
+    if isinstance(result, UploadResult):
+        image = result.image
+        return [
+            f"Uploaded to Glance as {image.name} ({image.id}), {image.status}",
+            f"Disk format: {result.disk_format}, sent by {result.method.value}",
+            *(f"Verified: {check}" for check in result.verified),
+            *(f"Note: {note}" for note in result.notes),
+        ]
+    lines = [f"Saved as {result.destination}"]
+    if result.source_format != result.format:
+        lines.append(f"Format: {result.format} (downloaded as {result.source_format}, converted)")
+    else:
+        lines.append(f"Format: {result.format}")
+    if result.virtual_size is not None:
+        lines.append(f"Virtual size: {human_size(result.virtual_size)}")
+    download = result.download
+    resumed = f", resumed at byte {download.resumed_from:,}" if download.resumed_from else ""
+    lines.append(f"Downloaded: {human_size(download.size)}{resumed}")
+    verified = ", ".join(download.verified_by)
+    lines.append(f"Verified by: {verified}" if verified else "Not verified: no checksum was given.")
+    if result.conversion is not None:
+        lines += [f"Check: {check}" for check in result.conversion.checks]
     return lines

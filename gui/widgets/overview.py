@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
+from ...core.appliance.appliance import ApplianceReport
 from ...core.fetch.sums import SumsCheck, SumsEntry
 from ...core.formats import ImageFormat
 from ...core.inspect.verdict import Violation
@@ -14,6 +15,7 @@ from ...core.sizes import exact_size, human_size
 from ..models.image_list import EntryState, ImageEntry
 from ..palette import Tone, banner_style
 from ..plain_text import PlainLabel
+from .appliance_view import ApplianceView
 
 FIELDS = (
     "Format", "Virtual size", "Size on disk", "Cluster size", "qcow2 compat", "Compression",
@@ -45,8 +47,25 @@ class VerdictBanner(QLabel):
                 "pasted", Tone.NEUTRAL,
                 "<b>Pasted text</b><br>No verdict: there is no file for our inspector to read.",
             )  # fmt: skip
+        elif entry.appliance is not None:
+            self._appliance(entry.appliance)
         elif entry.details is not None:
             self._verdict(entry.verdict, entry.details)
+
+    def _appliance(self, report: ApplianceReport) -> None:
+        from html import escape
+
+        if report.safe:
+            self._set("safe", Tone.SAFE, f"<b>Safe to use</b><br>Every disk of this appliance passed our "
+                      f"inspector and qemu-img, read in place inside the {report.kind.upper()}.")  # fmt: skip
+            return
+        items = "".join(
+            f"<li>Disk {d.index}: {escape(d.report.violations[0].message)}<br><i>What to do:</i> "
+            f"{escape(d.report.violations[0].advice)}</li>"
+            for d in report.disks
+            if d.report is not None and not d.report.safe
+        )
+        self._set("refused", Tone.REFUSED, f"<b>Refused</b><ul>{items}</ul>")
 
     def _verdict(self, verdict: str, details: ImageDetails) -> None:
         from html import escape
@@ -104,15 +123,23 @@ class OverviewPanel(QWidget):
             label.setWordWrap(True)
             self.values[name] = label
             form.addRow(f"{name}:", label)
+        self.facts = QWidget()
+        self.facts.setLayout(form)
+        self.appliance = ApplianceView()
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
         layout.addWidget(self.notes)
         layout.addWidget(self.checksum)
-        layout.addLayout(form)
+        layout.addWidget(self.facts)
+        layout.addWidget(self.appliance, 1)
         layout.addStretch()
 
     def show_entry(self, entry: ImageEntry) -> None:
         self.banner.show_entry(entry)
+        self.facts.setVisible(entry.appliance is None)
+        self.appliance.setVisible(entry.appliance is not None)
+        if entry.appliance is not None:
+            self.appliance.show_appliance(entry.appliance)
         details = entry.details
         self._show_notes(details.report.warnings if details else ())
         self._show_checksum(details.sums if details else None, entry.checksum)

@@ -4,13 +4,11 @@ the window fall-through)."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
-from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass
+import time
 from pathlib import Path
 
 import pytest
@@ -21,39 +19,16 @@ from catalogue import (
     qcow2_backing_host_path,
     vmdk_huge_sector_count,
 )
-from diskscope.core.cli import ExitCode, main
+from clikit import assert_one_sentence, run
+from diskscope.core.cli import ExitCode
 from diskscope.core.sizes import parse_size
 from httpserver import ImageServer
 from imagekit import MiB, create, patch, write_pattern
 
 
-@dataclass(frozen=True)
-class Ran:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def run(*args: str | Path) -> Ran:
-    """`diskscope ARGS` in this process; argparse's exits (errors, --help) give their status."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 2
-    return Ran(code, out.getvalue(), err.getvalue())
-
-
 def spawn(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "diskscope", *map(str, args)], capture_output=True,
                           text=True, env=env, timeout=300)  # fmt: skip
-
-
-def assert_one_sentence(stderr: str) -> None:
-    assert stderr.count("\n") == 1, stderr
-    assert "Traceback" not in stderr
-    assert stderr.startswith("diskscope: ")
 
 
 def test_info_safe_image_text(tmp_path: Path) -> None:
@@ -395,19 +370,66 @@ def test_bash_completion_works_in_bash(tmp_path: Path) -> None:
     ]  # fmt: skip
 
 
-def test_zsh_and_fish_completion_know_every_command_and_option() -> None:
-    """No zsh or fish here to run them: zsh runs the bash script through bashcompinit, and
-    fish gets a line for every command and every long option."""
-    bash, zsh, fish = (run("completion", shell) for shell in ("bash", "zsh", "fish"))
-    assert bash.returncode == zsh.returncode == fish.returncode == ExitCode.OK
-    assert zsh.stdout == "autoload -U +X bashcompinit && bashcompinit\n" + bash.stdout
-    lines = fish.stdout.splitlines()
-    for name in ("info", "check", "map", "measure", "convert", "fetch", "glance", "completion", "man"):
-        assert any(f" -a {name} -d '" in line for line in lines), name
-    convert = [line for line in lines if "__fish_seen_subcommand_from convert'" in line]
-    assert any("-l rate-limit -r -d 'throttle" in line for line in convert)
-    assert any("-l preset -x -a 'azure esxi hyperv" in line for line in convert)
-    assert any("-l os-cloud -r" in line for line in lines if "subcommand_from glance'" in line)
+def test_fish_completion_works_in_fish(tmp_path: Path) -> None:
+    """A real fish loads the script and answers `complete -C` as it does at a prompt."""
+    (tmp_path / "disk.qcow2").touch()
+    script = tmp_path / "diskscope.fish"
+    script.write_text(run("completion", "fish").stdout)
+    cases = ["conv", "--qemu", "disk.q", "info --js", "info disk.q", "convert a b --preset hyp",
+             "convert a b -O qc", "glance l", "glance list --disk-f", "completion fi"]  # fmt: skip
+    lines = [f"source {script}", *(f'complete -C "diskscope {case}"; echo ---' for case in cases)]
+    done = subprocess.run(["fish", "--no-config", "-c", "\n".join(lines)], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=300)  # fmt: skip
+    assert done.stderr == ""
+    answers = [
+        [line.split("\t")[0] for line in block.strip().splitlines()] for block in done.stdout.split("---")
+    ]
+    assert answers[:-1] == [["convert"], ["--qemu-img"], ["disk.qcow2"], ["--json"], ["disk.qcow2"], ["hyperv"],
+                            ["qcow2"], ["list"], ["--disk-format"], ["fish"]]  # fmt: skip
+
+
+def test_zsh_completion_works_at_a_real_zsh_prompt(tmp_path: Path) -> None:
+    """An interactive zsh on a terminal (a pty) with compinit: Tab completes through bashcompinit."""
+    (tmp_path / "disk.qcow2").touch()
+    script = tmp_path / "diskscope.zsh"
+    script.write_text(run("completion", "zsh").stdout)
+    bin_dir = str(Path(sys.executable).parent)
+    for typed, expected in [("conv", "convert"), ("convert a b --preset hyp", "hyperv"),
+                            ("info --js", "--json"), ("disk.q", "disk.qcow2")]:  # fmt: skip
+        assert expected in zsh_line_after_tab(tmp_path, script, bin_dir, f"diskscope {typed}", expected)
+
+
+def zsh_line_after_tab(folder: Path, script: Path, bin_dir: str, line: str, expected: str) -> str:
+    """What zsh shows after `line` and a Tab (the screen's text, escape codes and all), once
+    `expected` is on it or zsh has long stopped drawing."""
+    import pty
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: an interactive zsh without the user's rc files
+        os.chdir(folder)
+        os.environ.update(PATH=f"{bin_dir}:{os.environ['PATH']}", TERM="dumb", HOME=str(folder))
+        os.execvp("zsh", ["zsh", "-f", "-i"])
+    screen = b""
+
+    def read_until(marker: bytes) -> None:
+        nonlocal screen
+        deadline = time.monotonic() + 120  # only against a hang
+        while marker not in screen and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.5)[0]:
+                screen += os.read(fd, 4096)
+
+    try:
+        os.write(fd, f"PS1='rea''dy> '; autoload -U compinit && compinit -u; source {script}\n".encode())
+        read_until(b"ready> ")  # the prompt, not the echo of the line that sets it
+        screen = b""
+        os.write(fd, line.encode() + b"\t")
+        read_until(expected.encode())
+        return screen.decode(errors="replace")
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        os.close(fd)
 
 
 def test_the_man_page_renders(tmp_path: Path) -> None:

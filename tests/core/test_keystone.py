@@ -7,8 +7,6 @@ refused logins in one sentence, a private CA through OS_CACERT, and no token ove
 # ruff: noqa: F811 - `cloud` is the session fixture imported from keystonekit, used by name
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import os
 import ssl
@@ -20,10 +18,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from diskscope.core.cloud.auth import KeystoneLogin, gather
 from diskscope.core.cloud.glance import GlanceClient
 from diskscope.core.errors import Cancelled
@@ -33,6 +27,7 @@ from diskscope.core.qemu.qemu_img import QemuImg
 from hostile import Handler, hostile
 from httpserver import serving
 from keystonekit import APPCRED_SECRET, DEMO_PASSWORD, OS_VARIABLES, Cloud, cloud  # noqa: F401 - the fixture
+from tlskit import self_signed
 
 pytestmark = pytest.mark.keystone
 MiB = 1 << 20
@@ -208,23 +203,7 @@ def test_a_token_that_expires_before_the_resume_is_renewed(
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     """A private CA's certificate for 127.0.0.1 (self-signed: it is its own CA)."""
-    folder = tmp_path_factory.mktemp("private-ca")
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Private cloud CA")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        .sign(key, hashes.SHA256())
-    )  # fmt: skip
-    cert_file, key_file = folder / "ca.pem", folder / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))  # fmt: skip
-    return str(cert_file), str(key_file)
+    return self_signed(tmp_path_factory.mktemp("tls"), "Private cloud CA")
 
 
 @pytest.mark.parametrize("variable", ["OS_CACERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"])

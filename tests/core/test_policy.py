@@ -1,5 +1,5 @@
 """The user's inspection policy (VMDK types, largest disk) and symbolic links in the report,
-through `diskscope info/convert/fetch` as typed: a real process, real images."""
+through `diskscope info/convert/fetch` as typed (in this process), on real images."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from clikit import Ran, run
 from diskscope.core.formats import ImageFormat
 from diskscope.core.policy import (
     DEFAULT_POLICY,
@@ -28,13 +28,7 @@ from imagekit import MiB, create
 GiB = 1024 * MiB
 
 
-def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "diskscope", *map(str, args)], capture_output=True, text=True, timeout=300
-    )
-
-
-def assert_one_sentence(done: subprocess.CompletedProcess[str]) -> None:
+def assert_one_sentence(done: Ran) -> None:
     """A refusal: exit status 1 (refused, as in every command), one sentence on stderr."""
     assert done.returncode == 1, done.stdout + done.stderr
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("diskscope: "), done.stderr

@@ -4,25 +4,20 @@ with a certificate made in the test."""
 
 from __future__ import annotations
 
-import datetime
 import hashlib
-import ipaddress
 import ssl
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from diskscope.core.fetch.checksums import parse_checksum
 from diskscope.core.fetch.download import Download, DownloadRequest
 from diskscope.core.fetch.http import DownloadFailed, HttpOptions
 from diskscope.core.fetch.verification import Expectation
 from hostile import Handler, hostile
 from httpserver import serving
+from tlskit import self_signed
 
 DATA = b"\x5a" * (256 * 1024)
 CHECKSUM = "sha256:" + hashlib.sha256(DATA).hexdigest()
@@ -30,23 +25,7 @@ CHECKSUM = "sha256:" + hashlib.sha256(DATA).hexdigest()
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    folder = tmp_path_factory.mktemp("tls")
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        .sign(key, hashes.SHA256())
-    )  # fmt: skip
-    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))  # fmt: skip
-    return str(cert_file), str(key_file)
+    return self_signed(tmp_path_factory.mktemp("tls"), "127.0.0.1")
 
 
 def _download(url: str, dest: Path, options: HttpOptions) -> bytes:

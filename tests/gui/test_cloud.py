@@ -63,7 +63,7 @@ def test_browse_a_cloud_and_fetch(qtbot, window: MainWindow, cloud: Cloud, image
     dialog.folder.setText(str(tmp_path))
     request = dialog.validate()
     assert request is not None and request.options.login is not None and request.options.token is None
-    record = window.start_fetch(request)
+    record = window.launcher.start_fetch(request)
     qtbot.waitUntil(lambda: record.finished, timeout=WAIT_MS)
     assert record.state == JobState.SUCCEEDED, record.message
     assert (tmp_path / "gui-cloud-image.raw").read_bytes() == DATA

@@ -17,7 +17,7 @@ def test_the_dialogs_plan_is_run_not_made_again(qtbot, window: MainWindow, tmp_p
     source = raw_file(tmp_path / "disk.raw", 16 * MiB)
     window.open_paths([str(source)])
     wait_idle(qtbot, window)
-    spy = window.qemu = RecordingQemuImg()  # from here on, every qemu-img call is seen
+    spy = window.session.qemu = RecordingQemuImg()  # from here on, every qemu-img call is seen
     policy = InspectionPolicy(max_virtual_size=1 << 40)
     report = window.current_entry().details.report  # type: ignore[union-attr]
     dialog = ConvertDialog(report, spy, window.runner, parent=window, policy=policy)
@@ -25,7 +25,7 @@ def test_the_dialogs_plan_is_run_not_made_again(qtbot, window: MainWindow, tmp_p
     dialog.target.setCurrentIndex(dialog.target.findText("qcow2"))
     qtbot.waitUntil(lambda: dialog.convert_button.isEnabled(), timeout=WAIT_MS)
     assert dialog.plan is not None and dialog.plan.request.policy == policy
-    record = window.start_convert(dialog.plan)
+    record = window.launcher.start_convert(dialog.plan)
     qtbot.waitUntil(lambda: record.finished, timeout=WAIT_MS)
     assert record.state == JobState.SUCCEEDED, record.message
     named = Counter(call[0] for call in spy.calls if any(str(source) in arg for arg in call[1:]))

@@ -12,10 +12,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from diskscope.gui.desktop_entry import APP_ID, RESOURCES
 from diskscope.gui.main_window import MainWindow
 from guikit import wait_idle
@@ -127,12 +129,14 @@ def test_mime_types_are_canonical_shared_mime_info_names() -> None:
 
 
 def test_samples_go_to_the_cache_not_a_new_temporary_folder(
-    qtbot, window: MainWindow, private_cache: Path
+    qtbot, window: MainWindow, private_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
-    before = set(Path("/tmp").glob("diskscope-*"))
+    temporary = tmp_path / "tmp"  # a temporary folder of its own: other processes use /tmp too
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
     for _ in range(2):
         window.samples_action.trigger()
         wait_idle(qtbot, window)
     keys = [Path(e.key) for e in window.model.entries()]
     assert keys and all(private_cache in k.parents for k in keys)
-    assert set(Path("/tmp").glob("diskscope-*")) == before
+    assert list(temporary.iterdir()) == []

@@ -40,8 +40,8 @@ def _dialog(kind: str, window: MainWindow, image: Path) -> QDialog:
     if kind == "fetch":
         return FetchDialog(window.settings, window.runner, "", window)
     entry = window.current_entry()
-    assert entry is not None and entry.details is not None and window.qemu is not None
-    return ConvertDialog(entry.details.report, window.qemu, window.runner, True, window)
+    assert entry is not None and entry.details is not None and window.session.qemu is not None
+    return ConvertDialog(entry.details.report, window.session.qemu, window.runner, True, window)
 
 
 @pytest.mark.parametrize("kind", ["paste", "settings", "convert", "fetch"])

@@ -43,7 +43,7 @@ def wait_job(qtbot, win: MainWindow, record) -> None:  # type: ignore[no-untyped
 def test_convert_through_the_dialog(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     source = raw_file(tmp_path / "disk.raw", 32 * MiB, [(0, MiB), (20 * MiB, 2 * MiB)])
     open_and_wait(qtbot, window, source)
-    dialog = ConvertDialog(window.current_entry().details.report, window.qemu, window.runner,  # type: ignore[union-attr]
+    dialog = ConvertDialog(window.current_entry().details.report, window.session.qemu, window.runner,  # type: ignore[union-attr]
                            parent=window)  # fmt: skip
     qtbot.addWidget(dialog)
     dialog.target.setCurrentIndex(dialog.target.findText("qcow2"))
@@ -51,7 +51,7 @@ def test_convert_through_the_dialog(qtbot, window: MainWindow, tmp_path: Path) -
     qtbot.waitUntil(lambda: dialog.convert_button.isEnabled(), timeout=WAIT_MS)
     assert "qemu-img convert" in dialog.command.text() and "-O qcow2" in dialog.command.text()
     assert "free" in dialog.space.text()
-    record = window.start_convert(dialog.request())
+    record = window.launcher.start_convert(dialog.request())
     wait_job(qtbot, window, record)
     assert record.state == JobState.SUCCEEDED, record.message
     out = tmp_path / "disk.qcow2"
@@ -59,7 +59,10 @@ def test_convert_through_the_dialog(qtbot, window: MainWindow, tmp_path: Path) -
     qemu_img("compare", "-f", "raw", "-F", "qcow2", source, out)
     window.jobs_panel.select(record.id)
     assert window.jobs_panel.buttons["Inspect Result"].isEnabled()
-    assert "qemu-img info: qcow2" in window.jobs_panel.details.toPlainText()
+    details = window.jobs_panel.details.toPlainText()
+    assert "qemu-img info: qcow2" in details
+    assert f"Saved as {out}\nFormat: qcow2\nVirtual size: 32.0 MiB\n" in details
+    assert any(line.startswith("Command: ") and " convert " in line for line in details.splitlines())
     window.jobs_panel.inspect_result()
     wait_idle(qtbot, window)
     assert "disk.qcow2" in [e.name for e in window.model.entries()]
@@ -69,7 +72,7 @@ def test_dialog_blocks_when_it_does_not_fit_or_exists(qtbot, window: MainWindow,
     source = raw_file(tmp_path / "disk.raw", 16 * MiB, [(0, MiB)])
     (tmp_path / "disk.vdi").write_bytes(b"taken")
     open_and_wait(qtbot, window, source)
-    dialog = ConvertDialog(window.current_entry().details.report, window.qemu, window.runner)  # type: ignore[union-attr]
+    dialog = ConvertDialog(window.current_entry().details.report, window.session.qemu, window.runner)  # type: ignore[union-attr]
     qtbot.addWidget(dialog)
     dialog.target.setCurrentIndex(dialog.target.findText("VDI"))
     assert dialog.destination.text() == str(tmp_path / "disk-2.vdi")  # a free name
@@ -82,7 +85,7 @@ def test_unsafe_source_cannot_be_converted(qtbot, window: MainWindow, tmp_path: 
     evil = tmp_path / "evil.qcow2"
     qemu_img("create", "-q", "-f", "qcow2", "-b", "/etc/passwd", "-F", "raw", "-u", evil, "1M")
     open_and_wait(qtbot, window, evil)
-    dialog = ConvertDialog(window.current_entry().details.report, window.qemu, window.runner)  # type: ignore[union-attr]
+    dialog = ConvertDialog(window.current_entry().details.report, window.session.qemu, window.runner)  # type: ignore[union-attr]
     qtbot.addWidget(dialog)
     assert not dialog.convert_button.isEnabled()
     assert "backing file" in dialog.error.text()
@@ -91,7 +94,9 @@ def test_unsafe_source_cannot_be_converted(qtbot, window: MainWindow, tmp_path: 
 def test_cancel_a_running_conversion(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     source = raw_file(tmp_path / "big.raw", 128 * MiB, [(i * 16 * MiB, 4 * MiB) for i in range(8)])
     before = child_pids()
-    record = window.start_convert(ConvertRequest(source, tmp_path / "o.qcow2", "qcow2", rate_limit=4 * MiB))
+    record = window.launcher.start_convert(
+        ConvertRequest(source, tmp_path / "o.qcow2", "qcow2", rate_limit=4 * MiB)
+    )
     qtbot.waitUntil(lambda: record.progress is not None and record.progress.done > 0, timeout=WAIT_MS)
     window.jobs_panel.select(record.id)
     window.jobs_panel.cancel()
@@ -114,7 +119,9 @@ def test_progress_reaches_the_bar(qtbot, window: MainWindow, tmp_path: Path) -> 
         shown.append(model.index(model.row_of(job_id), 2).data())
 
     window.jobs.changed.connect(on_change)
-    record = window.start_convert(ConvertRequest(source, tmp_path / "o.qcow2", "qcow2", rate_limit=8 * MiB))
+    record = window.launcher.start_convert(
+        ConvertRequest(source, tmp_path / "o.qcow2", "qcow2", rate_limit=8 * MiB)
+    )
     wait_job(qtbot, window, record)
     window.jobs.changed.disconnect(on_change)
     assert record.state == JobState.SUCCEEDED
@@ -136,7 +143,7 @@ def test_fetch_with_a_wrong_checksum_fails_and_leaves_nothing(
     dialog.checksum.setText("sha256:" + "0" * 64)
     request = dialog.validate()
     assert request is not None
-    record = window.start_fetch(request)
+    record = window.launcher.start_fetch(request)
     wait_job(qtbot, window, record)
     assert record.state == JobState.FAILED
     assert "sha256" in record.message and "0" * 64 in record.message
@@ -174,7 +181,7 @@ def test_fetch_to_raw_and_inspect_the_result(
     out = tmp_path / "out"
     out.mkdir()
     checksum = "sha256:" + hashlib.sha256(data).hexdigest()
-    record = window.start_fetch(FetchRequest(server.url("cloud.qcow2"), out, checksum=checksum))
+    record = window.launcher.start_fetch(FetchRequest(server.url("cloud.qcow2"), out, checksum=checksum))
     wait_job(qtbot, window, record)
     assert record.state == JobState.SUCCEEDED, record.message
     assert (out / "cloud.raw").read_bytes() == raw.read_bytes()
@@ -204,7 +211,7 @@ def test_browse_a_real_glance_and_fetch(qtbot, window: MainWindow, glance, tmp_p
     dialog.folder.setText(str(tmp_path))
     request = dialog.validate()
     assert request is not None
-    record = window.start_fetch(request)
+    record = window.launcher.start_fetch(request)
     wait_job(qtbot, window, record)
     assert record.state == JobState.SUCCEEDED, record.message
     assert (tmp_path / "browse-me.raw").read_bytes() == b"\x07" * (2 * MiB)
@@ -220,7 +227,7 @@ def test_closing_with_a_running_job_leaves_nothing(qtbot, settings, tmp_path: Pa
     work = tmp_path / "work"
     work.mkdir()
     source = raw_file(work / "big.raw", 128 * MiB, [(i * 16 * MiB, 4 * MiB) for i in range(8)])
-    record = win.start_convert(ConvertRequest(source, work / "o.qcow2", "qcow2", rate_limit=2 * MiB))
+    record = win.launcher.start_convert(ConvertRequest(source, work / "o.qcow2", "qcow2", rate_limit=2 * MiB))
     qtbot.waitUntil(lambda: record.progress is not None and record.progress.done > 0, timeout=WAIT_MS)
     win.close()
     assert asked == [1]
@@ -238,7 +245,7 @@ def test_declining_to_close_keeps_the_job(qtbot, settings, tmp_path: Path) -> No
     work = tmp_path / "work"
     work.mkdir()
     source = raw_file(work / "big.raw", 64 * MiB, [(i * 8 * MiB, 2 * MiB) for i in range(8)])
-    record = win.start_convert(ConvertRequest(source, work / "o.qcow2", "qcow2", rate_limit=2 * MiB))
+    record = win.launcher.start_convert(ConvertRequest(source, work / "o.qcow2", "qcow2", rate_limit=2 * MiB))
     qtbot.waitUntil(lambda: record.state != JobState.QUEUED, timeout=WAIT_MS)  # 16 MiB at 2 MiB/s: ~8 s
     win.close()
     assert win.isVisible() and record.state == JobState.RUNNING, (record.state, record.message, record.log)
@@ -268,9 +275,11 @@ def test_ui_keeps_processing_events_during_a_convert_and_a_download(
     timer.setInterval(10)
     timer.timeout.connect(lambda: gaps.append(clock.restart()))
     timer.start()
-    convert = window.start_convert(ConvertRequest(source, tmp_path / "o.qcow2", "qcow2", rate_limit=16 * MiB))
+    convert = window.launcher.start_convert(
+        ConvertRequest(source, tmp_path / "o.qcow2", "qcow2", rate_limit=16 * MiB)
+    )
     checksum = "sha256:" + hashlib.sha256(data).hexdigest()
-    fetch = window.start_fetch(
+    fetch = window.launcher.start_fetch(
         FetchRequest(server.url("big.img", "slow"), out, checksum=checksum, to_raw=False)
     )
     qtbot.waitUntil(lambda: convert.finished and fetch.finished, timeout=WAIT_MS)
@@ -287,7 +296,7 @@ def test_an_interrupted_fetch_resumes_from_the_panel(
     server.files["d.img"] = data
     checksum = "sha256:" + hashlib.sha256(data).hexdigest()
     request = FetchRequest(server.url("d.img", "cut"), tmp_path, checksum=checksum, to_raw=False, retries=0)
-    record = window.start_fetch(request)
+    record = window.launcher.start_fetch(request)
     wait_job(qtbot, window, record)
     assert record.state == JobState.FAILED and "resume" in record.message
     window.jobs_panel.select(record.id)
@@ -323,7 +332,7 @@ def test_fetch_dialog_names_the_file_before_the_download(
     dialog.checksum.setText("sha256:" + hashlib.sha256(data).hexdigest())
     request = dialog.validate()
     assert request is not None and request.destination == tmp_path / "mine.raw"
-    record = window.start_fetch(request)
+    record = window.launcher.start_fetch(request)
     wait_job(qtbot, window, record)
     assert record.state == JobState.SUCCEEDED, record.message
     assert (tmp_path / "mine.raw").read_bytes() == data

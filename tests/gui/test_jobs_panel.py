@@ -52,7 +52,7 @@ def test_a_cancelled_download_keeps_its_share_and_resumes(
     data = bytes(range(256)) * (16 * 1024)  # 4 MiB
     server.files["d.img"] = data
     server.drip_after, server.drip_seconds = MiB // 2, 0.5
-    record = window.start_fetch(
+    record = window.launcher.start_fetch(
         FetchRequest(server.url("d.img"), tmp_path, checksum=sha256(data), to_raw=False)
     )
     window.jobs_dock.hide()  # the status bar still tells how the jobs go
@@ -88,7 +88,7 @@ def test_a_finished_fetch_reads_like_a_task_list(
     out = tmp_path / "out"
     out.mkdir()
     seen: set[tuple[str, str, str]] = set()
-    record = window.start_fetch(FetchRequest(server.url("cloud.qcow2"), out, checksum=sha256(data)))
+    record = window.launcher.start_fetch(FetchRequest(server.url("cloud.qcow2"), out, checksum=sha256(data)))
 
     def look(_job_id: int) -> None:
         seen.add(
@@ -116,7 +116,7 @@ def test_a_finished_fetch_reads_like_a_task_list(
 def test_names_are_told_apart_and_a_glance_id_becomes_a_name(
     qtbot, window: MainWindow, server: ImageServer, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    records = [window.start_fetch(FetchRequest(server.url("cloud.qcow2"), tmp_path, allow_unverified=True))
+    records = [window.launcher.start_fetch(FetchRequest(server.url("cloud.qcow2"), tmp_path, allow_unverified=True))
                for _ in range(3)]  # fmt: skip
     for record in records:
         finished(qtbot, record)
@@ -132,7 +132,7 @@ def test_names_are_told_apart_and_a_glance_id_becomes_a_name(
         "id": image_id, "name": "debian-12", "status": "active", "disk_format": "raw",
         "container_format": "bare", "size": len(data), "checksum": hashlib.md5(data).hexdigest(),
     }  # fmt: skip
-    record = window.start_fetch(FetchRequest(f"{server.base}/v2/images/{image_id}", tmp_path))
+    record = window.launcher.start_fetch(FetchRequest(f"{server.base}/v2/images/{image_id}", tmp_path))
     assert record.name == f"fetch Glance image {image_id}"
     finished(qtbot, record)
     assert record.state == JobState.SUCCEEDED, record.message
@@ -149,7 +149,7 @@ def test_retry_is_not_offered_for_a_refused_image(
     server.files["evil.qcow2"] = data
     out = tmp_path / "out"
     out.mkdir()
-    record = window.start_fetch(FetchRequest(server.url("evil.qcow2"), out, checksum=sha256(data)))
+    record = window.launcher.start_fetch(FetchRequest(server.url("evil.qcow2"), out, checksum=sha256(data)))
     finished(qtbot, record)
     assert record.state == JobState.FAILED
     window.jobs_panel.select(record.id)
@@ -161,7 +161,7 @@ def test_retry_is_not_offered_for_a_refused_image(
     # Another download's kept .part in the same folder does not make this one resumable.
     (out / "other.img.part").write_bytes(b"x")
     (out / "other.img.part.meta").write_text("{}")
-    missing = window.start_fetch(FetchRequest(server.url("later.img"), out, allow_unverified=True))
+    missing = window.launcher.start_fetch(FetchRequest(server.url("later.img"), out, allow_unverified=True))
     finished(qtbot, missing)
     assert missing.state == JobState.FAILED
     window.jobs_panel.select(missing.id)

@@ -78,7 +78,7 @@ def test_a_folder_lists_text_files_as_no_disk_and_checks_sha256sums(
     (tmp_path / "appliance.ovf").write_text('<?xml version="1.0"?>\n<Envelope></Envelope>\n')
     mbr_bad_boot_flag(tmp_path)
     open_and_wait(qtbot, window, tmp_path)
-    for name in ("README.txt", "SHA256SUMS", "appliance.ovf"):
+    for name in ("README.txt", "SHA256SUMS"):
         assert row_text(window, name, ImageListModel.FORMAT) == "not a disk image"
         assert row_text(window, name, ImageListModel.SIZE) == ""
         select(window, name)
@@ -86,6 +86,9 @@ def test_a_folder_lists_text_files_as_no_disk_and_checks_sha256sums(
         assert window.overview.field("Format") == "not a disk image"
         assert window.overview.field("Virtual size") == "—"
         assert "Safe" not in window.overview.banner.text()
+    select(window, "appliance.ovf")  # read as the appliance it claims to be, and refused
+    assert window.overview.banner.verdict == "failed"
+    assert "describes no virtual machine" in window.overview.banner.text()
     select(window, "good.qcow2")
     assert window.overview.banner.verdict == "safe"
     assert window.overview.checksum.isVisible()

@@ -167,7 +167,7 @@ def test_banner_and_state_colours_pass_aa(
         text, background = banner_colors(tone)
         assert contrast(text, background) >= AA, tone
         assert contrast(tone_color(tone, themed), base) >= AA, tone
-    samples = create_samples(window.qemu, tmp_path / "samples")  # type: ignore[arg-type]
+    samples = create_samples(window.session.qemu, tmp_path / "samples")  # type: ignore[arg-type]
     _open(qtbot, window, *samples)
     for row, entry in enumerate(window.model.entries()):
         window._select_row(row)
@@ -251,7 +251,7 @@ def test_drop_overlay_covers_the_empty_state_with_a_dashed_border(
 def test_small_window_with_jobs_dock_keeps_the_overview_usable(
     qtbot, window: MainWindow, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    samples = create_samples(window.qemu, tmp_path / "samples")  # type: ignore[arg-type]
+    samples = create_samples(window.session.qemu, tmp_path / "samples")  # type: ignore[arg-type]
     _open(qtbot, window, *samples)
     window.jobs_dock.show()
     window.resize(1024, 640)
@@ -275,7 +275,7 @@ def test_small_window_with_jobs_dock_keeps_the_overview_usable(
 def test_raw_tab_of_a_refused_image_offers_no_shell_commands(
     qtbot, window: MainWindow, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    samples = create_samples(window.qemu, tmp_path / "samples")  # type: ignore[arg-type]
+    samples = create_samples(window.session.qemu, tmp_path / "samples")  # type: ignore[arg-type]
     _open(qtbot, window, *samples)
     names = [e.name for e in window.model.entries()]
     window._select_row(names.index("refused-backing.qcow2"))

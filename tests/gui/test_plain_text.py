@@ -76,7 +76,7 @@ def test_a_message_box_shows_the_name_literally(qtbot, window: MainWindow, tmp_p
         box.close()
 
     QTimer.singleShot(0, read_and_close)
-    window.export_to(str(tmp_path / "<b>z" / "report.md"), details)  # no such folder
+    window.exporter.export_to(str(tmp_path / "<b>z" / "report.md"), details)  # no such folder
     qtbot.waitUntil(lambda: bool(seen), timeout=WAIT_MS)
     text_format, text = seen[0]
     assert "<b>z/report.md" in rendered(text, text_format)
@@ -120,7 +120,7 @@ def test_a_fetch_job_never_shows_the_query_string(qtbot, window: MainWindow, tmp
 
     with hostile(answer) as server:
         url = server.url("/disk.img?temp_url_sig=S3CRETSIG")
-        record = window.start_fetch(FetchRequest(url, tmp_path, to_raw=False, allow_unverified=True))
+        record = window.launcher.start_fetch(FetchRequest(url, tmp_path, to_raw=False, allow_unverified=True))
         qtbot.waitUntil(lambda: record.finished, timeout=WAIT_MS)
     assert record.state == JobState.SUCCEEDED, record.message
     assert (tmp_path / "disk.img").read_bytes() == data

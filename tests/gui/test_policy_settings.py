@@ -139,7 +139,7 @@ def test_fetches_from_the_window_follow_the_policy(qtbot, window: MainWindow, tm
     with serving() as server:
         server.files["cloud.qcow2"] = data
         checksum = "sha256:" + hashlib.sha256(data).hexdigest()
-        record = window.start_fetch(FetchRequest(server.url("cloud.qcow2"), out, checksum=checksum))
+        record = window.launcher.start_fetch(FetchRequest(server.url("cloud.qcow2"), out, checksum=checksum))
         qtbot.waitUntil(lambda: record.finished, timeout=WAIT_MS)
     assert record.state == JobState.FAILED
     assert "The downloaded image was refused: The virtual size of 64.0 MiB" in record.message

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from diskscope.gui.main_window import MainWindow, samples_folder
+from diskscope.gui.main_window import MainWindow
+from diskscope.gui.samples import samples_folder
 from guikit import wait_idle
 from PySide6.QtCore import QTimer
 

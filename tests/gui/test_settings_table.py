@@ -1,12 +1,13 @@
 """The settings table: every declared option survives a real QSettings file, and a
-damaged value reads as its default."""
+damaged value reads as its default, is removed from the file and is told once."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from diskscope.gui.settings import Settings
+import pytest
+from diskscope.gui.settings import Option, Settings
 from PySide6.QtCore import QSettings
 
 # A value other than the default for every option, by attribute name.
@@ -67,3 +68,39 @@ def test_a_damaged_vmdk_list_reads_as_the_default(tmp_path: Path) -> None:
     (tmp_path / "settings.ini").write_text("[inspect]\nvmdk_allowed_types=floppy\n")
     settings = _open(tmp_path / "settings.ini")
     assert settings.vmdk_allowed_types == Settings.vmdk_allowed_types.default
+    assert "“VMDK types accepted”" in settings.take_reset_notice()
+
+
+@pytest.mark.parametrize(
+    "option", [o for o in Settings.options() if o.stored in (int, bool)], ids=lambda o: o.key
+)
+@pytest.mark.parametrize("damage", ["abc", "", "1.5", "1, 2"])
+def test_a_damaged_number_or_switch_reads_as_its_default_and_is_reset(
+    tmp_path: Path, option: Option[Any], damage: str
+) -> None:
+    group, name = option.key.split("/")
+    (tmp_path / "settings.ini").write_text(f"[{group}]\n{name}={damage}\n")
+    settings = _open(tmp_path / "settings.ini")
+    assert getattr(settings, option.name) == option.default
+    assert settings.take_reset_notice() == (
+        f"The saved setting “{option.label}” was damaged and is back to its default."
+    )
+    assert settings.take_reset_notice() == ""
+    settings.sync()
+    assert name not in (tmp_path / "settings.ini").read_text()
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "value"),
+    [("qemu/cpu_seconds", "0", None), ("jobs/concurrent", "99", None), ("jobs/concurrent", " 3 ", 3),
+     ("fetch/verify_tls", "false", False), ("fetch/verify_tls", "0", False), ("convert/verify", "TRUE", True)],
+)  # fmt: skip
+def test_numbers_outside_their_bounds_are_damaged_too(
+    tmp_path: Path, key: str, text: str, value: object
+) -> None:
+    group, name = key.split("/")
+    (tmp_path / "settings.ini").write_text(f"[{group}]\n{name}={text}\n")
+    settings = _open(tmp_path / "settings.ini")
+    option = next(o for o in Settings.options() if o.key == key)
+    assert getattr(settings, option.name) == (option.default if value is None else value)
+    assert bool(settings.take_reset_notice()) is (value is None)

@@ -83,7 +83,7 @@ def test_upload_action_job_and_open_in_browser(qtbot, window: MainWindow, glance
     button = window.jobs_panel.buttons["Open in Browser"]
     assert button.isEnabled() and not window.jobs_panel.buttons["Inspect Result"].isEnabled()
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    browser = window.glance_browser
+    browser = window.launcher.glance_browser
     qtbot.waitUntil(lambda: browser.table.selectionModel().hasSelection(), timeout=WAIT_MS)
     row = browser.proxy.mapToSource(browser.table.selectionModel().selectedRows()[0]).row()
     assert browser.model.image(row).id == image.id
@@ -97,7 +97,7 @@ def test_a_file_dropped_on_the_glance_browser_is_uploaded_there(qtbot, window: M
     client = GlanceClient(glance.endpoint, HttpOptions(token=glance.token))
     browser = GlanceBrowser(client, window.runner, window)
     qtbot.addWidget(browser)
-    browser.upload_requested.connect(window.open_upload)
+    browser.upload_requested.connect(window.launcher.open_upload)
     browser.show()
     wait_idle(qtbot, window)
     data = QMimeData()
@@ -126,8 +126,9 @@ def test_an_unsafe_image_cannot_be_sent(qtbot, window: MainWindow, glance, tmp_p
     text = tmp_path / "notes.img"
     text.write_text("not a disk\n" * 100)
     client = GlanceClient(glance.endpoint, HttpOptions(token=glance.token))
-    assert window.qemu is not None
-    dialog = UploadDialog(text, window.qemu, window.runner, window.settings, client, window)
+    qemu = window.session.qemu
+    assert qemu is not None
+    dialog = UploadDialog(text, qemu, window.runner, window.settings, client, window)
     qtbot.addWidget(dialog)
     qtbot.waitUntil(lambda: dialog.error.text() != "", timeout=WAIT_MS)
     assert dialog.error.text().startswith("Refused: ") and not dialog.upload_button.isEnabled()
@@ -141,7 +142,7 @@ def test_cancel_in_the_jobs_panel_removes_the_record(
     with proxy(glance.endpoint, Faults(rate=2 * MiB)) as endpoint:  # a slow link, for time to cancel
         client = GlanceClient(endpoint, HttpOptions(token=glance.token))
         request = UploadRequest(source, name="gui-cancelled", method=UploadMethod.PUT)
-        record = window.start_upload(request, lambda: client)
+        record = window.launcher.start_upload(request, lambda: client)
         qtbot.waitUntil(lambda: record.phase == "uploading", timeout=WAIT_MS)
         qtbot.mouseClick(window.jobs_panel.buttons["Cancel"], Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: record.finished, timeout=WAIT_MS)

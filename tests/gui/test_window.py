@@ -49,13 +49,13 @@ def test_safe_image_overview_and_banner(qtbot, window: MainWindow, tmp_path: Pat
 
 
 def test_unsafe_image_is_refused_and_never_opened_by_qemu(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    window.qemu = RecordingQemuImg()
+    window.session.qemu = RecordingQemuImg()
     evil = vmdk_flat_absolute(tmp_path)
     open_and_wait(qtbot, window, evil)
     assert window.overview.banner.verdict == "refused"
     assert "/etc/passwd" in window.overview.banner.text()
     assert "What to do" in window.overview.banner.text()
-    assert not window.qemu.opened(evil)
+    assert not window.session.qemu.opened(evil)
     assert not window.integrity.button.isEnabled()
 
 
@@ -171,11 +171,11 @@ def test_export_writes_what_is_shown(qtbot, window: MainWindow, tmp_path: Path) 
     path = create(tmp_path / "e.qcow2", "qcow2", "64M")
     open_and_wait(qtbot, window, path)
     details = window.current_entry().details  # type: ignore[union-attr]
-    window.export_to(str(tmp_path / "out.json"), details)  # type: ignore[arg-type]
+    window.exporter.export_to(str(tmp_path / "out.json"), details)  # type: ignore[arg-type]
     data = json.loads((tmp_path / "out.json").read_text())
     assert data["virtual_size"] == 64 * MiB and data["safe"] is True
     assert data["path"] == window.overview.field("Path")
-    window.export_to(str(tmp_path / "out.md"), details)  # type: ignore[arg-type]
+    window.exporter.export_to(str(tmp_path / "out.md"), details)  # type: ignore[arg-type]
     markdown = (tmp_path / "out.md").read_text()
     assert "# e.qcow2" in markdown and "**Safe to use**" in markdown
     assert "64.0 MiB (67,108,864 bytes)" in markdown
