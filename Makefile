@@ -62,6 +62,9 @@ completions: setup
 	$(VENV)/bin/diskscope completion fish > build/completions/diskscope.fish
 	$(VENV)/bin/diskscope man > build/man/man1/diskscope.1
 
+# The full benchmark run (about 15-25 minutes; it prints its estimate): writes docs/performance.md
+# and benchmarks/results. Run it as root on a quiet machine: the page cache is dropped before each
+# timed run only as root. `$(PY) -m benchmarks --quick` is the small run, which writes nothing.
 bench: setup
 	$(PY) -m benchmarks
 

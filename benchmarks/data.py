@@ -4,9 +4,33 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
-MiB = 1024 * 1024
+from benchmarks.paths import GiB, MiB
+
+RAM = Path("/dev/shm")  # tmpfs: what lives here is never dropped from memory
+
+
+def input_folder(work: Path, needs: int) -> Path:
+    """A private folder for a group's inputs (source images, served files): in RAM when there
+    is room, so that dropping the page cache never makes a run read its input from the disk
+    (both sides read it at memory speed); else in `work`, where Reset reads it back."""
+    if RAM.is_dir():
+        st = os.statvfs(RAM)
+        if st.f_bavail * st.f_frsize > needs + GiB and _available() > needs + 4 * GiB:
+            return Path(tempfile.mkdtemp(prefix="diskscope-bench-inputs-", dir=RAM))
+    folder = work / "inputs"
+    folder.mkdir()
+    return folder
+
+
+def _available() -> int:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 def sparse_raw(path: Path, virtual: int, data: int, pieces: int = 8) -> Path:

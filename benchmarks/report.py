@@ -1,4 +1,5 @@
-"""The suite's output: a table on the terminal, JSON, and the Markdown in docs/performance.md."""
+"""The suite's output: a table on the terminal and, for a full run only, the JSON in
+benchmarks/results and the Markdown between the markers in docs/performance.md."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from benchmarks.harness import Row
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
-def machine() -> dict[str, str]:
+def machine(conditions: dict[str, str]) -> dict[str, str]:
     qemu = subprocess.run(["qemu-img", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     fs = subprocess.run(["df", "-T", "."], capture_output=True, text=True).stdout.splitlines()[-1].split()[1]
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1 << 30)
@@ -27,6 +28,7 @@ def machine() -> dict[str, str]:
         "qemu-img": qemu,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
+        **conditions,
     }
 
 
@@ -39,33 +41,69 @@ def _fmt(xs: list[float], unit: str) -> str:
     return f"{median:.1f} {unit} ({min(xs):.1f} to {max(xs):.1f})"
 
 
+def _result(row: Row) -> str:
+    if row.target.kind == "gap" and row.gap is not None:
+        return f"{row.ratio:.2f} (A - B - start-up = {row.gap * 1000:.0f} ms)"
+    return f"{row.ratio:.2f}" if row.ratio is not None else ""
+
+
+def _runs(row: Row) -> str:
+    runs = str(len(row.a))
+    if row.reruns:
+        runs += f", re-run {row.reruns}x"
+    if row.out_of_time:
+        runs += ", not re-run (time budget)"
+    return runs + (", **noisy**" if row.noisy else "")
+
+
 def table(rows: list[Row]) -> str:
-    lines = ["| what | A (ours) | B | A median (min to max) | B median (min to max) | ratio A/B | target |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = ["| row | A (ours) | B (baseline) | A median (min to max) | B median (min to max) | A/B | target | met | runs |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
-        ratio = f"{r.ratio:.2f}" if r.ratio is not None else ""
+        if r.skipped:
+            lines.append(f"| {r.name} | {r.a_label} | {r.b_label or ''} | skipped: {r.skipped} | | | "
+                         f"{r.target.text} | | |")  # fmt: skip
+            continue
+        met = {True: "yes", False: "**no**", None: ""}[r.met]
         lines.append(f"| {r.name} | {r.a_label} | {r.b_label or ''} | {_fmt(r.a, r.unit)} | "
-                     f"{_fmt(r.b, r.unit)} | {ratio} | {r.target} |")  # fmt: skip
+                     f"{_fmt(r.b, r.unit)} | {_result(r)} | {r.target.text} | {met} | {_runs(r)} |")  # fmt: skip
     return "\n".join(lines)
 
 
-def write(rows: list[Row], quick: bool, root: Path) -> None:
-    info = machine()
+def summary(rows: list[Row]) -> str:
+    """The lines under the table: which rows stayed noisy, which missed their target."""
+    noisy = [r.name for r in rows if r.noisy]
+    missed = [r.name for r in rows if r.met is False]
+    skipped = [r.name for r in rows if r.skipped]
+    return "\n".join([
+        "Rows that stayed noisy (max over twice min, after any re-runs): " + (", ".join(noisy) or "none") + ".",
+        "Rows that miss their target: " + (", ".join(missed) or "none") + ".",
+        *(["Rows skipped: " + ", ".join(skipped) + "."] if skipped else []),
+    ])  # fmt: skip
+
+
+def write(rows: list[Row], info: dict[str, str], root: Path) -> None:
+    """Write a full run's results; a quick run never calls this."""
     results = root / "benchmarks" / "results"
     results.mkdir(parents=True, exist_ok=True)
     (results / "latest.json").write_text(json.dumps(
-        {"quick": quick, "machine": info, "rows": [r.to_json() for r in rows]}, indent=2) + "\n")  # fmt: skip
+        {"machine": info, "rows": [r.to_json() for r in rows]}, indent=2) + "\n")  # fmt: skip
+    notes = sorted({n for r in rows for n in r.notes})
     body = [
         START,
-        f"Run: `python -m benchmarks{' --quick' if quick else ''}`. Machine: "
-        + ", ".join(f"{k} {v}" for k, v in info.items())
-        + ".",
+        "Run: `python -m benchmarks`. Machine: " + ", ".join(f"{k} {v}" for k, v in info.items()) + ".",
         "",
         table(rows),
         "",
+        summary(rows),
+        "",
         "How each row's data was made:",
         "",
-        *[f"- **{r.name}**: {r.data}." + (f" {r.note}." if r.note else "") for r in rows],
+        *[f"- **{r.name}**: {r.data}." for r in rows],
+        "",
+        "Durability of each measured command:",
+        "",
+        *[f"- {n}." for n in notes],
         END,
     ]
     doc = root / "docs" / "performance.md"

@@ -89,7 +89,7 @@ class Handler(BaseHTTPRequestHandler):
         range_header = self.headers.get("Range")
         if range_header and honour_range:
             start = int(range_header.removeprefix("bytes=").split("-")[0])
-            if start >= len(data):
+            if start >= len(data) or fault == "cut-416":  # cut-416: a lie, the file goes on
                 return self._plain(416, b"", "text/plain")
         body = data[start:]
         self.send_response(206 if start else 200)
@@ -100,9 +100,12 @@ class Handler(BaseHTTPRequestHandler):
             md5 = hashlib.md5(data if fault == "md5" else data + b"x").hexdigest()
             self.send_header("Content-MD5", md5)
         length = len(body) + (1000 if fault == "wronglength" else 0) - (1000 if fault == "longer" else 0)
-        self.send_header("Content-Length", str(length))
+        if fault == "nolength":  # the body ends when the connection closes
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(length))
         self.end_headers()
-        if fault in ("cut", "cut-norange", "norange") and hit == 1:
+        if fault in ("cut", "cut-norange", "norange", "cut-416") and hit == 1:
             self._write(body[: len(body) // 2])
             self.close_connection = True
             return

@@ -11,6 +11,7 @@ import os
 import random
 import struct
 import subprocess
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -110,9 +111,13 @@ class RecordingQemuImg(QemuImg):
 
     def commands_opening(self, path: Path) -> set[str]:
         """The subcommands that named `path`, plainly or as a file inside a `json:` reference."""
+        return set(self.calls_opening(path))
+
+    def calls_opening(self, path: Path) -> Counter[str]:
+        """How often each subcommand named `path`, plainly or as a file inside a `json:` reference."""
         target = os.path.realpath(path)
-        return {call[0] for call in self.calls for a in call[1:]
-                if any(os.path.realpath(name) == target for name in _files_named(a))}  # fmt: skip
+        return Counter(call[0] for call in self.calls
+                       if any(os.path.realpath(name) == target for a in call[1:] for name in _files_named(a)))  # fmt: skip
 
 
 def _files_named(arg: str) -> list[str]:

@@ -69,12 +69,25 @@ def plan_conversion(
     request: ConvertRequest,
     qemu: QemuImg,
     free_space: Callable[[Path], int] = free_space,
+    inspected: ImageReport | None = None,
 ) -> ConvertPlan:
-    """Every check that can be made before qemu-img writes a byte."""
+    """Every check that can be made before qemu-img writes a byte.
+
+    `inspected`: the caller's report of the source (fetch-to-raw's, of the download it just
+    verified), used instead of inspecting it again. Only with `request.expected_source`, the
+    identity the source had before that inspection: the check below proves it is still
+    that file, so what was inspected is what is converted.
+    """
     source = Path(os.path.abspath(request.source))
     destination = Path(os.path.abspath(request.destination))
     options = build_options(request)
     target = str(check_regular_file(os.path.realpath(source)))  # one sentence if it is not there
+    if inspected is not None and (
+        request.expected_source is None
+        or request.member is not None
+        or os.path.realpath(inspected.path) != target
+    ):
+        raise ValueError("A report made by the caller needs the source's identity from before it.")
     before = settled_identity(target)  # taken before inspection: see ConvertJob.run
     if request.expected_source not in (None, (before.device, before.inode, before.ctime_ns)):
         raise SourceChanged(f"{source} is no longer the file that was verified; nothing was converted.")
@@ -85,7 +98,7 @@ def plan_conversion(
         image = replace(request.member, path=target)
         report = require_safe(inspect_member(image, qemu, request.declared, request.policy), str(source))
     else:
-        report, chain, layer_identities = _gate(source, qemu, request)
+        report, chain, layer_identities = _gate(source, qemu, request, inspected)
     folder = destination.parent
     if not folder.is_dir():
         raise DiskscopeError(f"The destination folder {folder} does not exist.")
@@ -154,12 +167,15 @@ Chain = tuple[tuple[str, str], ...]
 
 
 def _gate(
-    source: Path, qemu: QemuImg, request: ConvertRequest
+    source: Path, qemu: QemuImg, request: ConvertRequest, inspected: ImageReport | None
 ) -> tuple[ImageReport, Chain, tuple[FileIdentity, ...]]:
-    """The inspected source; with an owned chain, also its backing layers (path, format) and
-    their identities, taken before the inspection that is used (the walk runs twice)."""
+    """The inspected source (`inspected`, or inspected now); with an owned chain, also its
+    backing layers (path, format) and their identities, taken before the inspection that
+    is used (the walk runs twice)."""
     policy = request.policy
-    report = inspect_image(source, qemu, request.declared, policy=policy)
+    report = (
+        inspected if inspected is not None else inspect_image(source, qemu, request.declared, policy=policy)
+    )
     if report.safe:
         return report, (), ()
     only_backing = all(v.code == ViolationCode.BACKING_FILE for v in report.violations)

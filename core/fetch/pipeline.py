@@ -24,6 +24,7 @@ import requests
 from ..appliance.appliance import ApplianceReport, inspect_appliance
 from ..cloud.glance import GlanceClient, GlanceImage, parse_image_url
 from ..convert.job import ConvertJob, ConvertResult
+from ..convert.plan import plan_conversion
 from ..convert.request import ConvertRequest
 from ..errors import Cancelled, DiskscopeError, UnsafeImage
 from ..formats import ImageFormat, format_from_extension, parse_format_name
@@ -31,7 +32,7 @@ from ..placement import check_destination, free_space
 from ..policy import DEFAULT_POLICY, InspectionPolicy
 from ..progress import Progress, ProgressCallback
 from ..qemu.qemu_img import QemuImg
-from ..safety import inspect_image, require_safe
+from ..safety import ImageReport, inspect_image, require_safe
 from .checksums import Checksum, parse_checksum
 from .download import Download, DownloadRequest
 from .http import HttpOptions, session_for
@@ -154,7 +155,7 @@ class FetchJob:
             require_safe(report, "The downloaded image")
             conversion = None
             if self.request.to_raw and report.format.qemu_driver != "raw":
-                conversion = self._convert(download, destination)
+                conversion = self._convert(download, report, destination)
                 remove_download(download)
                 fmt = "raw"
             else:
@@ -193,17 +194,19 @@ class FetchJob:
             duration=time.monotonic() - started, appliance=appliance.moved(destination),
         )  # fmt: skip
 
-    def _convert(self, download: DownloadResult, destination: Path) -> ConvertResult:
+    def _convert(self, download: DownloadResult, report: ImageReport, destination: Path) -> ConvertResult:
         if self.cancel.is_set():
             raise Cancelled("The fetch was cancelled.")
         # The download is already verified by its checksums; the conversion is verified as
         # raw of the expected virtual size (our inspector and qemu-img info), as Nova does,
-        # and reads only the very file that was verified.
+        # and reads only the very file that was verified. It is planned from the report just
+        # made of that file (no second inspection); the job re-checks only its identity.
         request = ConvertRequest(
             download.part, destination, "raw", overwrite=self.request.overwrite, compare=False,
             policy=self.request.policy, expected_source=download.identity,
         )  # fmt: skip
-        job = ConvertJob(request, self.qemu, self._forward, self.cancel, self.free_space)
+        plan = plan_conversion(request, self.qemu, self.free_space, inspected=report)
+        job = ConvertJob(request, self.qemu, self._forward, self.cancel, self.free_space, plan=plan)
         return job.run()
 
     def _forward(self, progress: Progress) -> None:

@@ -107,8 +107,11 @@ class QemuImg:
 
     # -- inspection ---------------------------------------------------------------------------
 
-    def info_args(self, path: ImageSource, fmt: str) -> list[str]:
-        return commands.info_args(path, fmt)
+    # The command lines, for callers that show or record them (built in commands.py).
+    info_args = staticmethod(commands.info_args)
+    check_args = staticmethod(commands.check_args)
+    map_args = staticmethod(commands.map_args)
+    convert_args = staticmethod(commands.convert_args)
 
     def info_json(self, path: ImageSource, fmt: str) -> Any:
         """Raw `qemu-img info` JSON of one image (never its backing chain)."""
@@ -121,22 +124,8 @@ class QemuImg:
         """`info` with qemu's own format probe. Only for files that passed our safety gate."""
         return _parsed_info(self._json(commands.probe_info_args(path)))
 
-    def check_args(self, path: ImageSource, fmt: str) -> list[str]:
-        return commands.check_args(path, fmt)
-
     def check(self, path: ImageSource, fmt: str) -> CheckResult:
         return parse_check(self.run(self.check_args(path, fmt)))
-
-    def map_args(
-        self,
-        path: ImageSource,
-        fmt: str,
-        *,
-        max_length: int,
-        start: int = 0,
-        chain: Sequence[tuple[str, str]] = (),
-    ) -> list[str]:
-        return commands.map_args(path, fmt, max_length=max_length, start=start, chain=chain)
 
     def map(
         self,
@@ -185,10 +174,6 @@ class QemuImg:
         if done.returncode in (0, 1):
             return done.returncode == 0
         raise failure(done)
-
-    def convert_args(self, spec: ConvertSpec) -> list[str]:
-        """The argv of one conversion, with progress (-p) on."""
-        return commands.convert_args(spec)
 
     def convert(
         self,

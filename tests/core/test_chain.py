@@ -332,7 +332,8 @@ def test_qemu_info_never_opens_a_backing_file(tmp_path: Path) -> None:
 
 
 def test_the_window_reads_the_top_image_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 17: gather_details hands its report of the top to the walker."""
+    """Issue 17: gather_details hands its report of the top to the walker: our inspector
+    reads each layer once, and qemu-img is asked for the info of each layer once."""
     import diskscope.core.safety as safety
 
     read: list[str] = []
@@ -345,6 +346,10 @@ def test_the_window_reads_the_top_image_once(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr(safety, "inspect_file", counting)
     create(tmp_path / "base.qcow2", "qcow2", "16M")
     top = overlay(tmp_path / "top.qcow2", "base.qcow2")
-    details = gather_details(top, RecordingQemuImg())
+    qemu = RecordingQemuImg()
+    details = gather_details(top, qemu)
     assert [la.status for la in details.chain] == [LayerStatus.OK, LayerStatus.OK]
     assert sorted(read) == ["base.qcow2", "top.qcow2"]
+    # qemu-img, which the gate keeps from a refused top, is asked about each layer once too
+    assert qemu.calls_opening(top)["info"] == 1
+    assert qemu.calls_opening(tmp_path / "base.qcow2")["info"] == 1

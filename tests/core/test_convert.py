@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from catalogue import qcow2_backing_host_path, vmdk_flat_absolute
 from diskscope.core.convert.job import ConvertJob
-from diskscope.core.convert.plan import plan_conversion
+from diskscope.core.convert.plan import plan_conversion, supports_direct_io
 from diskscope.core.convert.request import ConvertRequest
 from diskscope.core.errors import (
     Cancelled,
@@ -23,6 +23,7 @@ from diskscope.core.errors import (
     DiskscopeError,
     NotEnoughSpace,
     QemuImgLimitExceeded,
+    SourceChanged,
     UnsafeImage,
     VerificationFailed,
 )
@@ -232,6 +233,27 @@ def test_a_source_is_settled_only_once_the_clock_passed_its_last_change(tmp_path
     assert time.time_ns() >= identity.ctime_ns + grain
 
 
+def test_on_a_whole_second_filesystem_the_identity_waits_out_the_second(seconds_filesystem) -> None:  # type: ignore[no-untyped-def]
+    """Where timestamps are whole seconds, a write later in the same second keeps st_ctime:
+    the identity is taken only once the clock is two seconds past it (FAT's tick)."""
+    source = Path(seconds_filesystem.mount) / "s.raw"
+    source.write_bytes(b"x" * 4096)
+    identity = settled_identity(source)
+    assert identity.ctime_ns % 1_000_000_000 == 0  # the filesystem is what it claims
+    assert time.time_ns() >= identity.ctime_ns + 2_000_000_000
+
+
+def test_a_source_changed_in_the_future_is_refused(seconds_filesystem) -> None:  # type: ignore[no-untyped-def]
+    """A file whose st_ctime is ahead of this system's clock (written by a machine whose clock
+    was ahead; here set on disk with debugfs): a write when the clock gets there could keep
+    it, so the file is refused rather than waited for."""
+    (Path(seconds_filesystem.mount) / "s.raw").write_bytes(b"x" * 4096)
+    ahead = time.strftime("%Y%m%d%H%M%S", time.gmtime(time.time() + 60))  # a minute: enough
+    seconds_filesystem.edit(f"set_inode_field s.raw ctime {ahead}")
+    with pytest.raises(SourceChanged, match="in the future"):
+        settled_identity(Path(seconds_filesystem.mount) / "s.raw")
+
+
 def test_output_of_another_size_fails_verification(tmp_path: Path) -> None:
     """Another program grows the finished output before it is verified: refused, nothing placed."""
     source = raw_with_data(tmp_path / "s.raw")
@@ -245,6 +267,33 @@ def test_output_of_another_size_fails_verification(tmp_path: Path) -> None:
     with pytest.raises(VerificationFailed, match="expected raw of 33,554,432 bytes"):
         ConvertJob(request, QemuImg(), on_progress=on_progress).run()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.raw"]
+
+
+def test_output_our_inspector_refuses_fails_verification(tmp_path: Path) -> None:
+    """Another program zeroes the finished output's header before it is verified: our
+    inspector's first reason is the sentence, nothing placed."""
+    source = raw_with_data(tmp_path / "s.raw")
+
+    def on_progress(p: Progress) -> None:
+        if p.phase == "verifying output":
+            for part in tmp_path.glob(".diskscope-*/o.qcow2.part"):
+                with open(part, "r+b") as f:
+                    f.write(bytes(512))
+
+    request = ConvertRequest(source, tmp_path / "o.qcow2", "qcow2")
+    with pytest.raises(
+        VerificationFailed, match="our inspection: The image claims to be qcow2 but its content is raw"
+    ):
+        ConvertJob(request, QemuImg(), on_progress=on_progress).run()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.raw"]
+
+
+def test_the_direct_io_probe_leaves_no_name_behind(tmp_path: Path) -> None:
+    """The probe is an unnamed file (O_TMPFILE): nothing appears in a folder others may
+    share; a folder it cannot open in is simply not O_DIRECT."""
+    supports_direct_io(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    assert supports_direct_io(tmp_path / "missing") is False
 
 
 def test_real_disk_full_leaves_nothing(tmp_path: Path, small_filesystem: Path) -> None:

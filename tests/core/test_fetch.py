@@ -22,7 +22,7 @@ from diskscope.core.placement import DestinationExists
 from diskscope.core.progress import Progress
 from diskscope.core.qemu.qemu_img import QemuImg
 from httpserver import ImageServer
-from imagekit import MiB, qemu_img
+from imagekit import MiB, RecordingQemuImg, qemu_img
 
 
 def raw_bytes(size: int = 4 * MiB) -> bytes:
@@ -104,10 +104,55 @@ def test_cut_connection_resumes_with_range(server: ImageServer, image: bytes, tm
     assert ranges == [None, f"bytes={len(image) // 2}-"]
 
 
-def test_server_without_range_support_restarts(server: ImageServer, image: bytes, tmp_path: Path) -> None:
-    result = fetch(server.url("disk.img", "norange"), tmp_path / "d", sha256(image)).run()
+@pytest.mark.parametrize("algorithm", ["sha256", "md5"])
+def test_server_without_range_support_restarts(
+    server: ImageServer, image: bytes, tmp_path: Path, algorithm: str
+) -> None:
+    """Starting again from zero keeps every hash that must be checked (md5 too, which is
+    otherwise only added for a Content-MD5)."""
+    checksum = f"{algorithm}:{hashlib.new(algorithm, image).hexdigest()}"
+    result = fetch(server.url("disk.img", "norange"), tmp_path / "d", checksum).run()
     assert result.part.read_bytes() == image
     assert len(server.requests) == 2
+    assert result.verified_by == (f"{algorithm} (you)",)
+
+
+def test_a_resume_the_server_calls_complete_too_early_is_refused_by_size(
+    server: ImageServer, image: bytes, tmp_path: Path
+) -> None:
+    """A hostile server cuts the body, then answers the resume with 416 (nothing after what
+    you have) although the image goes on: the size says so before any digest does."""
+    expect = Expectation(len(image), (parse_checksum(sha256(image)),))
+    request = DownloadRequest(server.url("disk.img", "cut-416"), tmp_path / "d", HttpOptions(read_timeout=1),
+                              expect, retries=3, backoff=0.01)  # fmt: skip
+    with pytest.raises(
+        ChecksumMismatch, match=f"has {len(image) // 2:,} bytes; the image should have {len(image):,}"
+    ):
+        Download(request).run()
+    assert leftovers(tmp_path) == []
+
+
+def test_more_bytes_than_the_image_has_are_refused_by_size(
+    server: ImageServer, image: bytes, tmp_path: Path
+) -> None:
+    """No Content-Length to compare: the body runs on past the size the image should have."""
+    short = image[:-4096]
+    expect = Expectation(len(short), (parse_checksum(sha256(short)),))
+    request = DownloadRequest(server.url("disk.img", "nolength"), tmp_path / "d", HttpOptions(read_timeout=1),
+                              expect, retries=0)  # fmt: skip
+    with pytest.raises(
+        ChecksumMismatch, match=f"has {len(image):,} bytes; the image should have {len(short):,}"
+    ):
+        Download(request).run()
+    assert leftovers(tmp_path) == []
+
+
+def test_a_wrong_digest_names_who_claimed_it(server: ImageServer, image: bytes, tmp_path: Path) -> None:
+    claimed = parse_checksum(f"sha256:{'0' * 64}", "Glance os_hash_value")
+    request = DownloadRequest(server.url("disk.img"), tmp_path / "d", HttpOptions(read_timeout=1),
+                              Expectation(None, (claimed,)), retries=0)  # fmt: skip
+    with pytest.raises(ChecksumMismatch, match=f"but Glance os_hash_value says {'0' * 64}"):
+        Download(request).run()
 
 
 def test_length_lie_is_settled_by_the_checksum(server: ImageServer, image: bytes, tmp_path: Path) -> None:
@@ -233,6 +278,16 @@ def test_fetch_to_raw(server: ImageServer, tmp_path: Path) -> None:
     assert leftovers(tmp_path) == ["cloud.raw"]
     order = list(dict.fromkeys(phases))
     assert order == ["downloading", "verifying", "inspecting", "converting", "verifying output"]
+
+
+def test_fetch_to_raw_inspects_the_download_once(server: ImageServer, tmp_path: Path) -> None:
+    """Issue 17: the conversion is planned from the pipeline's report of the verified
+    download, so qemu-img reads the `.part` once for info (not again for a second plan)."""
+    _raw, data = _qcow2_served(server, tmp_path)
+    qemu = RecordingQemuImg()
+    FetchJob(FetchRequest(server.url("cloud.qcow2"), tmp_path, checksum=sha256(data)), qemu).run()
+    assert qemu.calls_opening(tmp_path / "cloud.raw.part") == {"info": 1, "map": 1, "convert": 1}
+    assert (tmp_path / "cloud.raw").exists()
 
 
 def test_fetch_keep_format_and_existing_destination(server: ImageServer, tmp_path: Path) -> None:
