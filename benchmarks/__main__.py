@@ -22,13 +22,14 @@ from benchmarks.download_rows import download_rows, fetch_to_raw_rows
 from benchmarks.durable import can_drop_caches
 from benchmarks.harness import Row, Runs, Target, free_bytes, python_startup
 from benchmarks.inspect_rows import inspect_rows
+from benchmarks.packed_rows import packed_rows
 from benchmarks.paths import GiB, MiB, size_name
 from benchmarks.report import machine, summary, table, write
 from benchmarks.upload_rows import upload_rows
 from benchmarks.window_rows import window_rows
 
 ROOT = Path(__file__).resolve().parents[1]
-GROUPS = ("convert", "appliance", "download", "fetch", "upload", "inspect", "window")
+GROUPS = ("convert", "appliance", "download", "fetch", "packed", "upload", "inspect", "window")
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,13 @@ def plan(quick: bool, deadline: float) -> tuple[list[Group], int]:
         lambda s: (n + 1) * ((virtual + data) / s.sha512 + 2 * virtual / s.write + 12 * data / s.write + 4),
         lambda w, i, _up: fetch_to_raw_rows(w, i, virtual, data, runs(n)),
         ((f"fetch to raw {size_name(virtual, data)}", "<= 1.00"),),
+    ))  # fmt: skip
+    packed_virtual = virtual // 4  # 1 GiB raw (64 MiB quick), a quarter of it data
+    groups.append(Group(
+        "packed", f"fetch .raw.xz {size_name(packed_virtual, packed_virtual // 4)}", 2 * packed_virtual + GiB,
+        packed_virtual // 4,
+        lambda s: (n + 1) * (packed_virtual / s.write + packed_virtual / (40 * MiB) + 3),
+        lambda w, i, _up: packed_rows(w, i, packed_virtual, packed_virtual // 4, runs(n)),
     ))  # fmt: skip
     upload = downloads[0][0]  # 1.5 GiB in a full run
     groups.append(Group(

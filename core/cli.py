@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import logging
 import os
@@ -12,14 +11,12 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from enum import IntEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
-from .. import __version__
 from .errors import Cancelled, DiskscopeError, UnsafeImage
 from .formats import ImageFormat, parse_format_name
 from .policy import (
@@ -34,6 +31,7 @@ from .qemu.results import CheckStatus
 from .safety import ImageReport, inspect_image, require_safe
 from .sizes import parse_size
 from .text import SafeFormatter, json_text, printable, scrub
+from .version import ShowVersion
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +133,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _unknown(value: str, known: list[str], lead: str) -> str:
+    import difflib  # for mistakes only: not every start-up pays for it
+
     close = difflib.get_close_matches(value, known, n=1)
     if close:
         return f"invalid choice: {value!r}; did you mean {close[0]!r}?"
@@ -142,6 +142,8 @@ def _unknown(value: str, known: list[str], lead: str) -> str:
 
 
 def _hint(extras: list[str], options: list[str]) -> str:
+    import difflib
+
     for extra in extras:
         close = difflib.get_close_matches(extra.split("=", 1)[0], options, n=1, cutoff=0.7)
         if extra.startswith("-") and close:
@@ -178,7 +180,13 @@ def _global_defaults() -> dict[str, Any]:
     return vars(defaults.parse_args([]))
 
 
-def build_parser() -> argparse.ArgumentParser:
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"  # what add_subparsers returns
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with `command`, only that command's options (the others are
+    listed, with their help, but take none): a run builds only what it parses, which saves
+    most of argparse's start-up and the imports the other commands' options need."""
     # Given before and after the command, the options are parsed twice: neither parse has a
     # default, else a subcommand's default would overwrite what was given before it.
     common: argparse.ArgumentParser = _Parser(add_help=False)
@@ -190,27 +198,38 @@ def build_parser() -> argparse.ArgumentParser:
         "the window opens.",
         epilog=EXIT_STATUS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    parser.add_argument("--version", action="version", version=f"diskscope {__version__}")
+    parser.add_argument("--version", action=ShowVersion)
     _global_options(parser, _suppressed)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (summary, add) in _SUBCOMMANDS.items():
+        if command in (None, name):
+            add(sub, common, summary)
+        else:
+            sub.add_parser(name, help=summary)
+    return parser
 
-    info = sub.add_parser(
-        "info", parents=[common, _policy_options()], help="describe images and say whether they are safe"
-    )
+
+def _add_info(sub: Subcommands, common: argparse.ArgumentParser, summary: str) -> None:
+    info = sub.add_parser("info", parents=[common, _policy_options()], help=summary)
     info.add_argument("paths", nargs="+", metavar="PATH")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.add_argument(
         "--format", type=_format_arg, metavar="FORMAT",
         help="the format the image claims to be; a different content is refused",
     )  # fmt: skip
+    _add_keyring(info)
     info.set_defaults(func=cmd_info)
 
-    check = sub.add_parser("check", parents=[common], help="check an image's integrity")
+
+def _add_check(sub: Subcommands, common: argparse.ArgumentParser, summary: str) -> None:
+    check = sub.add_parser("check", parents=[common], help=summary)
     check.add_argument("path", metavar="PATH")
     check.add_argument("--json", action="store_true", help="print JSON")
     check.set_defaults(func=cmd_check)
 
-    amap = sub.add_parser("map", parents=[common], help="show which ranges hold data")
+
+def _add_map(sub: Subcommands, common: argparse.ArgumentParser, summary: str) -> None:
+    amap = sub.add_parser("map", parents=[common], help=summary)
     amap.add_argument("path", metavar="PATH")
     amap.add_argument("--json", action="store_true", help="print JSON")
     amap.add_argument(
@@ -219,7 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     amap.set_defaults(func=cmd_map)
 
-    measure = sub.add_parser("measure", parents=[common], help="how much space a conversion needs")
+
+def _add_measure(sub: Subcommands, common: argparse.ArgumentParser, summary: str) -> None:
+    measure = sub.add_parser("measure", parents=[common], help=summary)
     measure.add_argument("path", metavar="PATH")
     measure.add_argument(
         "-O", dest="target", required=True, type=_format_arg, metavar="FORMAT",
@@ -227,14 +248,16 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     measure.add_argument("--json", action="store_true", help="print JSON")
     measure.set_defaults(func=cmd_measure)
-    _add_convert(sub, common)
-    _add_fetch(sub, common)
-    completion = sub.add_parser("completion", help="print a shell completion script")
+
+
+def _add_completion(sub: Subcommands, _common: argparse.ArgumentParser, summary: str) -> None:
+    completion = sub.add_parser("completion", help=summary)
     completion.add_argument("shell", choices=("bash", "zsh", "fish"))
     completion.set_defaults(func=cmd_completion)
-    man = sub.add_parser("man", help="print the man page (roff): diskscope man | man -l -")
-    man.set_defaults(func=cmd_man)
-    return parser
+
+
+def _add_man(sub: Subcommands, _common: argparse.ArgumentParser, summary: str) -> None:
+    sub.add_parser("man", help=summary).set_defaults(func=cmd_man)
 
 
 def cmd_completion(args: argparse.Namespace) -> int:
@@ -272,7 +295,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         try:
             if is_appliance(path):
                 return inspect_appliance(path, qemu, policy)
-            return inspect_image(path, qemu, args.format, policy)
+            return inspect_image(path, qemu, args.format, policy, unpack=True)
         except DiskscopeError as exc:
             return exc
         except Exception as exc:  # a bug must not cost the other files their reports
@@ -280,9 +303,14 @@ def cmd_info(args: argparse.Namespace) -> int:
             return DiskscopeError(f"{os.path.abspath(path)} could not be inspected (unexpected "
                                   f"{type(exc).__name__}); run with --verbose for details.")  # fmt: skip
 
-    workers = min(len(args.paths), 2 * (os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
-        results = list(pool.map(one, args.paths))
+    if len(args.paths) == 1:
+        results = [one(args.paths[0])]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        workers = min(len(args.paths), 2 * (os.cpu_count() or 1))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(one, args.paths))
 
     from .appliance.describe import format_appliance
     from .report.terminal import format_report
@@ -304,7 +332,8 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(format_appliance(result))
         else:
             print(format_report(result))
-            _print_sums_check(result.path)
+            if not _print_sums_check(result.path, args.keyring) and status == ExitCode.OK:
+                status = ExitCode.REFUSED
     if args.json:
         out: Any = objects[0] if len(objects) == 1 else objects
         if len(objects) > 1 or "error" not in objects[0]:
@@ -312,17 +341,32 @@ def cmd_info(args: argparse.Namespace) -> int:
     return status
 
 
-def _print_sums_check(path: Path) -> None:
-    """A SHA256SUMS (or NAME.sha256) beside the image: whether the image matches it."""
+def _add_keyring(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--keyring", type=Path, metavar="FILE",
+        help="verify a checksum file's GPG signature (SHA256SUMS.gpg, a clearsigned CHECKSUM) "
+        "against this keyring, e.g. /usr/share/keyrings/ubuntu-cloudimage-keyring.gpg; "
+        "without one the signature is not checked",
+    )  # fmt: skip
+
+
+def _print_sums_check(path: Path, keyring: Path | None) -> bool:
+    """A SHA256SUMS (or NAME.sha256) beside the image: whether the image matches it.
+    False for a refusal: a mismatch, or a signature gpgv refused."""
     from .fetch.sums import check_against_sums
 
     try:
-        check = check_against_sums(path)
-    except DiskscopeError as exc:
+        check = check_against_sums(path, keyring=keyring)
+    except UnsafeImage as exc:
         _say(str(exc))
-        return
+        return False
+    except DiskscopeError as exc:  # with a keyring, a signature that could not be checked refuses
+        _say(str(exc))
+        return keyring is None
     if check is not None:
-        print(f"  Checksum: {check.sentence()}")
+        print(f"  Checksum: {printable(check.sentence())}")
+        return check.matches
+    return True
 
 
 def _one_image(path: str, qemu: QemuImg) -> ImageReport:
@@ -386,14 +430,13 @@ def cmd_measure(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _add_convert(sub: argparse._SubParsersAction[argparse.ArgumentParser],
-                 common: argparse.ArgumentParser) -> None:  # fmt: skip
+def _add_convert(sub: Subcommands, common: argparse.ArgumentParser, summary: str) -> None:
     from .convert.presets import PRESETS
     from .convert.request import TARGETS
+    from .convert.verification import Verification, describe
 
     convert = sub.add_parser(
-        "convert", parents=[common, _policy_options()],
-        help="convert an image, with progress and verification",
+        "convert", parents=[common, _policy_options()], help=summary,
         epilog="presets: " + "; ".join(f"{p.name}: {p.why}" for p in PRESETS.values()),
     )  # fmt: skip
     convert.add_argument("source", metavar="SRC")
@@ -416,10 +459,16 @@ def _add_convert(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     )  # fmt: skip
     convert.add_argument("--overwrite", action="store_true", help="replace DST if it exists")
     verify = convert.add_mutually_exclusive_group()
-    verify.add_argument("--no-verify", dest="compare", action="store_false", default=None,
-                        help="skip the byte-for-byte comparison with the source")  # fmt: skip
-    verify.add_argument("--verify", dest="compare", action="store_true",
-                        help="compare with the source even for non-raw targets")  # fmt: skip
+    verify.add_argument(
+        "--verify", nargs="?", choices=[v.value for v in Verification], const=Verification.FULL,
+        default=Verification.STRUCTURE, metavar="LEVEL",
+        help=f"structure (the default): {describe(Verification.STRUCTURE)} "
+        f"full (or --verify alone): {describe(Verification.FULL)}",
+    )  # fmt: skip
+    verify.add_argument(
+        "--no-verify", dest="verify", action="store_const", const=Verification.STRUCTURE,
+        help="no byte-for-byte comparison: the same as the default, for older scripts",
+    )  # fmt: skip
     convert.add_argument(
         "--allow-owned-backing", action="store_true",
         help="convert (and flatten) an image with a backing chain you own",
@@ -446,11 +495,14 @@ def cmd_convert(args: argparse.Namespace) -> int:
     from .appliance.appliance import is_appliance
     from .convert.job import ConvertJob
     from .convert.request import ConvertRequest
+    from .convert.verification import Verification
+    from .packed.convert import PackedConvertJob
+    from .packed.magic import file_packing
 
     options = dict(
         subformat=args.subformat, compression=args.compress, preallocation=args.preallocation,
         cluster_size=args.cluster_size, compat=args.compat, overwrite=args.overwrite,
-        compare=args.compare, allow_owned_backing=args.allow_owned_backing,
+        verify=Verification(args.verify), allow_owned_backing=args.allow_owned_backing,
         rate_limit=args.rate_limit, stall_timeout=args.stall_timeout,
     )  # fmt: skip
     source, destination = Path(args.source), Path(args.destination)
@@ -467,7 +519,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
         return _convert_appliance(args, request, qemu)
     if args.disk is not None:
         raise DiskscopeError("--disk is for an OVA or OVF appliance, and the source is a single image.")
-    job = ConvertJob(request, qemu, on_progress=_progress_printer(args.quiet))
+    # A compressed source is inflated first (core/packed/convert.py).
+    job_type = PackedConvertJob if file_packing(source) is not None else ConvertJob
+    job = job_type(request, qemu, on_progress=_progress_printer(args.quiet))
     result = _run_cancellable(job.run, job.cancel)
     _end_progress(args.quiet)
     if args.json:
@@ -570,12 +624,8 @@ def _add_http(parser: argparse.ArgumentParser) -> None:
         cloud.add_argument(flag, dest=f"os_{name}", metavar=name.split("_")[-1].upper(), help=help_text)
 
 
-def _add_fetch(sub: argparse._SubParsersAction[argparse.ArgumentParser],
-               common: argparse.ArgumentParser) -> None:  # fmt: skip
-    fetch = sub.add_parser(
-        "fetch", parents=[common, _policy_options()],
-        help="download an image (URL or Glance), verify it, and by default convert it to raw",
-    )  # fmt: skip
+def _add_fetch(sub: Subcommands, common: argparse.ArgumentParser, summary: str) -> None:
+    fetch = sub.add_parser("fetch", parents=[common, _policy_options()], help=summary)
     fetch.add_argument("source", metavar="URL_OR_IMAGE",
                        help="an http(s) URL, a Glance image URL, or a Glance image id or name")  # fmt: skip
     fetch.add_argument("destination", metavar="DEST", help="a file name or an existing folder")
@@ -589,6 +639,15 @@ def _add_fetch(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     )
     fetch.add_argument("--sha256", metavar="HEX", help="the expected sha256")
     fetch.add_argument("--checksum", metavar="ALGO:HEX", help="an expected checksum")
+    fetch.add_argument(
+        "--checksums", choices=("auto", "none"), default="none",
+        help="auto: look for SHA256SUMS, SHA512SUMS, NAME.sha256, ... beside the URL and verify against it",
+    )  # fmt: skip
+    fetch.add_argument(
+        "--checksums-url", metavar="URL",
+        help="the published checksum file (SHA256SUMS, CHECKSUM, ...) that lists the image",
+    )  # fmt: skip
+    _add_keyring(fetch)
     fetch.add_argument("--unverified", action="store_true",
                        help="accept a download that nothing can verify")  # fmt: skip
     fetch.add_argument("--overwrite", action="store_true", help="replace DEST if it exists")
@@ -602,7 +661,9 @@ def _add_fetch(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     _add_http(fetch)
     fetch.set_defaults(func=cmd_fetch)
 
-    glance = sub.add_parser("glance", help="browse a Glance image service")
+
+def _add_glance(sub: Subcommands, common: argparse.ArgumentParser, summary: str) -> None:
+    glance = sub.add_parser("glance", help=summary)
     glance_sub = glance.add_subparsers(dest="glance_command", required=True, metavar="COMMAND")
     listing = glance_sub.add_parser("list", parents=[common], help="list images")
     listing.add_argument(
@@ -678,7 +739,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         source=args.source, destination=Path(args.destination), options=options,
         endpoint=endpoint, checksum=checksum, to_raw=args.to_raw,
         overwrite=args.overwrite, allow_unverified=args.unverified, policy=_policy(args),
-        stall_timeout=args.stall_timeout,
+        stall_timeout=args.stall_timeout, checksums_url=args.checksums_url,
+        checksums_auto=args.checksums == "auto", keyring=args.keyring,
     )  # fmt: skip
     job = FetchJob(request, _qemu(args), on_progress=_progress_printer(args.quiet))
     result = _run_cancellable(job.run, job.cancel)
@@ -694,6 +756,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             f"  convert its disks with: diskscope convert {printable(str(result.destination))} FOLDER -O raw"
         )
     how = "converted to raw" if result.conversion else "kept as downloaded"
+    if result.packed:
+        how = f"decompressed from {result.packed}, " + ("converted to raw" if result.conversion else "kept")
     print(f"{printable(str(result.destination))}: {result.format} ({how}), "
           f"{result.download.size:,} bytes fetched")  # fmt: skip
     for check in result.download.verified_by:
@@ -876,19 +940,44 @@ def _open_window(argv: Sequence[str]) -> int:
     return gui_main(list(argv))
 
 
-_COMMANDS = ("info", "check", "map", "measure", "convert", "fetch", "glance", "completion", "man")
+# Each command: its line in `diskscope --help`, and what builds its parser.
+_SUBCOMMANDS: dict[str, tuple[str, Callable[[Subcommands, argparse.ArgumentParser, str], None]]] = {
+    "info": ("describe images and say whether they are safe", _add_info),
+    "check": ("check an image's integrity", _add_check),
+    "map": ("show which ranges hold data", _add_map),
+    "measure": ("how much space a conversion needs", _add_measure),
+    "convert": ("convert an image, with progress and verification", _add_convert),
+    "fetch": ("download an image (URL or Glance), verify it, and by default convert it to raw", _add_fetch),
+    "glance": ("browse a Glance image service", _add_glance),
+    "completion": ("print a shell completion script", _add_completion),
+    "man": ("print the man page (roff): diskscope man | man -l -", _add_man),
+}
+_COMMANDS = tuple(_SUBCOMMANDS)
+_GLOBAL_VALUED = ("--qemu-img", "--cpu-limit", "--memory-limit")  # the global options that take a value
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The command `argv` runs, found as argparse will find it (after the global options,
+    which it lets be abbreviated); None when that is not plain."""
+    words = iter(argv)
+    for word in words:
+        if word.startswith("--") and "=" not in word and any(o.startswith(word) for o in _GLOBAL_VALUED):
+            next(words, None)
+        elif not word.startswith("-"):
+            return word if word in _SUBCOMMANDS else None
+    return None
 
 
 def _for_the_window(argv: Sequence[str]) -> bool:
     """Nothing, or only existing files and folders and the window's own options: the window's."""
+    if argv and argv[0] in _COMMANDS:
+        return False
     from ..gui.app import build_parser as window_parser  # argparse only, no Qt
 
     takes_value: dict[str, bool] = {}
     for action in window_parser()._actions:
-        if action.option_strings and not isinstance(action, argparse._HelpAction | argparse._VersionAction):
+        if action.option_strings and not isinstance(action, argparse._HelpAction | ShowVersion):
             takes_value.update(dict.fromkeys(action.option_strings, action.nargs != 0))
-    if argv and argv[0] in _COMMANDS:
-        return False
     words = iter(argv)
     for word in words:
         option = word.split("=", 1)[0]
@@ -921,7 +1010,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if _for_the_window(argv):
         return _open_window(argv)
-    args = build_parser().parse_args(argv)
+    args = build_parser(_command_in(argv)).parse_args(argv)
     for name, value in _global_defaults().items():
         if not hasattr(args, name):
             setattr(args, name, value)

@@ -208,6 +208,29 @@ class CloudNotFound(LoginFailed):
     """No clouds.yaml names this cloud."""
 
 
+# -- compressed images and published checksums -----------------------------------------------
+
+
+class DamagedCompressedFile(DiskscopeError):
+    """The compressed data is cut short, corrupt, or not what its magic says."""
+
+
+class UnsupportedArchive(DiskscopeError):
+    """A zip that is not exactly one unencrypted image, or a method we cannot read."""
+
+
+class DecompressionBomb(UnsafeImage):
+    """The stream inflates past what the image inside declares, or past the limit."""
+
+
+class SignatureInvalid(UnsafeImage):
+    """gpgv did not accept the signature on a checksum file: a refusal."""
+
+
+class SignatureUnchecked(DiskscopeError):
+    """gpgv could not be run, or the signature could not be read at all."""
+
+
 # -- uploads -------------------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from .formats import ImageFormat
 from .inspect.inspector import InspectionResult, inspect_file, inspect_range
 from .inspect.verdict import Violation, ViolationCode
 from .inspect.vmdk import SINGLE_FILE_TYPES
+from .packed.probe import PackedFacts, probe_packed
 from .policy import DEFAULT_POLICY, InspectionPolicy
 from .qemu.byte_range import FileRange
 from .qemu.commands import file_node
@@ -54,6 +55,9 @@ class ImageReport:
     info: ImageInfo | None  # qemu-img's view; None when our inspector refused the file
     violations: tuple[Violation, ...]
     resolved: Path | None = None  # where a symbolic link leads, when the path is one
+    # How the image is compressed; then `inspection` is the image inside, judged by its
+    # headers alone, and qemu-img has not opened it (`info` is None).
+    packed: PackedFacts | None = None
 
     @property
     def safe(self) -> bool:
@@ -129,6 +133,7 @@ class ImageReport:
             "safe": self.safe,
             "violations": [v.to_json() for v in self.violations],
             "warnings": [w.to_json() for w in self.warnings],
+            "compressed": self.packed.to_json() if self.packed else None,
         }
 
 
@@ -145,13 +150,20 @@ def inspect_image(
     qemu: QemuImg,
     declared: ImageFormat | None = None,
     policy: InspectionPolicy = DEFAULT_POLICY,
+    *,
+    unpack: bool = False,
 ) -> ImageReport:
     """Inspect a local image: our verdict, then, if it is safe, qemu-img's second opinion;
-    then the rules of the user's policy."""
-    ours = inspect_file(path, declared)
+    then the rules of the user's policy. With `unpack`, a compressed file is judged by the
+    image inside it (`info` and the window show it; everything else refuses it)."""
     given = Path(os.path.abspath(path))
     target = os.path.realpath(given)
     resolved = Path(target) if target != str(given) else None
+    if unpack and (probed := probe_packed(given, declared)) is not None:
+        facts, inner = probed
+        inside = (*inner.violations, *policy.violations(inner.format, (inner.subformat,), inner.virtual_size))
+        return ImageReport(given, inner, None, inside, resolved, facts)
+    ours = inspect_file(path, declared)
     info, problems = _judge(target, ours, qemu, policy)
     return ImageReport(given, ours, info, problems, resolved)
 

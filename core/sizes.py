@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal
-
-import humanize
 
 
 def human_size(n: int | None) -> str:
@@ -14,6 +11,8 @@ def human_size(n: int | None) -> str:
         return "unknown"
     if n < 1024:
         return f"{n} B"
+    import humanize  # only where sizes are shown: not every command's start-up pays for it
+
     return str(humanize.naturalsize(n, binary=True, format="%.1f"))
 
 
@@ -40,7 +39,8 @@ def parse_size(text: str) -> int:
     if match is None or ("." in match[1] and not match[2]):
         raise ValueError(f"{text!r} is not a size; write it as 20G, 512M or a number of bytes.")
     scale = 1 << (10 * _UNITS.index((match[2] or "B").upper()))
-    value = int(Decimal(match[1]) * scale)
+    whole, _, fraction = match[1].partition(".")
+    value: int = int(whole) * scale + int(fraction or "0") * scale // 10 ** len(fraction)
     if value <= 0:
         raise ValueError(f"{text!r} is not a size greater than zero.")
     return value

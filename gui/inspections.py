@@ -53,7 +53,7 @@ class Inspections(QObject):
                 self._failed(path, self.session.qemu_error)
                 continue
             self.runner.submit(
-                partial(gather, path, qemu, self.settings.policy()),
+                partial(gather, path, qemu, self.settings.policy(), self.settings.keyring_path()),
                 partial(self._inspected, path),
                 partial(self._failed, path),
             )

@@ -18,6 +18,8 @@ from ..core.convert.plan import ConvertPlan
 from ..core.convert.request import ConvertRequest
 from ..core.errors import DiskscopeError
 from ..core.fetch.pipeline import FetchJob, FetchRequest
+from ..core.packed.convert import PackedConvertJob
+from ..core.packed.magic import file_packing
 from ..core.progress import Progress
 from ..core.qemu.qemu_img import QemuImg
 from .dialogs.convert_dialog import ConvertDialog
@@ -62,14 +64,14 @@ class JobLauncher(QObject):
                 )
                 return
             dialog = ConvertDialog.for_appliance(entry.appliance, qemu, self.runner,
-                                                 self.settings.verify_after_convert, self.window,
+                                                 self.settings.compare_after_convert, self.window,
                                                  policy=self.settings.policy())  # fmt: skip
         elif entry is None or entry.details is None or qemu is None:
             self.window.statusBar().showMessage("Select an inspected image to convert.", 5000)
             return
         else:
             dialog = ConvertDialog(entry.details.report, qemu, self.runner,
-                                   self.settings.verify_after_convert, self.window,
+                                   self.settings.compare_after_convert, self.window,
                                    owned_chain=entry.details.owned_chain,
                                    policy=self.settings.policy())  # fmt: skip
         if dialog.exec():
@@ -85,7 +87,9 @@ class JobLauncher(QObject):
         else:
             request = replace(order, policy=self.settings.policy())
 
-        def factory(on_progress: Callable[[Progress], None]) -> ConvertJob:
+        def factory(on_progress: Callable[[Progress], None]) -> ConvertJob | PackedConvertJob:
+            if plan is None and file_packing(request.source) is not None:  # inflated first
+                return PackedConvertJob(request, qemu, on_progress=on_progress)
             return ConvertJob(request, qemu, on_progress=on_progress, plan=plan)
 
         name = f"{Path(request.source).name} → {Path(request.destination).name}"

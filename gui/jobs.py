@@ -22,12 +22,13 @@ from ..core.cloud.upload import ConnectingUpload, UploadResult
 from ..core.convert.job import ConvertJob, ConvertResult
 from ..core.errors import ChecksumMismatch, DiskscopeError, InvalidProperty, UnsafeImage, WrongDiskFormat
 from ..core.fetch.pipeline import FetchJob, FetchRequest, FetchResult
+from ..core.packed.convert import PackedConvertJob
 from ..core.progress import Progress
 from .workers import Task, TaskRunner
 
 # What the window runs as a job, and what a finished one produced: a closed set, so that
 # every reader of a result says which kind it handles and mypy checks each field it reads.
-Job = ConvertJob | FetchJob | ConnectingUpload
+Job = ConvertJob | PackedConvertJob | FetchJob | ConnectingUpload
 JobResult = ConvertResult | FetchResult | UploadResult
 JobFactory = Callable[[Callable[[Progress], None]], Job]  # builds a fresh job (Retry)
 JobKind = Literal["convert", "fetch", "upload"]

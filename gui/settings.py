@@ -150,7 +150,11 @@ class Settings:
     force_raw = Option("fetch/force_raw", "Convert fetched images to raw", bool, True)
     ca_bundle = Option("fetch/ca_bundle", "CA bundle", str, "")
     verify_tls = Option("fetch/verify_tls", "Verify TLS certificates", bool, True)
-    verify_after_convert = Option("convert/verify", "Compare converted images with their source", bool, True)
+    compare_after_convert = Option(  # qemu-img compare of every byte; the structure is always checked
+        "convert/compare", "Compare converted images with their source byte for byte (slower)", bool, False
+    )
+    # The keyring gpgv verifies signed checksum files (SHA256SUMS.gpg, CHECKSUM) against; "" for none.
+    keyring = Option("checksums/keyring", "Checksum signing keys", str, "")
 
     def __init__(self, store: QSettings | None = None) -> None:
         self.store = store if store is not None else QSettings()
@@ -182,6 +186,9 @@ class Settings:
 
     def policy(self) -> InspectionPolicy:
         return InspectionPolicy(self.vmdk_allowed_types, self.max_virtual_size)
+
+    def keyring_path(self) -> Path | None:
+        return Path(self.keyring) if self.keyring else None
 
     def limits(self) -> Limits:
         return Limits(cpu_seconds=self.cpu_limit, memory_bytes=self.memory_limit_mib << 20)

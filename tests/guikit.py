@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from diskscope.gui.main_window import MainWindow
-from PySide6.QtCore import QTimer
-from PySide6.QtGui import QAccessible
+from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
+from PySide6.QtGui import QAccessible, QDropEvent
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
 WAIT_MS = 60_000  # only to stop a hang; never a measure of speed
@@ -35,3 +36,15 @@ def when_modal(kind: type[QDialog], act: Callable[[QDialog], bool]) -> QTimer:
     timer.timeout.connect(poll)
     timer.start(50)
     return timer
+
+
+def drop(qtbot, window: MainWindow, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Drop a file on the window, as a file manager does, and wait for its inspection."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(
+        QPointF(window.rect().center()), Qt.DropAction.CopyAction, mime,
+        Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+    )  # fmt: skip
+    window.dropEvent(event)
+    wait_idle(qtbot, window)

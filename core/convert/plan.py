@@ -26,6 +26,7 @@ from ..placement import check_destination, free_space
 from ..qemu.byte_range import FileRange
 from ..qemu.commands import ConvertSpec
 from ..qemu.qemu_img import QemuImg
+from ..qemu.results import MapExtent
 from ..safety import ImageReport, inspect_image, inspect_member, require_safe
 from ..sizes import human_size
 from .request import ConvertRequest, build_options
@@ -43,6 +44,7 @@ class ConvertPlan:
     data_bytes: int | None  # allocated guest data, when known
     virtual_size: int  # of the output
     source_identity: tuple[FileIdentity, ...]  # the source and its backing layers, before inspection
+    source_map: tuple[MapExtent, ...] | None = None  # the whole disk's; None when too fragmented
 
     @property
     def fits(self) -> bool:
@@ -109,7 +111,8 @@ def plan_conversion(
     virtual = report.virtual_size or 0
     if request.round_to:
         virtual = -(-virtual // request.round_to) * request.round_to
-    data_bytes = _data_bytes(qemu, image, fmt, virtual, chain)
+    source_map = whole_map(qemu, image, fmt, report.virtual_size or 0, chain)
+    data_bytes = None if source_map is None else sum(e.length for e in source_map if e.data)
     required = _required(qemu, request, image, fmt, options, data_bytes, virtual, chain)
     free = free_space(folder)
     if required > free:
@@ -135,7 +138,7 @@ def plan_conversion(
         source_chain=chain,
     )
     identities = (before, *layer_identities)
-    return ConvertPlan(request, report, spec, required, free, data_bytes, virtual, identities)
+    return ConvertPlan(request, report, spec, required, free, data_bytes, virtual, identities, source_map)
 
 
 def part_name(destination: Path) -> str:
@@ -202,14 +205,21 @@ def _driver(layer: ChainLayer) -> str:
     return layer.format.qemu_driver
 
 
-def _data_bytes(qemu: QemuImg, path: str | FileRange, fmt: str, size: int, chain: Chain) -> int | None:
-    """Allocated guest data, from a bounded map; None when the map is too fragmented."""
+MAX_EXTENTS = 100_000  # a map holds at most this many ranges (a few MiB of JSON)
+
+
+def whole_map(
+    qemu: QemuImg, path: str | FileRange, fmt: str, size: int, chain: Chain = ()
+) -> tuple[MapExtent, ...] | None:
+    """The allocation map of the whole disk, from a bounded `map`; None when it is too
+    fragmented to hold (or qemu-img cannot map it). The plan sizes a raw output and the
+    progress by it, and the verification compares the output's with it."""
     if size == 0:
-        return 0
+        return ()
     try:
-        extents = qemu.map(path, fmt, max_length=size, max_extents=100_000, chain=chain)
+        extents = qemu.map(path, fmt, max_length=size, max_extents=MAX_EXTENTS, chain=chain)
     except QemuImgError:
         return None
     if sum(e.length for e in extents) < size:
         return None
-    return sum(e.length for e in extents if e.data)
+    return tuple(extents)

@@ -11,6 +11,7 @@ from ..formats import ImageFormat
 from ..policy import DEFAULT_POLICY, InspectionPolicy
 from ..qemu.byte_range import FileRange
 from .presets import PRESETS
+from .verification import Verification
 
 TARGETS = ("raw", "qcow2", "vmdk", "vpc", "vhdx", "vdi")
 SUBFORMATS = {
@@ -41,7 +42,7 @@ class ConvertRequest:
     compat: str | None = None
     extra_options: tuple[str, ...] = ()  # KEY=VALUE, checked against ALLOWED_OPTIONS
     overwrite: bool = False
-    compare: bool | None = None  # qemu-img compare; None: on for raw targets
+    verify: Verification = Verification.STRUCTURE  # FULL: also qemu-img compare, every byte
     allow_owned_backing: bool = False  # convert (and flatten) a chain the user owns
     round_to: int | None = None
     cache: str | None = None  # target cache mode; None: `none` where O_DIRECT works

@@ -39,6 +39,7 @@ from ..errors import (
     NetworkError,
     NotEnoughSpace,
 )
+from ..packed.sink import InflatingSink
 from ..placement import free_space
 from ..progress import Progress, ProgressCallback, ProgressMeter
 from ..sizes import human_size
@@ -47,6 +48,7 @@ from .partfiles import OwnFile, adopt, check_folder, read_json, write_all, write
 from .placing import changed
 from .transport import CHUNK, STALL_BYTES, Resumable, Watchdog, reason, wake
 from .verification import DownloadResult, Expectation, StreamCheck
+from .writing import PartWriter
 
 logger = logging.getLogger(__name__)
 NotEnoughSpaceForDownload = NotEnoughSpace  # its old name, one error for both now
@@ -86,8 +88,10 @@ class Download:
         cancel: threading.Event | None = None,
         free_space: Callable[[Path], int] = free_space,
         session: requests.Session | None = None,
+        sink: InflatingSink | None = None,
     ) -> None:
         self.request = request
+        self.sink = sink  # fed every byte that is hashed: see core/packed/sink.py
         self.on_progress = on_progress
         self.cancel = cancel or threading.Event()
         self.free_space = free_space
@@ -157,7 +161,7 @@ class Download:
 
     def _start_state(self) -> StreamCheck:
         req = self.request
-        state = StreamCheck(req.expect)
+        state = StreamCheck(req.expect, self.sink)
         self._state = state
         part = adopt(req.part, os.O_RDWR)
         try:
@@ -256,7 +260,7 @@ class Download:
     def _receive(self, response: requests.Response, state: StreamCheck, meter: ProgressMeter) -> None:
         fd = self._part_fd()
         os.ftruncate(fd, state.offset)
-        with Watchdog(response, self.cancel, self.request.stall_timeout) as watchdog:
+        with Watchdog(response, self.cancel, self.request.stall_timeout) as watchdog, PartWriter(fd) as out:
             while True:
                 try:
                     block = response.raw.read1(CHUNK, decode_content=False)
@@ -267,11 +271,12 @@ class Download:
                 self._check_stopped(watchdog)
                 if not block:
                     break
-                write_all(fd, block, state.offset)
+                out.write(block, state.offset)
                 state.absorb(block)
                 watchdog.received(len(block))
                 state.check_early()
                 meter.update(state.offset)
+            out.finish(state.offset)
 
     def _check_stopped(self, watchdog: Watchdog) -> None:
         if self.cancel.is_set():

@@ -15,7 +15,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -26,9 +26,14 @@ from ..cloud.glance import GlanceClient, GlanceImage, parse_image_url
 from ..convert.job import ConvertJob, ConvertResult
 from ..convert.plan import plan_conversion
 from ..convert.request import ConvertRequest
-from ..errors import Cancelled, DiskscopeError, UnsafeImage
+from ..errors import Cancelled, DiskscopeError, SourceChanged, UnsafeImage
 from ..formats import ImageFormat, format_from_extension, parse_format_name
-from ..placement import check_destination, free_space
+from ..inspect.inspector import InspectionResult
+from ..packed.convert import PackedConvertJob
+from ..packed.probe import PackedFacts, unpacked_name
+from ..packed.sink import InflatingSink
+from ..packed.unpack import inflated, judge_headers
+from ..placement import check_destination, free_space, place_file
 from ..policy import DEFAULT_POLICY, InspectionPolicy
 from ..progress import Progress, ProgressCallback
 from ..qemu.qemu_img import QemuImg
@@ -37,6 +42,7 @@ from .checksums import Checksum, parse_checksum
 from .download import Download, DownloadRequest
 from .http import HttpOptions, session_for
 from .placing import check_download, place_download, remove_download
+from .published import published_checksum
 from .verification import DownloadResult, Expectation
 
 
@@ -54,6 +60,10 @@ class FetchRequest:
     backoff: float = 0.5
     policy: InspectionPolicy = DEFAULT_POLICY  # the user's rules on top of the safety gate
     stall_timeout: float = 120.0  # seconds in which a download must make some progress
+    # A published checksum file: at this URL, or looked for beside the image (a plain URL).
+    checksums_url: str | None = None
+    checksums_auto: bool = False
+    keyring: Path | None = None  # verify the checksum file's GPG signature against it
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,7 @@ class FetchResult:
     conversion: ConvertResult | None
     glance_image: GlanceImage | None
     duration: float
+    packed: str | None = None  # the compression the download was decompressed from
     appliance: ApplianceReport | None = None  # an OVA, kept as downloaded
 
     def to_json(self) -> dict[str, object]:
@@ -83,6 +94,7 @@ class FetchResult:
             "conversion": self.conversion.to_json() if self.conversion else None,
             "glance_image": self.glance_image.to_json() if self.glance_image else None,
             "duration": round(self.duration, 3),
+            "decompressed_from": self.packed,
             "appliance": self.appliance.to_json() if self.appliance else None,
         }
 
@@ -131,15 +143,31 @@ class FetchJob:
         source = self.resolve()
         destination = self._destination(source)
         check_destination(destination, self.request.overwrite)
-        self.download = Download(
-            DownloadRequest(
-                source.url, destination, self.request.options, source.expect,
-                self.request.allow_unverified, self.request.retries, self.request.backoff,
-                self.request.stall_timeout,
-            ),
-            self.on_progress, self.cancel, self.free_space, self.session,
-        )  # fmt: skip
-        download = self.download.run()
+        # A compressed download is decompressed in the same pass that hashes it.
+        folder = destination.parent
+        sink = InflatingSink(folder, self.request.policy, self.free_space(folder))
+        try:
+            self.download = Download(
+                DownloadRequest(
+                    source.url, destination, self.request.options, source.expect,
+                    self.request.allow_unverified, self.request.retries, self.request.backoff,
+                    self.request.stall_timeout,
+                ),
+                self.on_progress, self.cancel, self.free_space, self.session, sink,
+            )  # fmt: skip
+            download = self.download.run()
+            return self._deliver(download, destination, source, sink, started)
+        finally:
+            sink.close()
+
+    def _deliver(
+        self,
+        download: DownloadResult,
+        destination: Path,
+        source: _Source,
+        sink: InflatingSink,
+        started: float,
+    ) -> FetchResult:
         finished = False
         try:
             self._phase("verifying")
@@ -149,6 +177,14 @@ class FetchJob:
                 result = self._place_appliance(download, destination, source, started)
                 finished = True
                 return result
+            judged = judge_headers(download.part, self.request.policy)
+            if judged is not None:
+                if sink.finish():
+                    unpacked = self._inflated_already(download, destination, source, sink)
+                else:
+                    unpacked = self._unpack(download, destination, source, judged)
+                finished = True
+                return replace(unpacked, duration=time.monotonic() - started)
             report = inspect_image(
                 download.part, self.qemu, source.expect.declared_format, self.request.policy
             )
@@ -197,17 +233,78 @@ class FetchJob:
     def _convert(self, download: DownloadResult, report: ImageReport, destination: Path) -> ConvertResult:
         if self.cancel.is_set():
             raise Cancelled("The fetch was cancelled.")
-        # The download is already verified by its checksums; the conversion is verified as
-        # raw of the expected virtual size (our inspector and qemu-img info), as Nova does,
-        # and reads only the very file that was verified. It is planned from the report just
-        # made of that file (no second inspection); the job re-checks only its identity.
+        # The download is already verified by its checksums; the conversion gets the default
+        # verification (structure and sampled data, not every byte), and reads only the very
+        # file that was verified. It is planned from the report just made of that file (no
+        # second inspection); the job re-checks only its identity.
         request = ConvertRequest(
-            download.part, destination, "raw", overwrite=self.request.overwrite, compare=False,
+            download.part, destination, "raw", overwrite=self.request.overwrite,
             policy=self.request.policy, expected_source=download.identity,
         )  # fmt: skip
         plan = plan_conversion(request, self.qemu, self.free_space, inspected=report)
         job = ConvertJob(request, self.qemu, self._forward, self.cancel, self.free_space, plan=plan)
         return job.run()
+
+    def _inflated_already(
+        self, download: DownloadResult, destination: Path, source: _Source, sink: InflatingSink
+    ) -> FetchResult:
+        """The image the download was decompressed into as it arrived: through the whole
+        gate, then converted to raw (unless it is raw already) or kept as it is."""
+        assert sink.private is not None and sink.packing is not None
+        private, name = sink.private, sink.name
+        report = require_safe(
+            inspect_image(private.path(name), self.qemu, source.expect.declared_format, self.request.policy),
+            "The image in the download",
+        )
+        conversion = None
+        if self.request.to_raw and report.format.qemu_driver != "raw":
+            request = ConvertRequest(
+                Path(private.path(name)), destination, "raw", overwrite=self.request.overwrite,
+                policy=self.request.policy,
+            )  # fmt: skip
+            conversion = ConvertJob(request, self.qemu, self._forward, self.cancel, self.free_space).run()
+            conversion = replace(conversion, checks=(sink.check(), *conversion.checks))
+        else:
+            if not self.request.to_raw:
+                destination = self._kept_name(source, destination, report.format)
+            place_file(name, destination, self.request.overwrite, finished_dir_fd=private.fd,
+                       destination_dir_fd=private.parent_fd)  # fmt: skip
+        remove_download(download)
+        fmt = "raw" if conversion else report.format.value
+        return FetchResult(destination, fmt, report.format.value, report.virtual_size, download, conversion,
+                           source.image, 0.0, sink.packing.value)  # fmt: skip
+
+    def _unpack(
+        self, download: DownloadResult, destination: Path, source: _Source,
+        judged: tuple[PackedFacts, InspectionResult],
+    ) -> FetchResult:  # fmt: skip
+        """A compressed download (verified as published: compressed): the image inside,
+        converted to raw, or kept in its own format, through the whole gate either way."""
+        packing = judged[0].packing.value
+        if self.request.to_raw:
+            request = ConvertRequest(
+                download.part, destination, "raw", overwrite=self.request.overwrite,
+                policy=self.request.policy, expected_source=download.identity,
+            )  # fmt: skip
+            job = PackedConvertJob(request, self.qemu, self._forward, self.cancel, self.free_space)
+            conversion = job.run()
+            remove_download(download)
+            return FetchResult(destination, "raw", judged[1].format.value, conversion.virtual_size,
+                               download, conversion, source.image, 0.0, packing)  # fmt: skip
+        if judged[0].identity != download.identity:
+            raise SourceChanged(f"{download.part} is no longer the file that was verified; nothing was kept.")
+        with inflated(download.part, judged, destination.parent, self.request.policy, self.free_space,
+                      self._forward, self.cancel) as image:  # fmt: skip
+            report = require_safe(
+                inspect_image(image.path, self.qemu, source.expect.declared_format, self.request.policy),
+                "The image in the download",
+            )
+            destination = self._kept_name(source, destination, report.format)
+            place_file(image.name, destination, self.request.overwrite, finished_dir_fd=image.folder.fd,
+                       destination_dir_fd=image.folder.parent_fd)  # fmt: skip
+        remove_download(download)
+        return FetchResult(destination, report.format.value, report.format.value, report.virtual_size,
+                           download, None, source.image, 0.0, packing)  # fmt: skip
 
     def _forward(self, progress: Progress) -> None:
         if self.on_progress:
@@ -226,10 +323,15 @@ class FetchJob:
         if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", req.source):
             path = urlsplit(req.source).path
             name = unquote(os.path.basename(path)) or "image"
+            if req.checksums_url or req.checksums_auto:
+                published = published_checksum(self.session, req.options, req.source, req.checksums_url,
+                                               req.keyring)  # fmt: skip
+                user = (*user, published)
             if names_an_ova(path):
                 return _Source(req.source, Expectation(None, user, appliance=True), name)
-            expect = Expectation(None, user, format_from_extension(path))
-            return _Source(req.source, expect, name)
+            # `disk.qcow2.xz` is named (and declares its format) by what it holds.
+            expect = Expectation(None, user, format_from_extension(unpacked_name(path)))
+            return _Source(req.source, expect, unpacked_name(name))
         if not req.endpoint:
             raise DiskscopeError(
                 f"{req.source!r} is not a URL; to fetch a Glance image by id or name, give the "

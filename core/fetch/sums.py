@@ -4,8 +4,10 @@ against them.
 Read formats, as GNU coreutils and BSD write them:
 - `HEX  NAME` (text mode) and `HEX *NAME` (binary mode), as `sha256sum` writes;
 - `SHA256 (NAME) = HEX`, as `sha256sum --tag` and BSD `sha256` write.
-Names may start with `./`. Lines that are none of these (comments, PGP armour of a signed
-SHA256SUMS) are skipped. The algorithm comes from the BSD tag, else from the file's name.
+Names may start with `./`. Lines that are none of these (comments) are skipped. The
+algorithm comes from the BSD tag, else from the file's name. Fedora's `...-CHECKSUM` files
+are BSD-style and clearsigned. Only the signed part of a clearsigned file is read, and with
+a keyring only what gpgv verified (core/fetch/signature.py).
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import Cancelled, InvalidPath
+from .signature import NOT_SIGNED, SignatureCheck, detached_signature, unchecked, verify
 
 MAX_SUMS_BYTES = 1 << 20  # a checksum list is small; a bigger file is not one
+MAX_SIGNATURE_BYTES = 64 * 1024
 CHUNK = 1 << 20
 
 # File names that hold checksums, and the algorithm each one holds.
@@ -37,6 +41,7 @@ class SumsEntry:
     sums_file: Path
     algorithm: str
     expected: str
+    signature: SignatureCheck = NOT_SIGNED
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ class SumsCheck:
     algorithm: str
     expected: str
     actual: str
+    signature: SignatureCheck = NOT_SIGNED
 
     @property
     def matches(self) -> bool:
@@ -54,15 +60,19 @@ class SumsCheck:
 
     def sentence(self) -> str:
         if self.matches:
-            return f"{self.algorithm} matches {self.sums_file.name}"
+            signed = f" ({self.signature.sentence()})" if self.signature.signed else ""
+            return f"{self.algorithm} matches {self.sums_file.name}{signed}"
         return (f"{self.algorithm} does not match {self.sums_file.name}: the file has "
                 f"{self.actual}, the list says {self.expected}")  # fmt: skip
 
 
 def sums_algorithm(path: Path) -> str | None:
-    """The algorithm a checksum file holds, by its name; None when it is not one."""
+    """The algorithm a checksum file holds, by its name; None when it is not one. Fedora's
+    `...-CHECKSUM` tags every line with its algorithm; sha256 is only the fallback."""
     if path.name.upper() in _LIST_NAMES:
         return _LIST_NAMES[path.name.upper()]
+    if path.name.upper().endswith(("CHECKSUM", "CHECKSUMS")):
+        return "sha256"
     return _SUFFIXES.get(path.suffix.lower())
 
 
@@ -88,9 +98,10 @@ def _plain_name(name: str) -> str:
     return name[2:] if name.startswith("./") else name
 
 
-def find_sums(image: Path) -> SumsEntry | None:
-    """The entry for `image` in a checksum file beside it. A file
-    named after the image (`disk.img.sha256`) comes first, then the lists, strongest first."""
+def find_sums(image: Path, keyring: Path | None = None) -> SumsEntry | None:
+    """The entry for `image` in a checksum file beside it. A file named after the image
+    (`disk.img.sha256`) comes first, then the lists, strongest first. With a keyring, the
+    file's signature is verified (SignatureInvalid when gpgv refuses it)."""
     folder = image.parent
     try:
         names = sorted(os.listdir(folder))
@@ -99,11 +110,31 @@ def find_sums(image: Path) -> SumsEntry | None:
     candidates = [folder / n for n in names if sums_algorithm(folder / n) and n != image.name]
     candidates.sort(key=lambda p: (not p.name.startswith(image.name + "."), -_strength(p)))
     for candidate in candidates:
-        entries = _read(candidate)
-        if image.name in entries:
-            return SumsEntry(candidate, *entries[image.name])
-        if candidate.name.startswith(image.name + ".") and len(entries) == 1:
-            return SumsEntry(candidate, *next(iter(entries.values())))  # named after the image
+        data = _read_bytes(candidate, MAX_SUMS_BYTES)
+        if data is None:
+            continue
+        sig_file = detached_signature(candidate)
+        signature = _read_bytes(sig_file, MAX_SIGNATURE_BYTES) if sig_file else None
+        entry = sums_entry(candidate, image.name, *unchecked(data, signature))
+        if entry is None:
+            continue
+        if keyring is None:
+            return entry
+        # Only the verified text counts: the entry is looked up again in it.
+        return sums_entry(candidate, image.name, *verify(data, signature, keyring, sig_file))
+    return None
+
+
+def sums_entry(sums_file: Path, name: str, text: bytes, signature: SignatureCheck) -> SumsEntry | None:
+    """What the checksum text says about the file called `name`."""
+    algorithm = sums_algorithm(sums_file)
+    if algorithm is None:
+        return None
+    entries = parse_sums(text.decode("utf-8", errors="replace"), algorithm)
+    if name in entries:
+        return SumsEntry(sums_file, *entries[name], signature)
+    if sums_file.name.startswith(name + ".") and len(entries) == 1:
+        return SumsEntry(sums_file, *next(iter(entries.values())), signature)  # named after it
     return None
 
 
@@ -111,15 +142,13 @@ def _strength(path: Path) -> int:
     return _DIGEST_LENGTH.get(sums_algorithm(path) or "", 0)
 
 
-def _read(path: Path) -> dict[str, tuple[str, str]]:
-    algorithm = sums_algorithm(path)
+def _read_bytes(path: Path, limit: int) -> bytes | None:
     try:
-        if algorithm is None or not path.is_file() or path.stat().st_size > MAX_SUMS_BYTES:
-            return {}
-        text = path.read_text(encoding="utf-8", errors="replace")
+        if not path.is_file() or path.stat().st_size > limit:
+            return None
+        return path.read_bytes()
     except OSError:
-        return {}
-    return parse_sums(text, algorithm)
+        return None
 
 
 def hash_file(path: Path, algorithm: str, cancel: threading.Event | None = None) -> str:
@@ -141,12 +170,14 @@ def check_sums(image: Path, entry: SumsEntry, cancel: threading.Event | None = N
         actual = hash_file(image, entry.algorithm, cancel)
     except OSError as exc:
         raise InvalidPath(f"{image} could not be read for its checksum: {exc.strerror}.") from None
-    return SumsCheck(entry.sums_file, entry.algorithm, entry.expected, actual)
+    return SumsCheck(entry.sums_file, entry.algorithm, entry.expected, actual, entry.signature)
 
 
-def check_against_sums(image: Path, cancel: threading.Event | None = None) -> SumsCheck | None:
+def check_against_sums(
+    image: Path, cancel: threading.Event | None = None, keyring: Path | None = None
+) -> SumsCheck | None:
     """The image checked against the checksum file beside it; None when no such file
     lists it. The CLI's one call; the window finds the entry while it inspects and hashes
     in a task of its own, so that the verdict does not wait for the hash."""
-    entry = find_sums(image)
+    entry = find_sums(image, keyring)
     return None if entry is None else check_sums(image, entry, cancel)

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from ..errors import ChecksumMismatch, UnsafeImage
 from ..formats import ImageFormat
-from ..inspect.inspector import InspectionResult, StreamInspector
+from ..inspect.inspector import InspectionResult
+from ..packed.sink import InflatingSink
+from ..packed.stream_inspect import PackedStreamInspector
 from .checksums import BackgroundHasher, Checksum
 
 
@@ -41,26 +43,32 @@ class DownloadResult:
 class StreamCheck:
     """The hashes and the inspector one download's bytes pass through, and how many came."""
 
-    def __init__(self, expect: Expectation) -> None:
+    def __init__(self, expect: Expectation, sink: InflatingSink | None = None) -> None:
         # Only what must be checked; an unverified download still gets a sha256 to record.
         self._algorithms = {c.algorithm for c in expect.checksums} or {"sha256"}
         self.hasher = BackgroundHasher(self._algorithms)
-        self.inspector = StreamInspector(expect.declared_format)
+        # A compressed image is judged by the image inside (core/packed/stream_inspect.py).
+        self.inspector = PackedStreamInspector(expect.declared_format)
         self.offset = 0
         self.appliance = expect.appliance  # nothing to judge early: the whole tar is, at the end
         self.checked = self.appliance
         self.content_md5: str | None = None
+        self.sink = sink  # decompresses a compressed download in the same pass
 
     def absorb(self, block: bytes) -> None:
         self.hasher.update(block)
         self.inspector.feed(block)
+        if self.sink is not None:
+            self.sink.feed(block)
         self.offset += len(block)
 
     def reset(self, declared: ImageFormat | None) -> None:
         algorithms = self._algorithms | {a for a in ("md5",) if self.hasher.covers(a)}
         self.hasher.close()
         self.hasher = BackgroundHasher(algorithms)
-        self.inspector = StreamInspector(declared)
+        self.inspector = PackedStreamInspector(declared)
+        if self.sink is not None:
+            self.sink.restart()
         self.offset = 0
         self.checked = self.appliance
 

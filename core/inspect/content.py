@@ -69,6 +69,12 @@ def _classify(view: HeaderView) -> tuple[str | None, str]:
     return None, ""
 
 
+def archive_kind(head: bytes) -> str | None:
+    """The archive or compression a file's head shows (tar, xz, gzip, zstd, zip, 7z, bzip2)."""
+    archive = _archive(head)
+    return None if archive is None else archive[0]
+
+
 def _archive(head: bytes) -> tuple[str, str, str] | None:
     for name, offset, magics, what, action in _ARCHIVES:
         if head.startswith(magics, offset):

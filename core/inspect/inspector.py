@@ -138,6 +138,10 @@ class StreamInspector:
     def finish(self) -> InspectionResult:
         return analyze(self._collector.view(finished=True), self.declared)
 
+    def result_so_far(self) -> InspectionResult:
+        """The verdict on what has arrived, with any region still to come seen as absent."""
+        return analyze(self._collector.view(finished=False), self.declared)
+
 
 def check_regular_file(path: str | os.PathLike[str]) -> Path:
     """The absolute path of the regular file `path` names (following symlinks), or InvalidPath."""

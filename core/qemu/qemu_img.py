@@ -13,7 +13,6 @@ import os
 import re
 import shlex
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from functools import cached_property
@@ -190,6 +189,8 @@ class QemuImg:
         destination raises NotEnoughSpace; any other failure QemuImgError. The partial
         output is the caller's to remove.
         """
+        import tempfile  # conversions only: inspection's start-up does not pay for it
+
         args = self.convert_args(spec)
         with tempfile.TemporaryFile() as stderr:
             proc = self.start(args, limits, stderr)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..appliance.appliance import ApplianceReport, inspect_appliance, is_appliance
 from ..chain import ChainLayer, chain_is_sound, walk_backing_chain
-from ..errors import QemuImgError
+from ..errors import DiskscopeError, QemuImgError
 from ..fetch.sums import SumsEntry, find_sums
 from ..inspect.verdict import ViolationCode
 from ..policy import DEFAULT_POLICY, InspectionPolicy
@@ -28,6 +28,7 @@ class ImageDetails:
     map_note: str  # why there is no map, or that it was cut short
     commands: tuple[str, ...]  # the qemu-img command lines that show the same, to copy
     sums: SumsEntry | None = None  # what a SHA256SUMS (or NAME.sha256) beside it says
+    sums_problem: str = ""  # why the checksum file beside it was refused (its signature)
 
     @property
     def path(self) -> Path:
@@ -50,24 +51,46 @@ class ImageDetails:
 
 
 def gather_details(
-    path: str | os.PathLike[str], qemu: QemuImg, policy: InspectionPolicy = DEFAULT_POLICY
+    path: str | os.PathLike[str],
+    qemu: QemuImg,
+    policy: InspectionPolicy = DEFAULT_POLICY,
+    keyring: Path | None = None,
 ) -> ImageDetails:
-    report = inspect_image(path, qemu, policy=policy)
+    """A compressed image is judged by the image inside (see core/packed/); qemu-img opens
+    it only once it is decompressed, so it has no map and no commands to copy."""
+    report = inspect_image(path, qemu, policy=policy, unpack=True)
     chain: tuple[ChainLayer, ...] = ()
-    if report.inspection.backing_file or (report.info and report.info.backing_filename):
+    if report.packed is None and (
+        report.inspection.backing_file or (report.info and report.info.backing_filename)
+    ):
         chain = tuple(walk_backing_chain(report.path, qemu, policy, top=report))
-    extents, note = _allocation(report, chain, qemu)
-    sums = find_sums(report.path)  # hashing waits for its own task: see core/fetch/sums.py
-    return ImageDetails(report, chain, extents, note, _commands(report, qemu), sums)
+    if report.packed is not None:
+        extents: tuple[MapExtent, ...] = ()
+        note = (
+            "No allocation map: the image is compressed; qemu-img reads it once Convert has decompressed it."
+        )
+        commands: tuple[str, ...] = ()
+    else:
+        extents, note = _allocation(report, chain, qemu)
+        commands = _commands(report, qemu)
+    sums, problem = None, ""
+    try:
+        sums = find_sums(report.path, keyring)  # hashing waits for its own task: see core/fetch/sums.py
+    except DiskscopeError as exc:  # a signature gpgv refused, or gpgv that could not run
+        problem = str(exc)
+    return ImageDetails(report, chain, extents, note, commands, sums, problem)
 
 
 def gather(
-    path: str | os.PathLike[str], qemu: QemuImg, policy: InspectionPolicy = DEFAULT_POLICY
+    path: str | os.PathLike[str],
+    qemu: QemuImg,
+    policy: InspectionPolicy = DEFAULT_POLICY,
+    keyring: Path | None = None,
 ) -> ImageDetails | ApplianceReport:
     """What the window shows for a file: an OVA or OVF appliance's report, else the image's details."""
     if is_appliance(path):
         return inspect_appliance(path, qemu, policy)
-    return gather_details(path, qemu, policy)
+    return gather_details(path, qemu, policy, keyring)
 
 
 def _allocation(

@@ -22,11 +22,15 @@ def format_report(report: ImageReport) -> str:
     lines = [printable(str(report.path))]
     if report.resolved:
         lines.append(_row("link to", printable(str(report.resolved))))
-    lines += [
-        _row("format", kind),
-        _row("virtual size", size_with_exact(facts.virtual_size)),
-        _row("on disk", size_with_exact(facts.size_on_disk)),
-    ]
+    lines += [_row("format", kind), _row("virtual size", size_with_exact(facts.virtual_size))]
+    packed = report.packed
+    if packed is None:
+        lines.append(_row("on disk", size_with_exact(facts.size_on_disk)))
+    else:
+        lines.append(_row("compressed", f"{packed.packing.value}, {size_with_exact(packed.compressed_size)}"))
+        inflated = packed.uncompressed_size
+        lines.append(_row("uncompressed", size_with_exact(inflated) if inflated is not None
+                          else f"not recorded by {packed.packing.value}"))  # fmt: skip
     if facts.cluster_size:
         lines.append(_row("cluster size", size_with_exact(facts.cluster_size)))
     lines.append(_row("encrypted", "yes" if facts.encrypted else "no"))
@@ -42,7 +46,10 @@ def format_report(report: ImageReport) -> str:
             when = datetime.fromtimestamp(s.date_sec).strftime("%Y-%m-%d %H:%M:%S")
             lines.append(f"    {printable(s.id):<4} {printable(s.name)}  {human_size(s.vm_state_size)}  "
                          f"{when}  {printable(s.vm_clock)}")  # fmt: skip
-    if report.safe:
+    if report.safe and packed is not None:
+        lines.append(_row("verdict", f"SAFE by its headers (the first {human_size(packed.inflated)} "
+                          "decompressed); qemu-img opens it only once it is decompressed"))  # fmt: skip
+    elif report.safe:
         lines.append(_row("verdict", "SAFE to hand to a hypervisor"))
     else:
         lines.append(_row("verdict", "REFUSED"))

@@ -26,6 +26,8 @@ from ...core.appliance.convert import disk_request
 from ...core.convert.plan import ConvertPlan, plan_conversion
 from ...core.convert.presets import PRESETS
 from ...core.convert.request import SUBFORMATS, ConvertRequest
+from ...core.convert.verification import Verification, describe
+from ...core.packed.probe import unpacked_name
 from ...core.policy import DEFAULT_POLICY, InspectionPolicy
 from ...core.qemu.qemu_img import QemuImg
 from ...core.safety import ImageReport
@@ -44,7 +46,7 @@ CLUSTER_SIZES = ("", "65536", "131072", "262144", "524288", "1048576", "2097152"
 
 class ConvertDialog(QDialog):
     def __init__(self, report: ImageReport, qemu: QemuImg, runner: TaskRunner,
-                 verify: bool = True, parent: QWidget | None = None,
+                 compare: bool = False, parent: QWidget | None = None,
                  owned_chain: bool = False, policy: InspectionPolicy = DEFAULT_POLICY,
                  disks: tuple[ApplianceDisk, ...] = ()) -> None:  # fmt: skip
         """`owned_chain`: the source is refused only for a backing chain that lies in its
@@ -72,8 +74,11 @@ class ConvertDialog(QDialog):
         self.preallocation.addItems(["off", "metadata", "falloc", "full"])
         self.cluster = QComboBox()
         self.cluster.addItems(["default", *CLUSTER_SIZES[1:]])
-        self.verify = QCheckBox("Compare the output with the source, byte for byte")
-        self.verify.setChecked(verify)
+        self.verify = QCheckBox("Also compare every byte with the source (qemu-img compare: slower "
+                                "than the conversion itself)")  # fmt: skip
+        self.verify.setChecked(compare)
+        self.verified = PlainLabel()  # what the job will verify, in words
+        self.verified.setWordWrap(True)
         self.flatten = QCheckBox("Flatten the backing chain: read every layer in this folder and "
                                  "write one self-contained image")  # fmt: skip
         self.flatten.setVisible(self.owned_chain)
@@ -115,6 +120,7 @@ class ConvertDialog(QDialog):
         form.addRow("Save as:", where)
         form.addRow("", self.overwrite)
         form.addRow("", self.verify)
+        form.addRow("Verified:", self.verified)
         form.addRow("", self.flatten)
         form.addRow("Space:", self.space)
         form.addRow("Command:", self.command)
@@ -142,13 +148,13 @@ class ConvertDialog(QDialog):
 
     @classmethod
     def for_appliance(
-        cls, appliance: ApplianceReport, qemu: QemuImg, runner: TaskRunner, verify: bool = True,
+        cls, appliance: ApplianceReport, qemu: QemuImg, runner: TaskRunner, compare: bool = False,
         parent: QWidget | None = None, policy: InspectionPolicy = DEFAULT_POLICY,
     ) -> ConvertDialog:  # fmt: skip
         """The dialog for an OVA's or OVF's disks, one at a time, each from its bytes in place."""
         disks = tuple(d for d in appliance.disks if d.report is not None)
         assert disks and disks[0].report is not None, "the window offers Convert for disks with content"
-        return cls(disks[0].report, qemu, runner, verify, parent, policy=policy, disks=disks)
+        return cls(disks[0].report, qemu, runner, compare, parent, policy=policy, disks=disks)
 
     @Slot(int)
     def _disk_changed(self, row: int) -> None:
@@ -189,14 +195,15 @@ class ConvertDialog(QDialog):
         self.subformat.blockSignals(False)
         self.compression.setEnabled(target == "qcow2")
         self.cluster.setEnabled(target == "qcow2")
-        self.verify.setChecked(self.verify.isChecked() or target == "raw")
         self._suggest_name(target)
         self._options_changed()
 
     def _suggest_name(self, target: str) -> None:
         current = self.destination.text().strip()
         folder = Path(current).parent if current else self.report.path.parent
-        stem = self.disk.name if self.disk else self.report.path.stem
+        stem = (
+            self.disk.name if self.disk else Path(unpacked_name(self.report.path.name)).stem
+        )  # disk.qcow2.xz: disk
         self.destination.setText(str(free_name(folder, stem, EXTENSIONS[target])))
 
     @Slot()
@@ -205,10 +212,15 @@ class ConvertDialog(QDialog):
         if path:
             self.destination.setText(path)
 
+    def _verification(self) -> Verification:
+        return Verification.FULL if self.verify.isChecked() else Verification.STRUCTURE
+
     @Slot()
     def _options_changed(self) -> None:
         self.convert_button.setEnabled(False)
         self.plan = None  # made for the old options
+        text = describe(self._verification())
+        self.verified.setText(text[0].upper() + text[1:])
         name = self.destination.text().strip()
         self.overwrite.setEnabled(bool(name) and os.path.lexists(name))  # offered only when it applies
         self._show_error("")
@@ -225,7 +237,7 @@ class ConvertDialog(QDialog):
             "compression": _choice(self.compression, "none") if self.compression.isEnabled() else None,
             "preallocation": _choice(self.preallocation, "off"),
             "cluster_size": int(self.cluster.currentText()) if self.cluster.currentText().isdigit() else None,
-            "compare": self.verify.isChecked(),
+            "verify": self._verification(),
             "overwrite": self.overwrite.isEnabled() and self.overwrite.isChecked(),
             "allow_owned_backing": self.owned_chain and self.flatten.isChecked(),
             "policy": self.policy,
@@ -252,6 +264,16 @@ class ConvertDialog(QDialog):
         except ValueError as exc:
             self.space.setText("")
             self._show_error(str(exc))
+            return
+        if self.report.packed is not None:
+            # qemu-img reads no compressed file: the job inflates it first (core/packed/convert.py),
+            # and its space and command are known only then.
+            self.plan = None
+            self.command.setText("")
+            self.space.setText(f"decompressed from {self.report.packed.packing.value} first; "
+                               "the space it needs is checked then")  # fmt: skip
+            self._show_error("")
+            self.convert_button.setEnabled(True)
             return
         self.runner.submit(
             partial(plan_conversion, request, self.qemu),

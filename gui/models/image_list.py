@@ -49,7 +49,9 @@ class ImageEntry:
         if self.appliance is not None:
             return self.appliance.kind
         if self.details is not None:
-            return self.details.report.format.value
+            packed = self.details.report.packed
+            fmt = self.details.report.format.value
+            return f"{fmt} in {packed.packing.value}" if packed else fmt
         if self.pasted is not None:
             return self.pasted.format
         return ""

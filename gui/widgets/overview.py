@@ -9,6 +9,7 @@ from ...core.appliance.appliance import ApplianceReport
 from ...core.fetch.sums import SumsCheck, SumsEntry
 from ...core.formats import ImageFormat
 from ...core.inspect.verdict import Violation
+from ...core.packed.probe import PackedFacts
 from ...core.qemu.image_info import ImageInfo
 from ...core.report.details import ImageDetails
 from ...core.sizes import exact_size, human_size
@@ -19,7 +20,7 @@ from .appliance_view import ApplianceView
 
 FIELDS = (
     "Format", "Virtual size", "Size on disk", "Cluster size", "qcow2 compat", "Compression",
-    "Lazy refcounts", "Encryption", "Dirty", "Corrupt", "Bitmaps", "Path", "Link to",
+    "Lazy refcounts", "Encryption", "Dirty", "Corrupt", "Bitmaps", "Path", "Link to", "Packed as",
 )  # fmt: skip
 
 
@@ -71,7 +72,16 @@ class VerdictBanner(QLabel):
         from html import escape
 
         violations = details.report.violations
-        if verdict == "safe":
+        packed = details.report.packed
+        if verdict == "safe" and packed is not None:
+            self._set(
+                "safe", Tone.SAFE,
+                f"<b>Safe by its headers</b><br>Our inspector read the first "
+                f"{escape(human_size(packed.inflated))} of this {packed.packing.value} file's "
+                "image: no references to other files, nothing implausible. qemu-img checks it "
+                "too once Image &gt; Convert has decompressed it.",
+            )  # fmt: skip
+        elif verdict == "safe":
             self._set(
                 "safe", Tone.SAFE,
                 "<b>Safe to use</b><br>Our inspector and qemu-img agree: "
@@ -143,6 +153,8 @@ class OverviewPanel(QWidget):
         details = entry.details
         self._show_notes(details.report.warnings if details else ())
         self._show_checksum(details.sums if details else None, entry.checksum)
+        if details and details.sums_problem:
+            self._refuse_checksum(details.sums_problem)
         info = entry.info  # a pasted `qemu-img info` has no report, only qemu-img's facts
         ours = details.report.inspection if details else None
         facts = details.report.facts if details else None
@@ -152,7 +164,11 @@ class OverviewPanel(QWidget):
         no_disk = entry.verdict == "not_a_disk"  # its "raw" and "size" would describe a disk
         self._set("Format", "not a disk image" if no_disk else (fmt or "—"))
         self._size("Virtual size", None if no_disk else entry.virtual_size)
-        self._size("Size on disk", facts.size_on_disk if facts else (info.actual_size if info else None))
+        packed = details.report.packed if details else None
+        on_disk = packed.compressed_size if packed else facts.size_on_disk if facts else None
+        self._size("Size on disk", on_disk if details else (info.actual_size if info else None))
+        self._set("Packed as", _packed_text(packed) if packed else "")
+        self.form.setRowVisible(self.values["Packed as"], packed is not None)
         self._size("Cluster size", facts.cluster_size if facts else (info.cluster_size if info else None))
         if info is None and ours is not None and ours.format == ImageFormat.QCOW2:
             self._qcow2_from_header(dict(ours.details))
@@ -192,6 +208,12 @@ class OverviewPanel(QWidget):
         self.checksum.setStyleSheet(style)
         self.checksum.show()
 
+    def _refuse_checksum(self, problem: str) -> None:
+        self.checksum.setProperty("matches", False)
+        self.checksum.setText(f"Checksum file refused: {problem}")
+        self.checksum.setStyleSheet(banner_style(Tone.REFUSED, "checksum"))
+        self.checksum.show()
+
     def _qcow2(self, info: ImageInfo | None) -> None:
         q = info.qcow2 if info else None
         self._set("qcow2 compat", q.compat if q else "—")
@@ -218,6 +240,12 @@ class OverviewPanel(QWidget):
 
     def field(self, name: str) -> str:
         return self.values[name].text()
+
+
+def _packed_text(packed: PackedFacts) -> str:
+    size = packed.uncompressed_size
+    inflates = f"{human_size(size)} uncompressed" if size is not None else "uncompressed size not recorded"
+    return f"{packed.packing.value}, {inflates}"
 
 
 def _yes_no(value: bool | None) -> str:

@@ -74,7 +74,7 @@ def test_every_source_format_to_raw(tmp_path: Path, suffix: str, fmt: str, opts:
     before = sha256(source)
     result = ConvertJob(ConvertRequest(source, tmp_path / "out.raw", "raw"), QemuImg()).run()
     assert sha256(tmp_path / "out.raw") == sha256(original)
-    assert "qemu-img compare: identical to the source" in result.checks
+    assert any(check.startswith("sampled data: ") for check in result.checks)
     assert sha256(source) == before, "the source must never be written to"
     assert not (tmp_path / "out.raw.part").exists()
 
@@ -95,7 +95,7 @@ TARGETS = [
 def test_raw_to_every_target(tmp_path: Path, target: str, subformat: str | None, qemu_fmt: str) -> None:
     source = raw_with_data(tmp_path / "source.raw")
     out = tmp_path / "out.img"
-    request = ConvertRequest(source, out, target, subformat=subformat, compare=True)
+    request = ConvertRequest(source, out, target, subformat=subformat)  # the default verification
     result = ConvertJob(request, QemuImg()).run()
     assert result.format == target and result.virtual_size == 32 * MiB
     done = subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", qemu_fmt, str(source),
@@ -145,7 +145,7 @@ def test_unsafe_sources_are_refused_before_qemu_opens_them(tmp_path: Path) -> No
     safe = create(tmp_path / "safe.qcow2", "qcow2", "1M")
     qemu = RecordingQemuImg()
     ConvertJob(ConvertRequest(safe, tmp_path / "safe.raw", "raw"), qemu).run()
-    assert {"info", "map", "convert", "compare"} <= qemu.commands_opening(safe)
+    assert {"info", "map", "convert"} <= qemu.commands_opening(safe)
 
 
 def test_owned_backing_chain_is_flattened_on_request(tmp_path: Path) -> None:

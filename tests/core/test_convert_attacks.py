@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from diskscope.core.convert.job import ConvertJob
 from diskscope.core.convert.request import ConvertRequest
+from diskscope.core.convert.verification import Verification
 from diskscope.core.errors import ConversionStalled, InvalidPath, SourceChanged
 from diskscope.core.placement import DestinationChanged, UnsuitableDestination
 from diskscope.core.progress import Progress
@@ -179,7 +180,7 @@ def test_every_creatable_format_opens_through_the_reference(tmp_path: Path, fmt:
 def test_paths_with_quotes_commas_and_unicode(tmp_path: Path) -> None:
     source = raw_file(tmp_path / 'a,b"c\\d {x} ✓ 😀.raw', 4 * MiB)
     out = tmp_path / 'o,"ü" drive=file,.qcow2'
-    result = ConvertJob(ConvertRequest(source, out, "qcow2", compare=True), QemuImg()).run()
+    result = ConvertJob(ConvertRequest(source, out, "qcow2", verify=Verification.FULL), QemuImg()).run()
     assert "qemu-img compare: identical to the source" in result.checks
     qemu_img("compare", "-f", "raw", "-F", "qcow2", source, out)
 

@@ -17,7 +17,7 @@ from diskscope.gui.jobs import JobState
 from diskscope.gui.main_window import MainWindow
 from diskscope.gui.models.image_list import ImageListModel
 from guikit import WAIT_MS, wait_idle
-from imagekit import create, qemu_img, write_pattern
+from imagekit import MiB, create, qemu_img, write_pattern
 from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QCheckBox, QComboBox, QLineEdit, QPushButton, QWidget
 
@@ -219,3 +219,32 @@ def test_closing_stops_a_long_checksum(qtbot, settings, tmp_path: Path) -> None:
     win.close()
     assert win.runner.pending == 0
     assert win.current_entry().checksum is None  # type: ignore[union-attr]
+
+
+def test_a_compressed_image_converts_from_the_window(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Image > Convert on a dropped disk.qcow2.xz: the job inflates it, then converts it."""
+    from packkit import compress
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    image = create(folder / "disk.qcow2", "qcow2", "16M")
+    write_pattern(image, "qcow2", MiB, MiB, 0x77)
+    packed = compress(image, "xz")
+    original = image.rename(tmp_path / "original.qcow2")
+    open_and_wait(qtbot, window, packed)
+
+    def convert(dialog: ConvertDialog) -> None:
+        dialog.target.setCurrentIndex(dialog.target.findText("raw"))
+        assert dialog.destination.text() == str(folder / "disk.raw")
+        qtbot.waitUntil(dialog.convert_button.isEnabled, timeout=WAIT_MS)
+        assert "decompressed from xz first" in dialog.space.text()
+        click(qtbot, dialog.convert_button)
+
+    problems = while_modal(qtbot, convert)
+    window.convert_action.trigger()
+    assert problems == []
+    record = next(iter(window.jobs.records.values()))
+    qtbot.waitUntil(lambda: record.finished, timeout=WAIT_MS)
+    assert record.state == JobState.SUCCEEDED, record.message
+    qemu_img("compare", "-f", "qcow2", "-F", "raw", original, folder / "disk.raw")
+    assert sorted(p.name for p in folder.iterdir()) == ["disk.qcow2.xz", "disk.raw"]

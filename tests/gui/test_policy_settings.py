@@ -11,11 +11,10 @@ from diskscope.gui.dialogs.settings_dialog import SettingsDialog
 from diskscope.gui.jobs import JobState
 from diskscope.gui.main_window import MainWindow
 from diskscope.gui.settings import Settings
-from guikit import WAIT_MS, wait_idle
+from guikit import WAIT_MS, drop
 from httpserver import serving
 from imagekit import create
-from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
-from PySide6.QtGui import QDropEvent
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
 
@@ -52,17 +51,6 @@ def set_policy(qtbot, window: MainWindow, allowed: set[str], largest: str) -> No
         assert not dialog.isVisible()
 
     in_settings_dialog(qtbot, window, act)
-
-
-def drop(qtbot, window: MainWindow, path: Path) -> None:  # type: ignore[no-untyped-def]
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path))])
-    event = QDropEvent(
-        QPointF(window.rect().center()), Qt.DropAction.CopyAction, mime,
-        Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-    )  # fmt: skip
-    window.dropEvent(event)
-    wait_idle(qtbot, window)
 
 
 def test_vmdk_types_set_in_settings_decide_the_verdict(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

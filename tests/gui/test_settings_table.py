@@ -23,7 +23,8 @@ CHANGED: dict[str, Any] = {
     "force_raw": False,
     "ca_bundle": "/etc/ssl/private-ca.pem",
     "verify_tls": False,
-    "verify_after_convert": False,
+    "compare_after_convert": True,
+    "keyring": "/usr/share/keyrings/ubuntu-cloudimage-keyring.gpg",
 }
 
 
@@ -93,7 +94,7 @@ def test_a_damaged_number_or_switch_reads_as_its_default_and_is_reset(
 @pytest.mark.parametrize(
     ("key", "text", "value"),
     [("qemu/cpu_seconds", "0", None), ("jobs/concurrent", "99", None), ("jobs/concurrent", " 3 ", 3),
-     ("fetch/verify_tls", "false", False), ("fetch/verify_tls", "0", False), ("convert/verify", "TRUE", True)],
+     ("fetch/verify_tls", "false", False), ("fetch/verify_tls", "0", False), ("convert/compare", "TRUE", True)],
 )  # fmt: skip
 def test_numbers_outside_their_bounds_are_damaged_too(
     tmp_path: Path, key: str, text: str, value: object

@@ -1,0 +1,76 @@
+"""The window with compressed images and signed checksum files: a dropped .xz shows the
+image inside; a folder's signed SHA256SUMS shows who signed it, or why it was refused."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from diskscope.gui.main_window import MainWindow
+from diskscope.gui.settings import Settings
+from gpgkit import Signer, make_signer
+from guikit import drop, wait_idle
+from imagekit import create
+from packkit import compress
+
+
+@pytest.fixture(scope="module")
+def signer(tmp_path_factory: pytest.TempPathFactory) -> Signer:
+    return make_signer(tmp_path_factory.mktemp("gpg") / "home")
+
+
+def signed_folder(folder: Path, signer: Signer) -> tuple[Path, Path]:
+    image = compress(create(folder / "disk.qcow2", "qcow2", "64M"), "xz")
+    (folder / "disk.qcow2").unlink()
+    sums = folder / "SHA256SUMS"
+    sums.write_text(f"{hashlib.sha256(image.read_bytes()).hexdigest()}  {image.name}\n")
+    signer.detach_sign(sums)
+    return image, sums
+
+
+def test_a_dropped_compressed_image_shows_the_image_inside(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    image = compress(create(tmp_path / "disk.qcow2", "qcow2", "1G"), "zstd", tmp_path / "download")
+    drop(qtbot, window, image)
+    overview = window.overview
+    assert overview.banner.verdict == "safe"
+    assert "Safe by its headers" in overview.banner.text() and "zstd" in overview.banner.text()
+    assert overview.field("Format") == "qcow2 in zstd"
+    assert overview.field("Virtual size") == "1.0 GiB"
+    assert overview.field("Packed as").startswith("zstd, ")
+    assert overview.values["Packed as"].isVisible()
+    assert window.current_entry().details.commands == ()  # type: ignore[union-attr]
+
+
+def test_a_signed_sums_file_names_its_signer(
+    qtbot, window: MainWindow, settings: Settings, signer: Signer, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "images"
+    folder.mkdir()
+    signed_folder(folder, signer)
+    settings.keyring = str(signer.keyring(tmp_path / "keys.gpg"))
+    window.open_paths([str(folder)])
+    wait_idle(qtbot, window)
+    names = [e.name for e in window.model.entries()]
+    window.list.setCurrentIndex(window.model.index(names.index("disk.qcow2.xz"), 0))
+    text = window.overview.checksum.text()
+    assert text == (f"Checksum: sha256 matches SHA256SUMS (signed by {signer.uid} "
+                    f"(key {signer.fingerprint()})).")  # fmt: skip
+    assert window.overview.checksum.property("matches") is True
+
+
+def test_a_tampered_sums_file_is_refused_in_red(
+    qtbot, window: MainWindow, settings: Settings, signer: Signer, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "images"
+    folder.mkdir()
+    image, sums = signed_folder(folder, signer)
+    with open(sums, "a") as f:
+        f.write(f"{'0' * 64}  other.img\n")
+    settings.keyring = str(signer.keyring(tmp_path / "keys.gpg"))
+    drop(qtbot, window, image)
+    assert window.overview.checksum.property("matches") is False
+    assert window.overview.checksum.text() == (
+        "Checksum file refused: The checksum file's signature was refused: it is bad "
+        "(the file was changed after it was signed)."
+    )
