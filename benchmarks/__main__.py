@@ -25,10 +25,11 @@ from benchmarks.inspect_rows import inspect_rows
 from benchmarks.packed_rows import packed_rows
 from benchmarks.paths import GiB, MiB, size_name
 from benchmarks.report import machine, summary, table, write
+from benchmarks.upload_rows import upload_rows
 from benchmarks.window_rows import window_rows
 
 ROOT = Path(__file__).resolve().parents[1]
-GROUPS = ("convert", "appliance", "download", "fetch", "packed", "inspect", "window")
+GROUPS = ("convert", "appliance", "download", "fetch", "packed", "upload", "inspect", "window")
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,13 @@ def plan(quick: bool, deadline: float) -> tuple[list[Group], int]:
         packed_virtual // 4,
         lambda s: (n + 1) * (packed_virtual / s.write + packed_virtual / (40 * MiB) + 3),
         lambda w, i, _up: packed_rows(w, i, packed_virtual, packed_virtual // 4, runs(n)),
+    ))  # fmt: skip
+    upload = downloads[0][0]  # 1.5 GiB in a full run
+    groups.append(Group(
+        "upload", f"upload {size_name(upload)}", 2 * upload + GiB, 0,
+        lambda s: (rounds + 1) * 3 * (upload / s.write + upload / s.sha512 + 3) + 20,
+        lambda w, _i, _up: upload_rows(w, upload, runs(max(2, rounds - 2))),
+        ((f"upload {size_name(upload)} (put)", "<= 1.15"),),
     ))  # fmt: skip
     groups.append(Group("inspect", f"inspect {folder} images", GiB, 0, lambda _s: (rounds + 1) * folder * 0.015,
                         lambda w, _i, _up: inspect_rows(w, folder, runs(rounds))))  # fmt: skip

@@ -49,7 +49,8 @@ class ExitCode(IntEnum):
 
 EXIT_STATUS_HELP = """exit status:
   0    done: every image is safe, the command did what was asked
-  1    refused: an image is unsafe or was refused (info, check, map, measure, convert, fetch),
+  1    refused: an image is unsafe or was refused (info, check, map, measure, convert, fetch,
+       glance upload),
        or `check` found corruption or leaks
   2    error: the sentence on stderr says what; also a command line that cannot be used
   130  interrupted by Ctrl-C (128 + the signal number for SIGTERM and SIGHUP)"""
@@ -679,6 +680,48 @@ def _add_glance(sub: Subcommands, common: argparse.ArgumentParser, summary: str)
     show.add_argument("--json", action="store_true", help="print JSON")
     _add_http(show)
     show.set_defaults(func=cmd_glance_show)
+    _add_glance_upload(glance_sub, common)
+
+
+def _add_glance_upload(glance_sub: argparse._SubParsersAction[argparse.ArgumentParser],
+                       common: argparse.ArgumentParser) -> None:  # fmt: skip
+    from .cloud.upload import UploadMethod
+    from .convert.presets import PRESETS
+
+    upload = glance_sub.add_parser(
+        "upload", parents=[common, _policy_options()],
+        help="publish a local image: inspected, streamed and hashed, then checked against Glance's record",
+    )  # fmt: skip
+    upload.add_argument("image", metavar="IMAGE")
+    upload.add_argument("--endpoint", help="Glance endpoint (default: $OS_IMAGE_URL, else the catalog's)")
+    upload.add_argument("--name", help="the image's name (default: the file's name)")
+    upload.add_argument("--disk-format", help="must be what the inspection finds (it is the default)")
+    upload.add_argument("--visibility", choices=("private", "shared", "community", "public"))
+    upload.add_argument("--property", action="append", default=[], metavar="KEY=VALUE",
+                        help="an image property, checked against the server's schema")  # fmt: skip
+    upload.add_argument("--tag", action="append", default=[], help="a tag (repeatable)")
+    upload.add_argument("--protected", action="store_true", help="protect the image once it is verified")
+    upload.add_argument("--min-disk", type=_positive_int, metavar="GB")
+    upload.add_argument("--min-ram", type=_positive_int, metavar="MB")
+    upload.add_argument(
+        "--method", choices=[m.value for m in UploadMethod], default=UploadMethod.AUTO.value,
+        help="auto (the default): glance-direct where the server offers it, else put",
+    )  # fmt: skip
+    upload.add_argument("--url", help="web-download: where Glance fetches the same image from")
+    upload.add_argument(
+        "--convert-to", choices=("raw", "qcow2", *sorted(p for p in PRESETS if p.startswith("openstack"))),
+        help="convert first, into a temporary file next to IMAGE (removed afterwards)",
+    )  # fmt: skip
+    upload.add_argument("--keep-on-failure", action="store_true",
+                        help="keep the image record when the upload fails or is cancelled")  # fmt: skip
+    upload.add_argument(
+        "--stall-timeout", type=_positive_int, default=120, metavar="SECONDS",
+        help="give up when the server takes no data this long (default %(default)s)",
+    )  # fmt: skip
+    upload.add_argument("--json", action="store_true", help="print the result as JSON")
+    upload.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_http(upload)
+    upload.set_defaults(func=cmd_glance_upload)
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
@@ -764,6 +807,48 @@ def cmd_glance_show(args: argparse.Namespace) -> int:
     else:
         for key, value in image.to_json().items():
             print(f"{key:<17} {printable(str(value))}")
+    return ExitCode.OK
+
+
+def _key_values(given: list[str]) -> dict[str, str]:
+    found = {}
+    for item in given:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise DiskscopeError(f"--property takes KEY=VALUE, not {printable(item)!r}.")
+        found[key.strip()] = value
+    return found
+
+
+def cmd_glance_upload(args: argparse.Namespace) -> int:
+    from .cloud.upload import UploadJob, UploadMethod, UploadRequest, resume_warning
+
+    request = UploadRequest(
+        Path(args.image), name=args.name, disk_format=args.disk_format, visibility=args.visibility,
+        properties=_key_values(args.property), tags=tuple(args.tag), protected=args.protected,
+        min_disk=args.min_disk, min_ram=args.min_ram, method=UploadMethod(args.method), url=args.url,
+        convert_to=args.convert_to, keep_on_failure=args.keep_on_failure, policy=_policy(args),
+        stall_timeout=args.stall_timeout,
+    )  # fmt: skip
+    client = _glance(args, args.endpoint)
+    warning = resume_warning(os.stat(args.image).st_size) if os.path.isfile(args.image) else None
+    if warning and not args.quiet:
+        _say(f"note: {warning}")
+    job = UploadJob(request, client, _qemu(args), _progress_printer(args.quiet))
+    result = _run_cancellable(job.run, job.cancel)
+    _end_progress(args.quiet)
+    if args.json:
+        print(json_text(result.to_json()))
+        return ExitCode.OK
+    image = result.image
+    print(f"{printable(image.name or '')} ({image.id}): {image.status}, {result.disk_format}, "
+          f"{result.size:,} bytes, sent by {result.method.value}")  # fmt: skip
+    for check in result.verified:
+        print(f"  verified: {printable(check)}")
+    for note in result.notes:
+        print(f"  note: {printable(note)}")
+    for s in result.suggestions:
+        print(f"  suggestion: {s.key}={s.value} ({s.reason}); set it with --property {s.key}={s.value}")
     return ExitCode.OK
 
 

@@ -229,3 +229,26 @@ class SignatureInvalid(UnsafeImage):
 
 class SignatureUnchecked(DiskscopeError):
     """gpgv could not be run, or the signature could not be read at all."""
+
+
+# -- uploads -------------------------------------------------------------------------------
+
+
+class UploadFailed(DiskscopeError):
+    """The image service did not take the image (or the network did not carry it)."""
+
+
+class UploadStalled(UploadFailed):
+    """The image service took no data for the stall timeout."""
+
+
+class ImportFailed(UploadFailed):
+    """Glance took the data but its import task failed; the message is the task's."""
+
+
+class WrongDiskFormat(DiskscopeError):
+    """The disk format given is not the one our inspector found in the file."""
+
+
+class InvalidProperty(DiskscopeError):
+    """A property value the server's image schema (or its metadata definitions) refuses."""

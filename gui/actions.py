@@ -47,6 +47,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Convert the selected image to another format", "convert"),
     ActionSpec("fetch_action", "&Fetch…", "launcher.fetch_dialog", "Ctrl+Shift+F",
                "Download an image from a URL or Glance, verified", "fetch"),
+    ActionSpec("upload_action", "&Upload to Glance…", "launcher.upload_dialog", "Ctrl+Shift+U",
+               "Publish the selected image to a Glance image service, verified"),
     ActionSpec("log_action", "&Log", "show_log", "Ctrl+L"),
     ActionSpec("about_action", "&About Diskscope", "show_about"),
     ActionSpec("open_folder_in_files", "Show in &File Manager", "show_in_files"),

@@ -1,8 +1,9 @@
-"""Conversions and fetches started from the window: their dialogs, the plan or request a
-dialog returns, and the job that runs it on the window's JobManager."""
+"""Conversions, fetches and uploads started from the window: their dialogs, the plan or
+request a dialog returns, and the job that runs it on the window's JobManager."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QWidget
 
+from ..core.cloud.glance import GlanceClient
+from ..core.cloud.upload import ConnectingUpload, UploadRequest, UploadResult
 from ..core.convert.job import ConvertJob
 from ..core.convert.plan import ConvertPlan
 from ..core.convert.request import ConvertRequest
@@ -20,7 +23,8 @@ from ..core.packed.magic import file_packing
 from ..core.progress import Progress
 from ..core.qemu.qemu_img import QemuImg
 from .dialogs.convert_dialog import ConvertDialog
-from .dialogs.fetch_dialog import FetchDialog
+from .dialogs.fetch_dialog import FetchDialog, GlanceBrowser
+from .dialogs.upload_dialog import UploadDialog
 from .jobs import JobFactory, JobKind, JobManager, JobRecord, fetch_job_name
 from .models.image_list import ImageEntry
 from .session import Session
@@ -29,8 +33,8 @@ from .workers import TaskRunner
 
 
 class JobLauncher(QObject):
-    """Image > Convert, File > Fetch and a dropped URL: each opens its dialog and starts
-    what the user chose as a job; the status bar says how each job ended."""
+    """Image > Convert, File > Fetch, a dropped URL and Image > Upload to Glance: each opens
+    its dialog and starts what the user chose as a job; the status bar says how each ended."""
 
     started = Signal(int)  # a job's id, once it is queued: the window shows it
 
@@ -46,6 +50,7 @@ class JobLauncher(QObject):
         super().__init__(window)
         self.window, self.settings, self.session = window, settings, session
         self.runner, self.jobs, self.current_entry = runner, jobs, current_entry
+        self.glance_browser: GlanceBrowser | None = None  # the last one "Open in Browser" showed
         jobs.ended.connect(self._ended)
 
     @Slot()
@@ -97,6 +102,7 @@ class JobLauncher(QObject):
 
     def open_fetch(self, url: str) -> None:
         dialog = FetchDialog(self.settings, self.runner, url, self.window)
+        dialog.upload_requested.connect(self.open_upload)
         if dialog.exec() and dialog.fetch_request is not None:
             self.start_fetch(dialog.fetch_request)
 
@@ -108,6 +114,41 @@ class JobLauncher(QObject):
             return FetchJob(request, qemu, on_progress=on_progress)
 
         return self._submit("fetch", fetch_job_name(request), Path(request.destination), factory)
+
+    @Slot()
+    def upload_dialog(self) -> None:
+        """Image > Upload to Glance: the selected image file, inspected again by the dialog."""
+        entry = self.current_entry()
+        if entry is None or entry.pasted is not None or not os.path.isfile(entry.key):
+            self.window.statusBar().showMessage("Select an image file to upload.", 5000)
+            return
+        self.open_upload(entry.key, None)
+
+    @Slot(str, object)
+    def open_upload(self, path: str, client: GlanceClient | None) -> None:
+        """The upload dialog for `path`, to `client` (the Glance browser it was dropped on) or
+        to a cloud or endpoint the dialog asks for."""
+        dialog = UploadDialog(Path(path), self._qemu(), self.runner, self.settings, client, self.window)
+        if dialog.exec() and dialog.request is not None and dialog.connect_glance is not None:
+            self.start_upload(dialog.request, dialog.connect_glance)
+
+    def start_upload(self, request: UploadRequest, connect: Callable[[], GlanceClient]) -> JobRecord:
+        qemu = self._qemu()
+
+        def factory(on_progress: Callable[[Progress], None]) -> ConnectingUpload:
+            return ConnectingUpload(request, connect, qemu, on_progress)
+
+        return self._submit("upload", f"upload {request.source.name}", request.source, factory)
+
+    @Slot(int)
+    def browse_upload(self, job_id: int) -> None:
+        """A finished upload's "Open in Browser": the Glance browser, the new image selected."""
+        record = self.jobs.records.get(job_id)
+        job, result = (record.job, record.result) if record is not None else (None, None)
+        if isinstance(job, ConnectingUpload) and job.client is not None and isinstance(result, UploadResult):
+            self.glance_browser = GlanceBrowser(job.client, self.runner, self.window, select=result.image.id)
+            self.glance_browser.upload_requested.connect(self.open_upload)
+            self.glance_browser.open()
 
     def _qemu(self) -> QemuImg:
         if self.session.qemu is None:

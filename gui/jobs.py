@@ -18,8 +18,9 @@ from urllib.parse import urlsplit
 from PySide6.QtCore import QObject, Signal
 
 from ..core.cloud.glance import parse_image_url
+from ..core.cloud.upload import ConnectingUpload, UploadResult
 from ..core.convert.job import ConvertJob, ConvertResult
-from ..core.errors import ChecksumMismatch, DiskscopeError, UnsafeImage
+from ..core.errors import ChecksumMismatch, DiskscopeError, InvalidProperty, UnsafeImage, WrongDiskFormat
 from ..core.fetch.pipeline import FetchJob, FetchRequest, FetchResult
 from ..core.packed.convert import PackedConvertJob
 from ..core.progress import Progress
@@ -27,10 +28,10 @@ from .workers import Task, TaskRunner
 
 # What the window runs as a job, and what a finished one produced: a closed set, so that
 # every reader of a result says which kind it handles and mypy checks each field it reads.
-Job = ConvertJob | PackedConvertJob | FetchJob
-JobResult = ConvertResult | FetchResult
+Job = ConvertJob | PackedConvertJob | FetchJob | ConnectingUpload
+JobResult = ConvertResult | FetchResult | UploadResult
 JobFactory = Callable[[Callable[[Progress], None]], Job]  # builds a fresh job (Retry)
-JobKind = Literal["convert", "fetch"]
+JobKind = Literal["convert", "fetch", "upload"]
 
 
 class JobState(StrEnum):
@@ -42,8 +43,10 @@ class JobState(StrEnum):
 
 
 # Failures that end the same way however often they are run: the image itself was refused,
-# or its bytes are not the ones the checksum names.
-FINAL_FAILURES: tuple[type[DiskscopeError], ...] = (UnsafeImage, ChecksumMismatch)
+# its bytes are not the ones the checksum names, or an upload's format or properties are
+# ones the image or the cloud does not take.
+FINAL_FAILURES: tuple[type[DiskscopeError], ...] = (UnsafeImage, ChecksumMismatch, WrongDiskFormat,
+                                                     InvalidProperty)  # fmt: skip
 
 
 @dataclass

@@ -86,6 +86,7 @@ class MainWindow(QMainWindow):
     check_action: QAction
     convert_action: QAction
     fetch_action: QAction
+    upload_action: QAction
     log_action: QAction
     about_action: QAction
     open_folder_in_files: QAction
@@ -205,7 +206,8 @@ class MainWindow(QMainWindow):
         view_menu.addActions([self.refresh_action, self.check_action, self.log_action])
         view_menu.addAction(self.jobs_dock.toggleViewAction())
         image_menu = menu.addMenu("&Image")
-        image_menu.addActions([self.convert_action, self.check_action, self.export_action])
+        image_menu.addActions([self.convert_action, self.upload_action, self.check_action,
+                               self.export_action])  # fmt: skip
         menu.addMenu("&Help").addAction(self.about_action)
 
         toolbar = self.addToolBar("Main")
@@ -213,7 +215,7 @@ class MainWindow(QMainWindow):
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         toolbar.addActions([self.open_action, self.open_folder_action, self.refresh_action,
                             self.convert_action, self.fetch_action, self.export_action])  # fmt: skip
-        self.list.addActions([self.refresh_action, self.convert_action, self.check_action,
+        self.list.addActions([self.refresh_action, self.convert_action, self.upload_action, self.check_action,
                               self.export_action, self.open_folder_in_files, self.close_action])  # fmt: skip
 
     def _connect_parts(self) -> None:
@@ -224,6 +226,7 @@ class MainWindow(QMainWindow):
         self.inspections.check_failed.connect(self._check_failed)
         self.launcher.started.connect(self._job_started)
         self.jobs_panel.inspect_requested.connect(self._inspect_result)
+        self.jobs_panel.browse_requested.connect(self.launcher.browse_upload)
 
     # -- keyboard, accessibility and looks ----------------------------------------------------
 

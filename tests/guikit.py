@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from diskscope.gui.main_window import MainWindow
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QAccessible, QDropEvent
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
 WAIT_MS = 60_000  # only to stop a hang; never a measure of speed
 
@@ -21,6 +22,20 @@ def accessible_name(widget: QWidget) -> str:
     interface = QAccessible.queryAccessibleInterface(widget)
     name = interface.text(QAccessible.Text.Name) if interface is not None else ""
     return name or widget.accessibleName()
+
+
+def when_modal(kind: type[QDialog], act: Callable[[QDialog], bool]) -> QTimer:
+    """Every 50 ms: if a `kind` dialog is the modal one, `act` on it (True: done)."""
+    timer = QTimer()
+
+    def poll() -> None:
+        dialog = QApplication.activeModalWidget()
+        if isinstance(dialog, kind) and act(dialog):
+            timer.stop()
+
+    timer.timeout.connect(poll)
+    timer.start(50)
+    return timer
 
 
 def drop(qtbot, window: MainWindow, path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -160,3 +160,24 @@ def raw_file(path: Path, size: int, pieces: int = 8) -> Path:
             f.seek(i * size // pieces)
             f.write(rng.randbytes(size // pieces // 4))
     return path
+
+
+def gpt_disk_with_esp(path: Path) -> Path:
+    """A raw disk whose GPT's second entry is an EFI system partition, written byte by byte."""
+    data = bytearray(4 * MiB)
+    data[510:512] = b"\x55\xaa"
+    # the protective MBR entry as partitioning tools write it: CHS 0/2/0 (oslo's inspector in
+    # Glance checks that), type 0xEE, from LBA 1 to the end
+    data[446:462] = (
+        bytes([0, 0, 2, 0, 0xEE, 0xFF, 0xFF, 0xFF])
+        + (1).to_bytes(4, "little")
+        + (len(data) // 512 - 1).to_bytes(4, "little")
+    )
+    data[512:520] = b"EFI PART"
+    data[512 + 72 : 512 + 88] = (
+        (2).to_bytes(8, "little") + (128).to_bytes(4, "little") + (128).to_bytes(4, "little")
+    )
+    esp = bytes.fromhex("2873 2ac1 1ff8 d211 ba4b 00a0 c93e c93b".replace(" ", ""))
+    data[1024 + 128 : 1024 + 144] = esp
+    path.write_bytes(data)
+    return path

@@ -111,6 +111,10 @@ class GlanceClient:
         except (ValueError, RecursionError):  # RecursionError: nesting deeper than any record
             raise DownloadFailed(f"The image service sent something that is not JSON for {what}.") from None
 
+    def document(self, path: str, what: str) -> Any:
+        """The JSON the endpoint answers a GET of `path` with."""
+        return self._json(path, what)
+
     def image(self, image_id: str) -> GlanceImage:
         return GlanceImage.from_json(self._json(f"/v2/images/{image_id}", f"image {image_id}"))
 

@@ -9,7 +9,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import QMimeData, Qt, Signal, Slot
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -115,6 +116,38 @@ class LoginDialog(QDialog):
         layout.addWidget(buttons)
 
 
+def ask_cloud_settings(choice: str, parent: QWidget, errors: QLabel) -> CloudSettings | None:
+    """The chosen cloud's settings, its password asked for (or read from the keyring) only
+    if it needs one; None if there is no cloud or the user cancelled."""
+    if choice == NO_CLOUD:
+        return None
+    settings = settings_for(choice)
+    if settings.needs_password:
+        password = remembered_password(choice)
+        if password is None:
+            dialog = LoginDialog(choice, settings.get("username") or settings.get("user_id") or "", parent)
+            if not dialog.exec() or not dialog.password.text():
+                return None
+            password = dialog.password.text()
+            keyring = _keyring()
+            if dialog.remember.isChecked() and keyring is not None:
+                try:
+                    keyring.set_password(KEYRING_SERVICE, choice, password)
+                except Exception:  # locked, or refused: this login still goes ahead
+                    errors.setText("The keyring did not store the password.")
+        settings = settings.with_password(password)
+    return settings
+
+
+def _dropped_file(data: QMimeData) -> str | None:
+    """The one local file a drag carries (from the image list or a file manager), else None."""
+    urls = data.urls() if data.hasUrls() else []
+    if len(urls) != 1 or not urls[0].isLocalFile():
+        return None
+    path = urls[0].toLocalFile()
+    return path if os.path.isfile(path) else None
+
+
 def _error_label() -> QLabel:
     label = PlainLabel()  # messages may quote what was typed
     label.setStyleSheet(f"color: {tone_color(Tone.REFUSED, label.palette()).name()}")
@@ -123,6 +156,8 @@ def _error_label() -> QLabel:
 
 
 class FetchDialog(QDialog):
+    upload_requested = Signal(str, object)  # a file dropped on the Glance browser, its GlanceClient
+
     def __init__(self, settings: Settings, runner: TaskRunner, url: str = "",
                  parent: QWidget | None = None) -> None:  # fmt: skip
         super().__init__(parent)
@@ -251,25 +286,7 @@ class FetchDialog(QDialog):
     def cloud_settings(self) -> CloudSettings | None:
         """The chosen cloud's settings, its password asked for (or read from the keyring)
         only if it needs one; None if there is no cloud or the user cancelled."""
-        choice = self.cloud.currentText()
-        if choice == NO_CLOUD:
-            return None
-        settings = settings_for(choice)
-        if settings.needs_password:
-            password = remembered_password(choice)
-            if password is None:
-                dialog = LoginDialog(choice, settings.get("username") or settings.get("user_id") or "", self)
-                if not dialog.exec() or not dialog.password.text():
-                    return None
-                password = dialog.password.text()
-                keyring = _keyring()
-                if dialog.remember.isChecked() and keyring is not None:
-                    try:
-                        keyring.set_password(KEYRING_SERVICE, choice, password)
-                    except Exception:  # locked, or refused: this login still goes ahead
-                        self.errors["cloud"].setText("The keyring did not store the password.")
-            settings = settings.with_password(password)
-        return settings
+        return ask_cloud_settings(self.cloud.currentText(), self, self.errors["cloud"])
 
     @Slot()
     def _choose_folder(self) -> None:
@@ -375,6 +392,7 @@ class FetchDialog(QDialog):
 
     def _open_browser(self, client: GlanceClient, info: LoginInfo | None) -> None:
         browser = GlanceBrowser(client, self.runner, self, info)
+        browser.upload_requested.connect(self.upload_requested)
         if browser.exec() and browser.chosen is not None:
             self._chosen = browser.chosen
             self.url.setText(browser.client.file_url(browser.chosen).removesuffix("/file"))
@@ -382,9 +400,15 @@ class FetchDialog(QDialog):
 
 
 class GlanceBrowser(QDialog):
+    """A Glance endpoint's images; a local image file dropped on it asks to be uploaded there."""
+
+    upload_requested = Signal(str, object)  # the dropped file's path, this browser's GlanceClient
+
     def __init__(self, client: GlanceClient, runner: TaskRunner, parent: QWidget | None = None,
-                 info: LoginInfo | None = None) -> None:  # fmt: skip
+                 info: LoginInfo | None = None, select: str | None = None) -> None:  # fmt: skip
         super().__init__(parent)
+        self.select_id = select  # an image id to select once listed (a finished upload's)
+        self.setAcceptDrops(True)
         self.setWindowTitle(f"Images at {client.endpoint}")
         self.client, self.runner = client, runner
         self.chosen: GlanceImage | None = None
@@ -442,6 +466,19 @@ class GlanceBrowser(QDialog):
             f"{len(images)} images" + (f"; {waiting} without data (greyed)" if waiting else "")
         )
         self.refresh.setEnabled(True)
+        for row in range(self.proxy.rowCount()):
+            if self.model.image(self.proxy.mapToSource(self.proxy.index(row, 0)).row()).id == self.select_id:
+                self.table.selectRow(row)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if _dropped_file(event.mimeData()) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        path = _dropped_file(event.mimeData())
+        if path is not None:
+            event.acceptProposedAction()
+            self.upload_requested.emit(path, self.client)
 
     def _failed(self, message: str) -> None:
         self.status.setText(message)

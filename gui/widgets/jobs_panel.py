@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.cloud.upload import UploadResult
 from ...core.convert.job import ConvertResult
 from ...core.fetch.pipeline import FetchResult
 from ...core.progress import format_duration
@@ -52,6 +53,7 @@ class ProgressDelegate(QStyledItemDelegate):
 
 class JobsPanel(QWidget):
     inspect_requested = Signal(str)
+    browse_requested = Signal(int)  # a finished upload's job id: show the image in Glance
 
     def __init__(self, manager: JobManager) -> None:
         super().__init__()
@@ -80,6 +82,7 @@ class JobsPanel(QWidget):
             ("Retry", self.retry, "Run the job again; a broken or cancelled download resumes"),
             ("Open Folder", self.open_folder, "Show the output in the file manager"),
             ("Inspect Result", self.inspect_result, "Add the output to the image list"),
+            ("Open in Browser", self.open_in_browser, "Show the uploaded image in the Glance browser"),
             ("Remove", self.remove, "Remove the finished job from this list"),
         ):
             button = QPushButton(name)
@@ -138,7 +141,10 @@ class JobsPanel(QWidget):
         self.buttons["Retry"].setEnabled(record is not None and record.retry_helps)
         self.buttons["Retry"].setText("Resume" if record is not None and record.resumable else "Retry")
         self.buttons["Open Folder"].setEnabled(record is not None)
-        self.buttons["Inspect Result"].setEnabled(done)
+        uploaded = done and record is not None and record.kind == "upload"
+        self.buttons["Inspect Result"].setEnabled(done and not uploaded)
+        self.buttons["Open in Browser"].setVisible(record is not None and record.kind == "upload")
+        self.buttons["Open in Browser"].setEnabled(uploaded)
         self.buttons["Remove"].setEnabled(record is not None and record.finished)
         self._show_details(record)
 
@@ -165,6 +171,12 @@ class JobsPanel(QWidget):
         record = self.current()
         if record is not None and record.state == JobState.SUCCEEDED:
             self.inspect_requested.emit(str(result_path(record)))
+
+    @Slot()
+    def open_in_browser(self) -> None:
+        record = self.current()
+        if record is not None and record.state == JobState.SUCCEEDED and record.kind == "upload":
+            self.browse_requested.emit(record.id)
 
     @Slot()
     def remove(self) -> None:
@@ -219,7 +231,7 @@ def _what_next(record: JobRecord) -> str:
 
 
 def result_lines(result: JobResult | None) -> list[str]:
-    """What a finished conversion or fetch produced, in words (not a JSON dump)."""
+    """What a finished conversion, fetch or upload produced, in words (not a JSON dump)."""
     if isinstance(result, ConvertResult):
         return [
             f"Saved as {result.output}",
@@ -230,6 +242,14 @@ def result_lines(result: JobResult | None) -> list[str]:
         ]
     if result is None:
         return []
+    if isinstance(result, UploadResult):
+        image = result.image
+        return [
+            f"Uploaded to Glance as {image.name} ({image.id}), {image.status}",
+            f"Disk format: {result.disk_format}, sent by {result.method.value}",
+            *(f"Verified: {check}" for check in result.verified),
+            *(f"Note: {note}" for note in result.notes),
+        ]
     lines = [f"Saved as {result.destination}"]
     if result.source_format != result.format:
         lines.append(f"Format: {result.format} (downloaded as {result.source_format}, converted)")

@@ -7,6 +7,7 @@ refused logins in one sentence, a private CA through OS_CACERT, and no token ove
 # ruff: noqa: F811 - `cloud` is the session fixture imported from keystonekit, used by name
 from __future__ import annotations
 
+import json
 import os
 import ssl
 import subprocess
@@ -244,3 +245,18 @@ def test_the_token_is_never_sent_over_http_after_a_redirect(
     assert [s.tls for s in server.seen] == [True]  # plain http was never even asked
     assert len(server.values("X-Auth-Token")) == 1
     assert_no_secret(done, server.values("X-Auth-Token")[0])
+
+
+def test_glance_upload_with_a_named_cloud(cloud: Cloud, tmp_path: Path) -> None:
+    """Publishing through the real Keystone: glance-direct with keystonemiddleware checking
+    every call's token, and the image lands in the demo project, verified."""
+    source = tmp_path / "published.raw"
+    source.write_bytes(DATA[: 6 * MiB])
+    done = run(cloud, "glance", "upload", str(source), "--os-cloud", "demo", "--json", "-q")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["method"] == "glance-direct" and result["status"] == "active"
+    assert cloud.glance.image_file(result["id"]).read_bytes() == source.read_bytes()
+    shown = run(cloud, "glance", "show", "--json", "--os-cloud", "demo", result["id"])
+    assert json.loads(shown.stdout)["os_hash_value"] == result["os_hash_value"]  # demo's own image
+    assert_no_secret(done)

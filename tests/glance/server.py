@@ -43,7 +43,14 @@ filesystem_store_datadir = {state}/tasks/
 enforce_new_defaults = true
 [oslo_concurrency]
 lock_path = {state}/locks
+[import_filtering_opts]
+# web-download from the tests' own HTTP server on 127.0.0.1 and a random port (Glance
+# refuses loopback addresses unless they are allowed by name)
+allowed_ports = []
+allowed_hosts = [127.0.0.1]
 """
+# The metadata definitions an upload validates properties against (hw_disk_bus's values...).
+METADEFS = ("compute-libvirt-image.json", "operating-system.json")
 
 
 def installed(venv: Path) -> bool:
@@ -79,6 +86,16 @@ class GlanceServer:
                 self.process.wait()
 
 
+def _load_metadefs(venv: Path, conf: Path, folder: Path, env: dict[str, str]) -> None:
+    """A few of the metadata definitions Glance ships, as a cloud's operator loads them."""
+    shipped = venv / "etc" / "glance" / "metadefs"
+    folder.mkdir(exist_ok=True)
+    for name in METADEFS:
+        (folder / name).write_bytes((shipped / name).read_bytes())
+    subprocess.run([str(venv / "bin" / "glance-manage"), "--config-file", str(conf), "db_load_metadefs",
+                    str(folder)], check=True, capture_output=True, env=env)  # fmt: skip
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -104,6 +121,7 @@ def start(venv: Path, state: Path, token: str, keystone: dict[str, str] | None =
     }
     subprocess.run([str(venv / "bin" / "glance-manage"), "--config-file", str(conf), "db_sync"],
                    check=True, capture_output=True, env=env)  # fmt: skip
+    _load_metadefs(venv, conf, state / "metadefs", env)
     for _attempt in range(3):  # the free port can be taken between choosing and binding
         port = _free_port()
         log = open(state / "gunicorn.log", "wb")  # noqa: SIM115 - the server writes to it

@@ -13,27 +13,13 @@ import pytest
 from diskscope.gui.dialogs.fetch_dialog import NO_CLOUD, FetchDialog, GlanceBrowser, LoginDialog
 from diskscope.gui.jobs import JobState
 from diskscope.gui.main_window import MainWindow
-from guikit import WAIT_MS
+from guikit import WAIT_MS, when_modal
 from keystonekit import DEMO_PASSWORD, Cloud, clean_env, cloud  # noqa: F401 - fixtures
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication, QDialog
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog
 
 pytestmark = pytest.mark.keystone
 DATA = b"\x2a" * (3 << 20)
-
-
-def when_modal(kind: type[QDialog], act: Callable[[QDialog], bool]) -> QTimer:
-    """Every 50 ms: if a `kind` dialog is the modal one, `act` on it (True: done)."""
-    timer = QTimer()
-
-    def poll() -> None:
-        dialog = QApplication.activeModalWidget()
-        if isinstance(dialog, kind) and act(dialog):
-            timer.stop()
-
-    timer.timeout.connect(poll)
-    timer.start(50)
-    return timer
 
 
 def pick(name: str) -> Callable[[QDialog], bool]:
