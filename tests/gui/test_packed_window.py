@@ -7,12 +7,15 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from diskscope.gui.dialogs.convert_dialog import ConvertDialog
 from diskscope.gui.main_window import MainWindow
 from diskscope.gui.settings import Settings
 from gpgkit import Signer, make_signer
 from guikit import drop, wait_idle
 from imagekit import create
 from packkit import compress
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +77,28 @@ def test_a_tampered_sums_file_is_refused_in_red(
         "Checksum file refused: The checksum file's signature was refused: it is bad "
         "(the file was changed after it was signed)."
     )
+
+
+def test_converting_a_compressed_image_says_why_no_command_is_shown(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A blank Command box looked broken at a real display: it now says when the command is known."""
+    image = compress(create(tmp_path / "disk.qcow2", "qcow2", "64M"), "xz", tmp_path / "packed")
+    drop(qtbot, window, image)
+    seen: dict[str, object] = {}
+
+    def look() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, ConvertDialog) or not dialog.space.text().startswith("decompressed"):
+            QTimer.singleShot(20, look)
+            return
+        seen["text"] = dialog.command.text()
+        seen["placeholder"] = dialog.command.placeholderText()
+        seen["space"] = dialog.space.text()
+        dialog.reject()
+
+    QTimer.singleShot(0, look)
+    window.convert_action.trigger()
+    assert seen["text"] == ""
+    assert seen["placeholder"] == "known once the image is decompressed"
+    assert str(seen["space"]).startswith("decompressed from xz first")
