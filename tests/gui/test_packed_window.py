@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 from diskscope.gui.dialogs.convert_dialog import ConvertDialog
+from diskscope.gui.dialogs.fetch_dialog import FetchDialog
+from diskscope.gui.jobs import JobState
 from diskscope.gui.main_window import MainWindow
 from diskscope.gui.settings import Settings
 from gpgkit import Signer, make_signer
-from guikit import drop, wait_idle
+from guikit import WAIT_MS, drop, wait_idle
+from httpserver import ImageServer
 from imagekit import create
 from packkit import compress
 from PySide6.QtCore import QTimer
@@ -102,3 +105,30 @@ def test_converting_a_compressed_image_says_why_no_command_is_shown(
     assert seen["text"] == ""
     assert seen["placeholder"] == "known once the image is decompressed"
     assert str(seen["space"]).startswith("decompressed from xz first")
+
+
+def test_fetch_dialog_names_a_compressed_download_as_it_lands(
+    qtbot, window: MainWindow, server: ImageServer, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """At a real display the dialog offered `disk.qcow2.xz.raw` while the fetch wrote `disk.raw`:
+    the name shown is now the name the file gets."""
+    image = compress(create(tmp_path / "disk.qcow2", "qcow2", "64M"), "xz", tmp_path / "disk.qcow2.xz")
+    server.files["disk.qcow2.xz"] = image.read_bytes()
+    folder = tmp_path / "into"
+    folder.mkdir()
+    dialog = FetchDialog(window.settings, window.runner, "")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.keyClicks(dialog.url, server.url("disk.qcow2.xz"))
+    dialog.to_raw.setChecked(False)
+    assert dialog.name.text() == "disk.qcow2"
+    dialog.to_raw.setChecked(True)
+    assert dialog.name.text() == "disk.raw"
+    dialog.folder.setText(str(folder))
+    dialog.checksum.setText("sha256:" + hashlib.sha256(image.read_bytes()).hexdigest())
+    request = dialog.validate()
+    assert request is not None
+    record = window.launcher.start_fetch(request)
+    qtbot.waitUntil(lambda: record.finished, timeout=WAIT_MS)
+    assert record.state == JobState.SUCCEEDED, record.message
+    assert [p.name for p in folder.iterdir()] == [dialog.name.text()]
