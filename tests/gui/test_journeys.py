@@ -97,7 +97,7 @@ def test_a_folder_lists_text_files_as_no_disk_and_checks_sha256sums(
     assert window.overview.banner.verdict == "safe"
     assert window.overview.checksum.isVisible()
     assert window.overview.checksum.text() == (
-        "Checksum: sha256 matches SHA256SUMS (signature not checked: no keyring given (--keyring))."
+        "Checksum: sha256 matches SHA256SUMS (signature not checked: no keyring given (Settings: Checksum signing keys))."
     )
     select(window, "changed.qcow2")
     assert window.overview.checksum.property("matches") is False
