@@ -132,3 +132,39 @@ def test_fetch_dialog_names_a_compressed_download_as_it_lands(
     qtbot.waitUntil(lambda: record.finished, timeout=WAIT_MS)
     assert record.state == JobState.SUCCEEDED, record.message
     assert [p.name for p in folder.iterdir()] == [dialog.name.text()]
+
+
+@pytest.mark.parametrize("tampered", [False, True])
+def test_a_fetch_without_a_checksum_uses_the_signed_list_beside_the_url(
+    qtbot,
+    window: MainWindow,
+    settings: Settings,
+    server: ImageServer,
+    signer: Signer,
+    tmp_path: Path,
+    tampered: bool,
+) -> None:  # type: ignore[no-untyped-def]
+    """At a real display the Fetch dialog refused a URL with a signed SHA256SUMS beside it until
+    a checksum was pasted or "unverified" ticked; it now fetches the list, as `--checksums auto`."""
+    image, sums = signed_folder(tmp_path, signer)
+    if tampered:  # the list is changed after signing: gpgv refuses it, nothing is kept
+        sums.write_text(sums.read_text().replace(image.name, "other.qcow2.xz"))
+    for path in (image, sums, sums.with_name("SHA256SUMS.gpg")):
+        server.files[path.name] = path.read_bytes()
+    settings.keyring = str(signer.keyring(tmp_path / "keys.gpg"))
+    folder = tmp_path / "into"
+    folder.mkdir()
+    dialog = FetchDialog(window.settings, window.runner, "")
+    qtbot.addWidget(dialog)
+    qtbot.keyClicks(dialog.url, server.url(image.name))
+    dialog.folder.setText(str(folder))
+    request = dialog.validate()
+    assert request is not None and request.checksums_auto and request.keyring == tmp_path / "keys.gpg"
+    record = window.launcher.start_fetch(request)
+    qtbot.waitUntil(lambda: record.finished, timeout=WAIT_MS)
+    if tampered:
+        assert record.state == JobState.FAILED
+        assert list(folder.iterdir()) == []
+    else:
+        assert record.state == JobState.SUCCEEDED, record.message
+        assert [p.name for p in folder.iterdir()] == ["disk.raw"]
