@@ -7,11 +7,13 @@ from __future__ import annotations
 import os
 import threading
 from functools import partial
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
 from ..core.appliance.appliance import ApplianceReport
-from ..core.fetch.sums import SumsCheck, check_sums
+from ..core.fetch.signature import DETACHED_SUFFIXES
+from ..core.fetch.sums import SumsCheck, check_sums, sums_algorithm
 from ..core.qemu.results import CheckResult
 from ..core.report.details import ImageDetails, gather
 from .models.image_list import EntryState, ImageEntry
@@ -21,16 +23,29 @@ from .workers import TaskRunner
 
 
 def expand_paths(paths: list[str]) -> list[str]:
-    """Files as given; every regular, non-hidden file directly inside a given folder."""
+    """Files as given; every regular, non-hidden file directly inside a given folder but its
+    checksum files (SHA256SUMS, its .gpg, ...): each image's row shows what they say of it."""
     result: list[str] = []
     for path in paths:
         if os.path.isdir(path):
             with os.scandir(path) as entries:
-                files = sorted(e.path for e in entries if not e.name.startswith(".") and e.is_file())
+                files = sorted(
+                    e.path
+                    for e in entries
+                    if not e.name.startswith(".") and e.is_file() and not is_checksum_file(e.name)
+                )
             result += files
         else:
             result.append(path)
     return [os.path.abspath(p) for p in result]
+
+
+def is_checksum_file(name: str) -> bool:
+    """A checksum list (SHA256SUMS, disk.sha256, Fedora's ...-CHECKSUM) or its detached signature."""
+    stem, suffix = os.path.splitext(name)
+    if suffix.lower() in DETACHED_SUFFIXES and stem:
+        name = stem
+    return sums_algorithm(Path(name)) is not None
 
 
 class Inspections(QObject):

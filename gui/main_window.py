@@ -26,9 +26,11 @@ from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
+    QFrame,
     QHeaderView,
     QMainWindow,
     QProgressBar,
+    QScrollArea,
     QSplitter,
     QStackedWidget,
     QTabWidget,
@@ -143,9 +145,18 @@ class MainWindow(QMainWindow):
         self.integrity = IntegrityPanel()
         self.integrity.check_requested.connect(self.run_check)
         self.raw = RawPanel()
+        # The Overview scrolls: squeezed (the Jobs dock opens below it), its word-wrapped facts
+        # would otherwise overlap, as no minimum height reaches the window through them.
+        overview = QScrollArea()
+        overview.setWidget(self.overview)
+        overview.setWidgetResizable(True)
+        overview.setFrameShape(QFrame.Shape.NoFrame)
+        overview.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        overview.viewport().setAutoFillBackground(False)  # the tab's own background, as elsewhere
+        self.overview.setAutoFillBackground(False)  # which setWidget turned on
         self.tabs = QTabWidget()
         for widget, name in (
-            (self.overview, "Overview"),
+            (overview, "Overview"),
             (self.snapshots, "Snapshots"),
             (self.chain, "Backing chain"),
             (self.allocation, "Allocation"),

@@ -225,8 +225,9 @@ class ConvertJob:
         if problem or differs:
             raise VerificationFailed(f"The output is not the source converted: {problem or differs}")
         ranges = sum(1 for e in output_map if e.data)
+        counted = f"{ranges:,} data range{'' if ranges == 1 else 's'}"
         return [
-            f"allocation map: data only where the source has data ({ranges:,} data ranges)"
+            f"allocation map: data only where the source has data ({counted})"
             if unmapped is None
             else f"allocation map: covers the whole disk (not compared range by range: {unmapped})",
             f"sampled data: {sampled} blocks of up to {SAMPLE_BYTES // 1024} KiB identical to the source"

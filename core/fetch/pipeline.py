@@ -400,8 +400,8 @@ def suggested_name(source: str, to_raw: bool, disk_format: str | None = None) ->
     with its `disk_format`), to show before the download starts. For a kept format that
     only the headers can tell, the fetch decides the extension once it has read them."""
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", source):
-        path = urlsplit(source).path
-        source = unquote(os.path.basename(path.rstrip("/"))) or "image"
+        path = unpacked_name(urlsplit(source).path.rstrip("/"))  # what a .xz holds is kept
+        source = unquote(os.path.basename(path)) or "image"
         fmt = format_from_extension(path)
         to_raw = to_raw and not names_an_ova(path)  # an OVA is kept as it is
     else:

@@ -46,11 +46,12 @@ class SignatureCheck:
     fingerprint: str | None = None
     signature_file: Path | None = None
 
-    def sentence(self) -> str:
+    def sentence(self, keyring_hint: str = "--keyring") -> str:
+        """`keyring_hint`: where this front end takes a keyring (the CLI's flag, the window's Settings)."""
         if self.verified:
             return f"signed by {self.signer} (key {self.fingerprint})"
         if self.signed:
-            return "signature not checked: no keyring given (--keyring)"
+            return f"signature not checked: no keyring given ({keyring_hint})"
         return "not signed"
 
 

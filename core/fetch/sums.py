@@ -58,9 +58,9 @@ class SumsCheck:
     def matches(self) -> bool:
         return self.actual == self.expected
 
-    def sentence(self) -> str:
+    def sentence(self, keyring_hint: str = "--keyring") -> str:
         if self.matches:
-            signed = f" ({self.signature.sentence()})" if self.signature.signed else ""
+            signed = f" ({self.signature.sentence(keyring_hint)})" if self.signature.signed else ""
             return f"{self.algorithm} matches {self.sums_file.name}{signed}"
         return (f"{self.algorithm} does not match {self.sums_file.name}: the file has "
                 f"{self.actual}, the list says {self.expected}")  # fmt: skip

@@ -270,6 +270,7 @@ class ConvertDialog(QDialog):
             # and its space and command are known only then.
             self.plan = None
             self.command.setText("")
+            self.command.setPlaceholderText("known once the image is decompressed")
             self.space.setText(f"decompressed from {self.report.packed.packing.value} first; "
                                "the space it needs is checked then")  # fmt: skip
             self._show_error("")

@@ -183,7 +183,9 @@ class FetchDialog(QDialog):
         self.token.setEchoMode(QLineEdit.EchoMode.Password)
         self.token.setPlaceholderText("X-Auth-Token (Glance); kept for this session only")
         self.checksum = QLineEdit()
-        self.checksum.setPlaceholderText("sha256:HEX (Glance images carry their own)")
+        self.checksum.setPlaceholderText(
+            "sha256:HEX; empty: the SHA256SUMS beside the image, or Glance's own"
+        )
         self.unverified = QCheckBox("Accept the download unverified if nothing can check it")
         self.folder = QLineEdit(settings.destination_folder)
         self.folder.setAccessibleName("Save into")
@@ -307,15 +309,17 @@ class FetchDialog(QDialog):
             self.errors["url"].setText("Give an http:// or https:// URL.")
             ok = False
         checksum = self.checksum.text().strip() or None
+        # No checksum for a plain URL: the list published beside it (SHA256SUMS, NAME.sha256, ...)
+        # says it, signature checked with Settings' keyring, as `fetch --checksums auto` does.
+        published = False
         if checksum:
             try:
                 parse_checksum(checksum)
             except DiskscopeError as exc:
                 self.errors["checksum"].setText(str(exc))
                 ok = False
-        elif ok and parse_image_url(url) is None and not self.unverified.isChecked():
-            self.errors["checksum"].setText("Give a checksum, or accept an unverified download below.")
-            ok = False
+        elif parse_image_url(url) is None and not self.unverified.isChecked():
+            published = True
         folder = self.folder.text().strip()
         if not os.path.isdir(folder):
             self.errors["folder"].setText("This folder does not exist.")
@@ -337,6 +341,7 @@ class FetchDialog(QDialog):
         return FetchRequest(
             source=url, destination=destination, options=self.http_options(), checksum=checksum,
             to_raw=self.to_raw.isChecked(), allow_unverified=self.unverified.isChecked(),
+            checksums_auto=published, keyring=self.settings.keyring_path(),
         )  # fmt: skip
 
     def accept(self) -> None:

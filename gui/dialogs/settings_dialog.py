@@ -3,6 +3,8 @@ inspection policy (VMDK types accepted, largest disk)."""
 
 from __future__ import annotations
 
+import os
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -59,6 +61,12 @@ class SettingsDialog(QDialog):
         self.keyring = QLineEdit(settings.keyring)
         self.keyring.setPlaceholderText("none: signatures on checksum files are not checked")
         self.keyring.setToolTip("e.g. /usr/share/keyrings/ubuntu-cloudimage-keyring.gpg; verified with gpgv")
+        self.keyring.setAccessibleName(self.tr(Settings.keyring.label))  # its row is a layout: no buddy
+        browse_keyring = QPushButton("Browse…")
+        browse_keyring.clicked.connect(self._browse_keyring)
+        keyring_row = QHBoxLayout()
+        keyring_row.addWidget(self.keyring)
+        keyring_row.addWidget(browse_keyring)
         self.vmdk_types = {name: QCheckBox(name) for name in VMDK_SINGLE_FILE_TYPES}
         vmdk_row = QHBoxLayout()
         for name, box in self.vmdk_types.items():
@@ -84,7 +92,7 @@ class SettingsDialog(QDialog):
         form.addRow("", self.verify_convert)
         form.addRow(f"{Settings.ca_bundle.label}:", self.ca_bundle)
         form.addRow("", self.verify_tls)
-        form.addRow(f"{Settings.keyring.label}:", self.keyring)
+        form.addRow(f"{Settings.keyring.label}:", keyring_row)
         form.addRow(f"{Settings.vmdk_allowed_types.label}:", vmdk_row)
         form.addRow(f"{Settings.max_virtual_size.label}:", self.max_size)
         form.addRow(self.error)
@@ -100,6 +108,13 @@ class SettingsDialog(QDialog):
         if path:
             self.qemu_path.setText(path)
 
+    def _browse_keyring(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, Settings.keyring.label, "/usr/share/keyrings", "Keyrings (*.gpg *.kbx *.asc);;All files (*)"
+        )
+        if path:
+            self.keyring.setText(path)
+
     def policy(self) -> InspectionPolicy:
         """The policy the form describes; DiskscopeError (one sentence) if it cannot be used."""
         text = self.max_size.text().strip()
@@ -111,6 +126,12 @@ class SettingsDialog(QDialog):
             policy = self.policy()
         except DiskscopeError as exc:
             self.error.setText(str(exc))
+            self.error.show()
+            return
+        keyring = self.keyring.text().strip()
+        if keyring and not (os.path.isfile(keyring) and os.access(keyring, os.R_OK)):
+            # Caught here, not later as a red "Checksum file refused" on every image.
+            self.error.setText(f"The keyring {keyring} is not a file Diskscope can read.")
             self.error.show()
             return
         self.settings.vmdk_allowed_types = policy.vmdk_allowed_types
@@ -125,7 +146,7 @@ class SettingsDialog(QDialog):
         self.settings.compare_after_convert = self.verify_convert.isChecked()
         self.settings.ca_bundle = self.ca_bundle.text().strip()
         self.settings.verify_tls = self.verify_tls.isChecked()
-        self.settings.keyring = self.keyring.text().strip()
+        self.settings.keyring = keyring
         self.settings.sync()
         super().accept()
 

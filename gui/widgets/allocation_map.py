@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from ...core.qemu.results import MapExtent
 from ...core.report.terminal import allocation_totals, extent_kind
 from ...core.sizes import human_size, size_with_exact
-from ..models.image_list import ImageEntry
+from ..models.image_list import EntryState, ImageEntry
 from ..plain_text import PlainLabel
 
 LAYER_COLORS = ("#2563eb", "#9333ea", "#ea580c", "#0d9488", "#ca8a04")
@@ -271,6 +271,14 @@ class AllocationPanel(QWidget):
             items.append(item)
         self.table.addTopLevelItems(items)
 
+    def _no_map_note(self, entry: ImageEntry) -> str:
+        if entry.appliance is not None:
+            return self.tr("An appliance has no allocation map of its own: Image > Convert writes "
+                           "its disks out, and each one opened shows its map.")  # fmt: skip
+        if entry.state == EntryState.PASTED:
+            return self.tr("No allocation map for pasted text.")
+        return self.tr("There is no allocation map for this file.")
+
     def show_entry(self, entry: ImageEntry) -> None:
         details = entry.details
         extents = details.extents if details else ()
@@ -289,7 +297,7 @@ class AllocationPanel(QWidget):
         self.legend.addWidget(_swatch(UNALLOCATED_COLOR, self.tr("unallocated")))
         self.legend.addStretch()
         if details is None:
-            self.note.setText(self.tr("No allocation map for pasted text."))
+            self.note.setText(self._no_map_note(entry))
         else:
             self.note.setText(
                 details.map_note

@@ -30,6 +30,9 @@ class IntegrityPanel(QWidget):
         self.button.setEnabled(safe)
         if result is not None:
             self.show_result(result)
+        elif entry.appliance is not None:
+            self.result.setText("qemu-img check reads one image: Image > Convert writes the "
+                                "appliance's disks out, and each one opened can be checked.")  # fmt: skip
         elif entry.details is None:
             self.result.setText("There is no file to check.")
         elif not safe:

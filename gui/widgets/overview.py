@@ -16,12 +16,14 @@ from ...core.sizes import exact_size, human_size
 from ..models.image_list import EntryState, ImageEntry
 from ..palette import Tone, banner_style
 from ..plain_text import PlainLabel
+from ..settings import Settings
 from .appliance_view import ApplianceView
 
 FIELDS = (
     "Format", "Virtual size", "Size on disk", "Cluster size", "qcow2 compat", "Compression",
     "Lazy refcounts", "Encryption", "Dirty", "Corrupt", "Bitmaps", "Path", "Link to", "Packed as",
 )  # fmt: skip
+KEYRING_HINT = f"Settings: {Settings.keyring.label}"  # where the window takes the keyring gpgv checks with
 
 
 class VerdictBanner(QLabel):
@@ -199,7 +201,7 @@ class OverviewPanel(QWidget):
             self.checksum.setText(f"Checksum: checking the {sums.algorithm} against {sums.sums_file.name}…")
             style = banner_style(Tone.NEUTRAL, "checksum")
         elif check.matches:
-            self.checksum.setText(f"Checksum: {check.sentence()}.")
+            self.checksum.setText(f"Checksum: {check.sentence(KEYRING_HINT)}.")
             style = banner_style(Tone.SAFE, "checksum")
         else:
             self.checksum.setText(f"Checksum mismatch: {check.sentence()}. The file is not the one "

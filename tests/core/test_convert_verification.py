@@ -169,7 +169,7 @@ def test_cli_says_what_it_verified(tmp_path: Path) -> None:
 
     default = convert()
     assert default[2:] == [
-        "allocation map: data only where the source has data (1 data ranges)",
+        "allocation map: data only where the source has data (1 data range)",
         "sampled data: 16 blocks of up to 64 KiB identical to the source",
     ]
     assert convert("--verify=full")[-1] == "qemu-img compare: identical to the source"

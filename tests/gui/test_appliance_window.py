@@ -116,3 +116,23 @@ def test_convert_offers_the_disks_and_converts_the_chosen_one_in_place(
         tmp_path / "disk2.qcow2",
     )
     assert not (tmp_path / "disk1.qcow2").exists()
+
+
+def test_an_appliances_map_and_check_tabs_say_where_its_disks_are(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """At a real display an OVA's Allocation tab said "No allocation map for pasted text." and
+    its Integrity tab "There is no file to check.": both now point at Convert."""
+    drop(window, make_ova(tmp_path))
+    wait_idle(qtbot, window)
+    window.tabs.setCurrentWidget(window.allocation)
+    assert window.allocation.note.text() == (
+        "An appliance has no allocation map of its own: Image > Convert writes its disks out, "
+        "and each one opened shows its map."
+    )
+    window.tabs.setCurrentWidget(window.integrity)
+    assert not window.integrity.button.isEnabled()
+    assert window.integrity.result.text() == (
+        "qemu-img check reads one image: Image > Convert writes the appliance's disks out, "
+        "and each one opened can be checked."
+    )

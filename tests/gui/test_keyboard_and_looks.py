@@ -295,3 +295,20 @@ def test_a_long_status_message_stops_before_the_qemu_img_version(qtbot, window: 
     width = window.statusBar().fontMetrics().horizontalAdvance(shown)
     assert width < window.qemu_label.x(), "the message runs under the qemu-img version"
     assert window.statusBar().toolTip() == long
+
+
+def test_the_overview_facts_keep_their_height_when_the_jobs_dock_opens(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """At a real display (1280x800) the Jobs dock, opened by the first job, squeezed the
+    Overview's facts until their rows overlapped and were cut in half; now the tab scrolls."""
+    window.resize(1280, 800)
+    window.open_paths([str(create(tmp_path / "disk.qcow2", "qcow2", "64M"))])
+    wait_idle(qtbot, window)
+    window.jobs_dock.toggleViewAction().trigger()  # View > Jobs, as a job's start does
+    window.resizeDocks([window.jobs_dock], [400], Qt.Orientation.Vertical)
+    QApplication.processEvents()
+    assert window.jobs_dock.isVisible()
+    for name in ("Format", "Virtual size", "Path"):
+        label = window.overview.values[name]
+        assert label.height() >= label.fontMetrics().height(), name

@@ -7,12 +7,18 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from diskscope.gui.dialogs.convert_dialog import ConvertDialog
+from diskscope.gui.dialogs.fetch_dialog import FetchDialog
+from diskscope.gui.jobs import JobState
 from diskscope.gui.main_window import MainWindow
 from diskscope.gui.settings import Settings
 from gpgkit import Signer, make_signer
-from guikit import drop, wait_idle
+from guikit import WAIT_MS, drop, wait_idle
+from httpserver import ImageServer
 from imagekit import create
 from packkit import compress
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +80,91 @@ def test_a_tampered_sums_file_is_refused_in_red(
         "Checksum file refused: The checksum file's signature was refused: it is bad "
         "(the file was changed after it was signed)."
     )
+
+
+def test_converting_a_compressed_image_says_why_no_command_is_shown(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A blank Command box looked broken at a real display: it now says when the command is known."""
+    image = compress(create(tmp_path / "disk.qcow2", "qcow2", "64M"), "xz", tmp_path / "packed")
+    drop(qtbot, window, image)
+    seen: dict[str, object] = {}
+
+    def look() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, ConvertDialog) or not dialog.space.text().startswith("decompressed"):
+            QTimer.singleShot(20, look)
+            return
+        seen["text"] = dialog.command.text()
+        seen["placeholder"] = dialog.command.placeholderText()
+        seen["space"] = dialog.space.text()
+        dialog.reject()
+
+    QTimer.singleShot(0, look)
+    window.convert_action.trigger()
+    assert seen["text"] == ""
+    assert seen["placeholder"] == "known once the image is decompressed"
+    assert str(seen["space"]).startswith("decompressed from xz first")
+
+
+def test_fetch_dialog_names_a_compressed_download_as_it_lands(
+    qtbot, window: MainWindow, server: ImageServer, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """At a real display the dialog offered `disk.qcow2.xz.raw` while the fetch wrote `disk.raw`:
+    the name shown is now the name the file gets."""
+    image = compress(create(tmp_path / "disk.qcow2", "qcow2", "64M"), "xz", tmp_path / "disk.qcow2.xz")
+    server.files["disk.qcow2.xz"] = image.read_bytes()
+    folder = tmp_path / "into"
+    folder.mkdir()
+    dialog = FetchDialog(window.settings, window.runner, "")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.keyClicks(dialog.url, server.url("disk.qcow2.xz"))
+    dialog.to_raw.setChecked(False)
+    assert dialog.name.text() == "disk.qcow2"
+    dialog.to_raw.setChecked(True)
+    assert dialog.name.text() == "disk.raw"
+    dialog.folder.setText(str(folder))
+    dialog.checksum.setText("sha256:" + hashlib.sha256(image.read_bytes()).hexdigest())
+    request = dialog.validate()
+    assert request is not None
+    record = window.launcher.start_fetch(request)
+    qtbot.waitUntil(lambda: record.finished, timeout=WAIT_MS)
+    assert record.state == JobState.SUCCEEDED, record.message
+    assert [p.name for p in folder.iterdir()] == [dialog.name.text()]
+
+
+@pytest.mark.parametrize("tampered", [False, True])
+def test_a_fetch_without_a_checksum_uses_the_signed_list_beside_the_url(
+    qtbot,
+    window: MainWindow,
+    settings: Settings,
+    server: ImageServer,
+    signer: Signer,
+    tmp_path: Path,
+    tampered: bool,
+) -> None:  # type: ignore[no-untyped-def]
+    """At a real display the Fetch dialog refused a URL with a signed SHA256SUMS beside it until
+    a checksum was pasted or "unverified" ticked; it now fetches the list, as `--checksums auto`."""
+    image, sums = signed_folder(tmp_path, signer)
+    if tampered:  # the list is changed after signing: gpgv refuses it, nothing is kept
+        sums.write_text(sums.read_text().replace(image.name, "other.qcow2.xz"))
+    for path in (image, sums, sums.with_name("SHA256SUMS.gpg")):
+        server.files[path.name] = path.read_bytes()
+    settings.keyring = str(signer.keyring(tmp_path / "keys.gpg"))
+    folder = tmp_path / "into"
+    folder.mkdir()
+    dialog = FetchDialog(window.settings, window.runner, "")
+    qtbot.addWidget(dialog)
+    qtbot.keyClicks(dialog.url, server.url(image.name))
+    dialog.folder.setText(str(folder))
+    request = dialog.validate()
+    assert request is not None and request.checksums_auto and request.keyring == tmp_path / "keys.gpg"
+    record = window.launcher.start_fetch(request)
+    qtbot.waitUntil(lambda: record.finished, timeout=WAIT_MS)
+    if tampered:
+        assert record.state == JobState.FAILED
+        assert list(folder.iterdir()) == []
+    else:
+        assert record.state == JobState.SUCCEEDED, record.message
+        assert [p.name for p in folder.iterdir()] == ["disk.raw"]

@@ -132,3 +132,27 @@ def test_fetches_from_the_window_follow_the_policy(qtbot, window: MainWindow, tm
     assert record.state == JobState.FAILED
     assert "The downloaded image was refused: The virtual size of 64.0 MiB" in record.message
     assert list(out.iterdir()) == []
+
+
+def test_a_keyring_that_cannot_be_read_is_refused_in_settings(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A mistyped keyring path used to be saved, then shown on every image as "Checksum file
+    refused"; the dialog now names it and stays open until the path is a readable file."""
+    missing = tmp_path / "keys.gpg"
+    seen: dict[str, object] = {}
+
+    def act(dialog: SettingsDialog) -> None:
+        qtbot.keyClicks(dialog.keyring, str(missing))
+        click(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
+        seen["open"] = dialog.isVisible()
+        seen["error"] = dialog.error.text()
+        missing.write_bytes(b"")  # a real file now (gpgv decides later whether it holds keys)
+        click(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
+        seen["closed"] = not dialog.isVisible()
+
+    in_settings_dialog(qtbot, window, act)
+    assert seen["open"] is True
+    assert seen["error"] == f"The keyring {missing} is not a file Diskscope can read."
+    assert seen["closed"] is True
+    assert window.settings.keyring == str(missing)
