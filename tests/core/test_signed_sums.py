@@ -5,6 +5,8 @@ clearsigned BSD-style CHECKSUM; tampering refused."""
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -119,3 +121,22 @@ def test_an_unsigned_list_with_a_keyring_is_refused(signer: Signer, tmp_path: Pa
     assert done.returncode == 1
     assert_one_sentence(done.stderr)
     assert "not signed, but a keyring was given" in done.stderr
+
+
+def test_a_keyring_that_is_a_fifo_is_refused_without_reading_it(signer: Signer, tmp_path: Path) -> None:
+    """A blocking open() of a FIFO waits for a writer forever. A writer thread stands by so
+    that code which does open it returns (reading an empty keyring) instead of hanging."""
+    image, sums = image_with_sums(tmp_path)
+    signer.detach_sign(sums)
+    fifo = tmp_path.parent / f"{tmp_path.name}.fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: os.close(os.open(fifo, os.O_WRONLY)))
+    writer.start()
+    try:
+        done = run("info", "--keyring", fifo, image)
+    finally:
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # releases the writer if it still waits
+        writer.join()
+    assert done.returncode == 1
+    assert_one_sentence(done.stderr)
+    assert f"The keyring {fifo} is not a regular file." in done.stderr
