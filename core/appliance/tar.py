@@ -100,6 +100,9 @@ def list_members(path: str | os.PathLike[str]) -> tuple[Piece, ...]:
                         ApplianceProblem.DUPLICATE_MEMBER,
                     )
                 seen.add(name)
+                if member.size < 0:  # base-256 with the sign bit: tarfile would walk backwards
+                    raise _refused(archive, f"its file {printable(name)!r} has a negative size",
+                                   ApplianceProblem.BAD_TAR)  # fmt: skip
                 if member.offset_data + member.size > size:
                     raise _refused(
                         archive, f"its file {printable(name)!r} runs past the end of the archive",

@@ -4,6 +4,7 @@ each refused with one sentence (exit 1), with nothing extracted and no qemu-img 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -119,6 +120,20 @@ def _pax_sparse(version: str) -> Callable[[Path], Path]:
     return build
 
 
+def _negative_size(tmp_path: Path) -> Path:
+    """The disk's size field in base-256 with its sign bit set: tarfile reads -1, and takes
+    the member's own bytes for the next header."""
+    ovf = re.sub(r' ovf:size="\d+"', "", _plain_ovf(_src(tmp_path)))  # the attribute is optional
+    ova = _ova(tmp_path, ovf)
+    data = bytearray(ova.read_bytes())
+    header = data.index(b"disk1.vmdk\0")
+    data[header + 124 : header + 136] = b"\xff" * 12
+    data[header + 148 : header + 156] = b" " * 8
+    data[header + 148 : header + 156] = f"{sum(data[header : header + 512]):06o}\0 ".encode()
+    ova.write_bytes(bytes(data))
+    return ova
+
+
 def _bytes(tmp_path: Path, data: bytes) -> Path:
     path = tmp_path / "vm.ova"
     path.write_bytes(data)
@@ -171,6 +186,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], ApplianceProblem]] = {
     "pax sparse member 0.0": (_pax_sparse("0.0"), P.MEMBER_TYPE),
     "pax sparse member 0.1": (_pax_sparse("0.1"), P.MEMBER_TYPE),
     "pax sparse member 1.0": (_pax_sparse("1.0"), P.MEMBER_TYPE),
+    "negative base-256 size": (_negative_size, P.BAD_TAR),
     "truncated archive": (_truncated, P.TRUNCATED),
     "pax header of 1 MiB": (_extended(b"x", _pax_record("comment", "a" * (1 << 20))), P.BAD_TAR),
     "GNU long name of 1 MiB": (_extended(b"L", b"a" * (1 << 20) + b"\0"), P.BAD_TAR),
