@@ -31,7 +31,9 @@ def test_a_compressed_qcow2_converts_to_the_same_disk(packing: str, tmp_path: Pa
     packed = compress(image, packing)
     out = tmp_path / "out"
     out.mkdir()
-    done = run("convert", packed, out / "disk.raw", "-O", "raw")
+    done = run(
+        "convert", packed, out / "disk.raw", "-O", "raw", "--verify=full"
+    )  # compare is not the default
     assert done.returncode == 0, done.stderr
     assert f"verified: {packing} stream: {image.stat().st_size:,} bytes decompressed" in done.stdout
     assert "qemu-img compare: identical to the source" in done.stdout
