@@ -227,6 +227,10 @@ class SignatureInvalid(UnsafeImage):
     """gpgv did not accept the signature on a checksum file: a refusal."""
 
 
+class ChecksumListConflict(UnsafeImage):
+    """A checksum list names one file twice with different digests: a refusal."""
+
+
 class SignatureUnchecked(DiskscopeError):
     """gpgv could not be run, or the signature could not be read at all."""
 

@@ -3,8 +3,8 @@
 Nothing here writes a file, so a hostile member name could do no harm by itself; it is
 refused anyway, because an OVA that holds one was made to attack tools that do extract
 (and a `..` name could make a disk's href mean a file outside the archive). Only plain
-regular members are accepted: a link, a device, a folder or a GNU sparse member has no
-contiguous bytes to read and no place in an appliance.
+regular members are accepted: a link, a device, a folder or a GNU sparse member (old GNU
+or pax form) has no contiguous bytes to read and no place in an appliance.
 """
 
 from __future__ import annotations
@@ -100,6 +100,9 @@ def list_members(path: str | os.PathLike[str]) -> tuple[Piece, ...]:
                         ApplianceProblem.DUPLICATE_MEMBER,
                     )
                 seen.add(name)
+                if member.size < 0:  # base-256 with the sign bit: tarfile would walk backwards
+                    raise _refused(archive, f"its file {printable(name)!r} has a negative size",
+                                   ApplianceProblem.BAD_TAR)  # fmt: skip
                 if member.offset_data + member.size > size:
                     raise _refused(
                         archive, f"its file {printable(name)!r} runs past the end of the archive",
@@ -123,8 +126,10 @@ def file_state(path: str | os.PathLike[str]) -> tuple[tuple[int, int, int], int]
 def _checked_name(archive: Path, member: tarfile.TarInfo) -> str:
     raw = member.name
     shown = repr(printable(raw))
-    if member.type not in (tarfile.REGTYPE, tarfile.AREGTYPE):
-        kind = _KINDS.get(member.type, "not a regular file")
+    # A pax sparse member (GNU.sparse.* records) keeps the regular type flag, and tarfile
+    # gives it its expanded size: listed as regular, its bytes would run into the next member.
+    if member.type not in (tarfile.REGTYPE, tarfile.AREGTYPE) or member.issparse():
+        kind = "a sparse file" if member.issparse() else _KINDS.get(member.type, "not a regular file")
         raise _refused(archive, f"its member {shown} is {kind}", ApplianceProblem.MEMBER_TYPE)
     if not raw or raw.startswith("/") or "\\" in raw:
         raise _refused(

@@ -179,7 +179,7 @@ class FetchJob:
                 return result
             judged = judge_headers(download.part, self.request.policy)
             if judged is not None:
-                if sink.finish():
+                if sink.finish(download.part):
                     unpacked = self._inflated_already(download, destination, source, sink)
                 else:
                     unpacked = self._unpack(download, destination, source, judged)

@@ -17,6 +17,7 @@ import os
 import re
 import shlex
 import shutil
+import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -165,7 +166,11 @@ def _why(keywords: set[str]) -> str:
 def _binary_keyring(keyring: Path, home: Path) -> Path:
     """The keyring as gpgv reads it: the file itself, or a binary copy of an armoured one."""
     try:
-        with open(keyring, "rb") as f:
+        # O_NONBLOCK and a regular file only: a FIFO named as the keyring must not hang us.
+        fd = os.open(keyring, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise SignatureUnchecked(f"The keyring {keyring} is not a regular file.")
             data = f.read(_MAX_KEYRING + 1)
     except OSError as exc:
         raise SignatureUnchecked(f"The keyring {keyring} cannot be read: {exc.strerror}.") from None

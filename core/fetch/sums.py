@@ -19,7 +19,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import Cancelled, InvalidPath
+from ..errors import Cancelled, ChecksumListConflict, InvalidPath
+from ..text import printable
 from .signature import NOT_SIGNED, SignatureCheck, detached_signature, unchecked, verify
 
 MAX_SUMS_BYTES = 1 << 20  # a checksum list is small; a bigger file is not one
@@ -78,7 +79,13 @@ def sums_algorithm(path: Path) -> str | None:
 
 def parse_sums(text: str, algorithm: str) -> dict[str, tuple[str, str]]:
     """Every entry of a checksum file: name -> (algorithm, lower-case hex digest)."""
+    return _parse(text, algorithm)[0]
+
+
+def _parse(text: str, algorithm: str) -> tuple[dict[str, tuple[str, str]], set[str]]:
+    """The entries, and the names listed twice with different digests of one algorithm."""
     entries: dict[str, tuple[str, str]] = {}
+    conflicts: set[str] = set()
     for line in text.splitlines():
         line = line.strip()
         bsd = _BSD.match(line)
@@ -90,8 +97,12 @@ def parse_sums(text: str, algorithm: str) -> dict[str, tuple[str, str]]:
             continue
         if len(digest) != _DIGEST_LENGTH.get(algo, -1):
             continue
-        entries[_plain_name(name)] = (algo, digest.lower())
-    return entries
+        name = _plain_name(name)
+        previous = entries.get(name)
+        if previous is not None and previous[0] == algo and previous[1] != digest.lower():
+            conflicts.add(name)
+        entries[name] = (algo, digest.lower())
+    return entries, conflicts
 
 
 def _plain_name(name: str) -> str:
@@ -130,12 +141,17 @@ def sums_entry(sums_file: Path, name: str, text: bytes, signature: SignatureChec
     algorithm = sums_algorithm(sums_file)
     if algorithm is None:
         return None
-    entries = parse_sums(text.decode("utf-8", errors="replace"), algorithm)
-    if name in entries:
-        return SumsEntry(sums_file, *entries[name], signature)
-    if sums_file.name.startswith(name + ".") and len(entries) == 1:
-        return SumsEntry(sums_file, *next(iter(entries.values())), signature)  # named after it
-    return None
+    # utf-8-sig: a list saved by Windows tools starts with a byte order mark, which would
+    # hide its first line (and a mismatch it reports).
+    entries, conflicts = _parse(text.decode("utf-8-sig", errors="replace"), algorithm)
+    if name not in entries and sums_file.name.startswith(name + ".") and len(entries) == 1:
+        name = next(iter(entries))  # the one entry of a file named after the image
+    if name in conflicts:
+        # which line is right cannot be told; `sha256sum -c` reports the one that fails
+        raise ChecksumListConflict(
+            f"{sums_file.name} gives {printable(name)!r} two different digests; it was not trusted."
+        )
+    return SumsEntry(sums_file, *entries[name], signature) if name in entries else None
 
 
 def _strength(path: Path) -> int:

@@ -109,8 +109,11 @@ def _judge(stream: BinaryIO, declared: ImageFormat | None) -> tuple[int, bool, b
 
 
 def _with_sizes(result: InspectionResult, facts: PackedFacts) -> InspectionResult:
-    """A raw image's virtual size is its length: known once the stream ended, or recorded."""
+    """A raw image's virtual size is its length: known once the stream ended, or recorded
+    where the format checks the data against its record (xz, zip). zstd's is only its
+    first frame's: a second frame may follow, so it is shown, never taken for the disk's."""
     size = facts.uncompressed_size
-    if result.format.is_raw_family and result.virtual_size is None:
+    checked = facts.complete or facts.packing in (Packing.XZ, Packing.ZIP)
+    if result.format.is_raw_family and result.virtual_size is None and checked:
         result = replace(result, virtual_size=size)
     return replace(result, file_size=size)

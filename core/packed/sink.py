@@ -12,6 +12,7 @@ import errno
 import os
 import queue
 import threading
+import zipfile
 from pathlib import Path
 
 from ..errors import DamagedCompressedFile, DecompressionBomb, DiskscopeError, NotEnoughSpace
@@ -23,7 +24,7 @@ from .inflate import inflate_limit
 from .magic import MAGIC_BYTES, Packing, packing_of
 from .probe import PackedFacts
 from .push import PushInflater
-from .streams import CHUNK
+from .streams import CHUNK, open_regular, reading, zip_image
 
 _ZEROS = bytes(CHUNK)
 _RESTART = object()
@@ -58,9 +59,11 @@ class InflatingSink:
         self._raise()
         self._queue.put(_RESTART)
 
-    def finish(self) -> bool:
-        """Wait for the last block; whether the download was compressed (then the image is
-        `name` in `private`, `size` bytes). DamagedCompressedFile for a stream cut short."""
+    def finish(self, downloaded: Path) -> bool:
+        """Wait for the last block; whether the download (now whole at `downloaded`) was
+        compressed (then the image is `name` in `private`, `size` bytes).
+        DamagedCompressedFile for a stream cut short, or a zip whose directory names
+        another member than the one inflated."""
         self._stop()
         self._raise()
         if not self._decided and self._head:
@@ -74,9 +77,23 @@ class InflatingSink:
             raise DamagedCompressedFile(
                 f"The download is not a valid {self.packing} stream: it ends before its end-of-stream marker."
             )
+        if self.packing == Packing.ZIP:
+            self._require_first_member(downloaded)
         assert self._out is not None
         os.ftruncate(self._out, self.size)
         return True
+
+    def _require_first_member(self, downloaded: Path) -> None:
+        """A zip is inflated from its first local header, as it arrives; zipfile, unzip and
+        `info` read the member its central directory names. They must be the same member,
+        or one archive would be two images (a second archive spliced after a first)."""
+        with open_regular(downloaded) as f, reading(str(downloaded), Packing.ZIP):
+            member = zip_image(zipfile.ZipFile(f))
+        if (member.header_offset, member.file_size) != (0, self.size):
+            raise DamagedCompressedFile(
+                "The downloaded zip archive's directory names another file than the one it "
+                "starts with; nothing was kept."
+            )
 
     def check(self) -> str:
         return (

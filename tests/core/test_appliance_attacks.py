@@ -4,6 +4,7 @@ each refused with one sentence (exit 1), with nothing extracted and no qemu-img 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -98,6 +99,41 @@ def _extended(typeflag: bytes, data: bytes) -> Callable[[Path], Path]:
     return build
 
 
+def _pax_sparse(version: str) -> Callable[[Path], Path]:
+    """A member that GNU tar stores sparse, in pax form: its header says a regular file, but
+    its size is the expanded one, so its bytes as listed would run into the next member."""
+    records = {
+        "0.0": _pax_record("GNU.sparse.offset", "0") + _pax_record("GNU.sparse.numbytes", "512"),
+        "0.1": _pax_record("GNU.sparse.map", "0,512"),
+        "1.0": _pax_record("GNU.sparse.major", "1") + _pax_record("GNU.sparse.minor", "0")
+        + _pax_record("GNU.sparse.name", "notes.txt"),
+    }[version]  # fmt: skip
+    size = "GNU.sparse.realsize" if version == "1.0" else "GNU.sparse.size"
+    sparse_map = b"1\n0\n512\n".ljust(512, b"\0") if version == "1.0" else b""
+
+    def build(tmp_path: Path) -> Path:
+        src = _src(tmp_path)
+        header = (b"././@PaxHeader", records + _pax_record(size, "4096"), b"x", b"")
+        notes = regular("notes.txt", sparse_map + b"A" * 512)
+        return _ova(tmp_path, _plain_ovf(src), header, notes, regular("after.txt", b"B" * 4096))
+
+    return build
+
+
+def _negative_size(tmp_path: Path) -> Path:
+    """The disk's size field in base-256 with its sign bit set: tarfile reads -1, and takes
+    the member's own bytes for the next header."""
+    ovf = re.sub(r' ovf:size="\d+"', "", _plain_ovf(_src(tmp_path)))  # the attribute is optional
+    ova = _ova(tmp_path, ovf)
+    data = bytearray(ova.read_bytes())
+    header = data.index(b"disk1.vmdk\0")
+    data[header + 124 : header + 136] = b"\xff" * 12
+    data[header + 148 : header + 156] = b" " * 8
+    data[header + 148 : header + 156] = f"{sum(data[header : header + 512]):06o}\0 ".encode()
+    ova.write_bytes(bytes(data))
+    return ova
+
+
 def _bytes(tmp_path: Path, data: bytes) -> Path:
     path = tmp_path / "vm.ova"
     path.write_bytes(data)
@@ -147,6 +183,10 @@ CASES: dict[str, tuple[Callable[[Path], Path], ApplianceProblem]] = {
     "block device member": (_member(b"disk2.vmdk", b"4", b"", b""), P.MEMBER_TYPE),
     "duplicate member": (_member(b"disk1.vmdk", data=b"\0" * 512), P.DUPLICATE_MEMBER),
     "duplicate via ./": (_member(b"./disk1.vmdk", data=b"\0" * 512), P.DUPLICATE_MEMBER),
+    "pax sparse member 0.0": (_pax_sparse("0.0"), P.MEMBER_TYPE),
+    "pax sparse member 0.1": (_pax_sparse("0.1"), P.MEMBER_TYPE),
+    "pax sparse member 1.0": (_pax_sparse("1.0"), P.MEMBER_TYPE),
+    "negative base-256 size": (_negative_size, P.BAD_TAR),
     "truncated archive": (_truncated, P.TRUNCATED),
     "pax header of 1 MiB": (_extended(b"x", _pax_record("comment", "a" * (1 << 20))), P.BAD_TAR),
     "GNU long name of 1 MiB": (_extended(b"L", b"a" * (1 << 20) + b"\0"), P.BAD_TAR),

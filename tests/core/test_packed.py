@@ -74,6 +74,26 @@ def test_zstd_records_the_content_size_gzip_does_not(tmp_path: Path) -> None:
     assert "uncompressed  not recorded by bzip2" in done.stdout
 
 
+def test_a_raw_disk_in_two_zstd_frames_is_not_the_size_of_its_first(tmp_path: Path) -> None:
+    """Each frame records its own content size (zstd of a file does); the disk is both frames.
+    The first frame's 1 MiB is not the virtual size, and passes no --max-virtual-size."""
+    image = raw_file(tmp_path / "disk.raw", 32 * MiB)
+    data = image.read_bytes()
+    frames = b""
+    for n, piece in enumerate((data[:MiB], data[MiB:])):
+        part = tmp_path / f"frame{n}"
+        part.write_bytes(piece)
+        frames += subprocess.run(["zstd", "-q", "-c", str(part)], capture_output=True, check=True).stdout
+    packed = tmp_path / "disk.raw.zst"
+    packed.write_bytes(frames)
+    facts, inner = probe_packed(packed)  # type: ignore[misc]
+    assert facts.uncompressed_size == MiB  # what the first frame records, shown as such
+    assert inner.virtual_size is None
+    done = run("info", "--max-virtual-size", "4M", packed)
+    assert "virtual size  1.0 MiB" not in done.stdout
+    assert "virtual size  unknown" in done.stdout
+
+
 def test_the_image_inside_meets_the_same_gate(tmp_path: Path) -> None:
     base = create(tmp_path / "base.qcow2", "qcow2", "64M")
     overlay = create(tmp_path / "overlay.qcow2", "qcow2", "64M", f"backing_file={base}", "backing_fmt=qcow2")

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from clikit import assert_one_sentence, run
 from diskscope.core.convert.job import ConvertRequest
-from diskscope.core.errors import Cancelled, DecompressionBomb, SourceChanged
+from diskscope.core.errors import Cancelled, DecompressionBomb, SourceChanged, UnsafeImage
 from diskscope.core.packed.convert import PackedConvertJob
+from diskscope.core.policy import InspectionPolicy
 from diskscope.core.progress import Progress
 from diskscope.core.qemu.qemu_img import QemuImg
 from imagekit import MiB, create, qemu_img, raw_file, write_pattern
@@ -30,7 +31,9 @@ def test_a_compressed_qcow2_converts_to_the_same_disk(packing: str, tmp_path: Pa
     packed = compress(image, packing)
     out = tmp_path / "out"
     out.mkdir()
-    done = run("convert", packed, out / "disk.raw", "-O", "raw", "--verify=full")
+    done = run(
+        "convert", packed, out / "disk.raw", "-O", "raw", "--verify=full"
+    )  # compare is not the default
     assert done.returncode == 0, done.stderr
     assert f"verified: {packing} stream: {image.stat().st_size:,} bytes decompressed" in done.stdout
     assert "qemu-img compare: identical to the source" in done.stdout
@@ -133,3 +136,21 @@ def test_a_verified_download_must_still_be_the_file_converted(tmp_path: Path) ->
     with pytest.raises(SourceChanged, match="no longer the file that was verified"):
         PackedConvertJob(request, QemuImg()).run()
     assert not (tmp_path / "disk.raw").exists()
+
+
+@pytest.mark.parametrize("packing", ["xz", "zip"])
+def test_a_raw_image_whose_archive_records_more_than_the_policy_allows_is_never_inflated(
+    packing: str, tmp_path: Path
+) -> None:
+    """xz and zip record the size a raw disk inflates to: one larger than --max-virtual-size
+    is refused on that record, before a byte is decompressed."""
+    packed = compress(raw_file(tmp_path / "disk.raw", 32 * MiB), packing)
+    out = tmp_path / "out"
+    out.mkdir()
+    seen: list[str] = []
+    policy = InspectionPolicy(max_virtual_size=4 * MiB)
+    request = ConvertRequest(packed, out / "disk.qcow2", "qcow2", policy=policy)
+    with pytest.raises(UnsafeImage, match=r"larger than the 4\.0 MiB"):
+        PackedConvertJob(request, QemuImg(), on_progress=lambda p: seen.append(p.phase)).run()
+    assert "decompressing" not in seen
+    assert list(out.iterdir()) == []

@@ -5,12 +5,15 @@ compressed bytes, the result is the image inside (or raw), and tampering is refu
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from clikit import assert_one_sentence, run
-from diskscope.core.errors import ChecksumMismatch, DecompressionBomb
+from diskscope.core.errors import ChecksumMismatch, DamagedCompressedFile, DecompressionBomb
 from diskscope.core.fetch.pipeline import FetchJob, FetchRequest
 from diskscope.core.qemu.qemu_img import QemuImg
 from gpgkit import Signer, make_signer
@@ -163,3 +166,49 @@ def test_a_cut_compressed_download_resumes_or_restarts_to_the_same_image(
     assert server.hits[f"/{fault}/cloud.qcow2.xz"] == 2
     assert (out / "cloud.qcow2").read_bytes() == image.read_bytes()
     assert result.packed == "xz" and leftovers(out) == ["cloud.qcow2"]
+
+
+def _spliced_zip(tmp_path: Path) -> tuple[bytes, Path]:
+    """The local header and data of image A, then a whole zip of image B: zipfile, unzip and
+    `info` read B through the central directory; a reader of the first local header gets A."""
+    a = create(tmp_path / "a.qcow2", "qcow2", "16M")
+    write_pattern(a, "qcow2", 0, MiB, 0xAA)
+    b = create(tmp_path / "b.qcow2", "qcow2", "16M")
+    write_pattern(b, "qcow2", 0, MiB, 0xBB)
+    zips = []
+    for image in (a, b):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.write(image, "cloud.qcow2")
+        zips.append(buffer.getvalue())
+    first = zips[0][: zipfile.ZipFile(io.BytesIO(zips[0])).start_dir]
+    return first + zips[1], b
+
+
+def _stored_zip_with_a_flipped_byte(tmp_path: Path) -> tuple[bytes, Path]:
+    """A stored member one data byte of which no longer matches its CRC-32 (no hash given)."""
+    image = create(tmp_path / "c.qcow2", "qcow2", "16M")
+    write_pattern(image, "qcow2", 0, MiB, 0xCC)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.write(image, "cloud.qcow2")
+    data = bytearray(buffer.getvalue())
+    data[-(1 << 16)] ^= 0xFF  # in the guest data near the end, far from every header
+    return bytes(data), image
+
+
+@pytest.mark.parametrize("build", [_spliced_zip, _stored_zip_with_a_flipped_byte])
+def test_a_fetched_zip_must_be_the_member_its_directory_names(
+    build: Callable[[Path], tuple[bytes, Path]], server: ImageServer, tmp_path: Path
+) -> None:
+    """A zip is inflated from its first local header as it arrives; `info` and `convert`
+    read the member the central directory names, and check its CRC-32. Fetch must deliver
+    that same member or nothing."""
+    data, _ = build(tmp_path)
+    server.files["cloud.qcow2.zip"] = data
+    out = tmp_path / "out"
+    out.mkdir()
+    request = FetchRequest(server.url("cloud.qcow2.zip"), out, to_raw=False, allow_unverified=True)
+    with pytest.raises(DamagedCompressedFile):
+        FetchJob(request, QemuImg()).run()
+    assert leftovers(out) == []

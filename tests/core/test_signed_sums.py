@@ -5,6 +5,8 @@ clearsigned BSD-style CHECKSUM; tampering refused."""
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -119,3 +121,45 @@ def test_an_unsigned_list_with_a_keyring_is_refused(signer: Signer, tmp_path: Pa
     assert done.returncode == 1
     assert_one_sentence(done.stderr)
     assert "not signed, but a keyring was given" in done.stderr
+
+
+def test_a_keyring_that_is_a_fifo_is_refused_without_reading_it(signer: Signer, tmp_path: Path) -> None:
+    """A blocking open() of a FIFO waits for a writer forever. A writer thread stands by so
+    that code which does open it returns (reading an empty keyring) instead of hanging."""
+    image, sums = image_with_sums(tmp_path)
+    signer.detach_sign(sums)
+    fifo = tmp_path.parent / f"{tmp_path.name}.fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: os.close(os.open(fifo, os.O_WRONLY)))
+    writer.start()
+    try:
+        done = run("info", "--keyring", fifo, image)
+    finally:
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # releases the writer if it still waits
+        writer.join()
+    assert done.returncode == 1
+    assert_one_sentence(done.stderr)
+    assert f"The keyring {fifo} is not a regular file." in done.stderr
+
+
+def test_a_list_with_a_byte_order_mark_and_crlf_still_reports_its_first_line(tmp_path: Path) -> None:
+    """Windows tools write a BOM before the first line: that line (here, a mismatch) must count."""
+    image = create(tmp_path / "disk.qcow2", "qcow2", "4M")
+    (tmp_path / "SHA256SUMS").write_bytes(b"\xef\xbb\xbf" + f"{'0' * 64}  disk.qcow2\r\n".encode())
+    done = run("info", image)
+    assert done.returncode == 1
+    assert "sha256 does not match SHA256SUMS" in done.stdout
+
+
+@pytest.mark.parametrize("honest_first", [True, False])
+def test_a_list_that_names_the_image_twice_with_different_digests_is_refused(
+    honest_first: bool, tmp_path: Path
+) -> None:
+    """Whichever line comes last must not decide: the list contradicts itself."""
+    image, sums = image_with_sums(tmp_path)
+    lines = [*sums.read_text().splitlines()[1:], f"{'0' * 64}  ./disk.qcow2"]
+    sums.write_text("\n".join(lines if honest_first else lines[::-1]) + "\n")
+    done = run("info", image)
+    assert done.returncode == 1
+    assert "SHA256SUMS gives 'disk.qcow2' two different digests; it was not trusted." in done.stderr
+    assert "Checksum:" not in done.stdout
