@@ -12,12 +12,15 @@ a keyring only what gpgv verified (core/fetch/signature.py).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
+import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from ..errors import Cancelled, ChecksumListConflict, InvalidPath
 from ..text import printable
@@ -158,19 +161,30 @@ def _strength(path: Path) -> int:
     return _DIGEST_LENGTH.get(sums_algorithm(path) or "", 0)
 
 
+def _open_regular(path: Path) -> BinaryIO:
+    """`path` opened for reading if it is a regular file when opened, not only when checked:
+    a FIFO swapped in after an is_file() would block a plain open (or read) for ever."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    f = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        f.close()
+        raise OSError(errno.EINVAL, "not a regular file")
+    return f
+
+
 def _read_bytes(path: Path, limit: int) -> bytes | None:
     try:
-        if not path.is_file() or path.stat().st_size > limit:
-            return None
-        return path.read_bytes()
+        with _open_regular(path) as f:
+            data = f.read(limit + 1)
     except OSError:
         return None
+    return data if len(data) <= limit else None
 
 
 def hash_file(path: Path, algorithm: str, cancel: threading.Event | None = None) -> str:
     """The hex digest of a whole file, read in chunks; Cancelled when `cancel` is set."""
     hasher = hashlib.new(algorithm)
-    with open(path, "rb") as f:
+    with _open_regular(path) as f:
         while chunk := f.read(CHUNK):
             if cancel is not None and cancel.is_set():
                 raise Cancelled("The checksum was cancelled.")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -163,3 +165,44 @@ def test_a_list_that_names_the_image_twice_with_different_digests_is_refused(
     assert done.returncode == 1
     assert "SHA256SUMS gives 'disk.qcow2' two different digests; it was not trusted." in done.stderr
     assert "Checksum:" not in done.stdout
+
+
+SWAPPER = """
+import os, sys
+os.chdir(sys.argv[1])
+line = sys.argv[2]
+while True:
+    with open("list.tmp", "w") as f:
+        f.write(line)
+    os.replace("list.tmp", "SHA256SUMS")
+    os.mkfifo("fifo.tmp")
+    os.replace("fifo.tmp", "SHA256SUMS")
+"""
+
+
+def test_a_list_swapped_for_a_fifo_after_its_check_never_hangs(tmp_path: Path) -> None:
+    """A second process swaps SHA256SUMS between a real list and a FIFO as fast as it can, so
+    that some checks find a list and then open a FIFO: each check reads the list or finds
+    none, and none blocks on the FIFO (which no one ever writes)."""
+    image = tmp_path / "disk.raw"
+    image.write_bytes(b"\x5a" * 4096)
+    line = f"{hashlib.sha256(image.read_bytes()).hexdigest()}  disk.raw\n"
+    swapper = subprocess.Popen([sys.executable, "-c", SWAPPER, str(tmp_path), line])
+    while not (tmp_path / "SHA256SUMS").exists():  # the swapper has started
+        assert swapper.poll() is None
+    found: list[bool] = []
+
+    def check() -> None:
+        while found.count(True) < 300 and len(found) < 100_000:
+            entry = find_sums(image)
+            found.append(entry is not None and entry.expected == line.split()[0])
+
+    try:
+        worker = threading.Thread(target=check, daemon=True)  # a hung open cannot be interrupted
+        worker.start()
+        worker.join(timeout=300)  # only against a hang; a healthy run takes a few seconds
+        assert not worker.is_alive(), f"a check blocked on the FIFO after {len(found)} checks"
+    finally:
+        swapper.kill()
+        swapper.wait()
+    assert any(found), "the swapper must have let some checks read the list"
